@@ -1,0 +1,246 @@
+"""The library object behind every changing command: load, apply a core operation, check, write, commit.
+
+The CLI parses options and prints; this module joins the core (rules) and
+the store (files, git) so that each change is one validated, atomic write
+and one commit, under the desk lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from itsm_cli.core import ids, records
+from itsm_cli.core.schema import SchemaSet
+from itsm_cli.core.validate import validate_records
+from itsm_cli.core.workflow import ApprovalPolicy, approval_policy
+from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord
+from itsm_cli.store import transaction
+from itsm_cli.store.desk import Desk, Record
+from itsm_cli.store.gitstore import Git
+
+
+def now_utc(env: Mapping[str, str] = os.environ) -> str:
+    """The current time as ``YYYY-MM-DDTHH:MM:SSZ``: ``ITSM_NOW`` when set, else the system clock."""
+    text = env.get("ITSM_NOW")
+    if not text:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return normalise_time(text, "ITSM_NOW")
+
+
+def normalise_time(text: str, what: str) -> str:
+    """An ISO 8601 time (with Z or an offset; a bare date means midnight UTC) as a UTC ``...Z`` string."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadArgument(f"{what}: '{text}' is not an ISO 8601 time (e.g. 2026-03-02T09:15:00Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resolve_actor(explicit: str | None, desk: Desk) -> str:
+    """The acting person: ``--as``, else ``ITSM_USER``, else ``git config user.email``."""
+    actor = explicit or os.environ.get("ITSM_USER") or Git(desk.root).config_value("user.email")
+    if not actor:
+        raise BadArgument("who is acting? pass --as EMAIL, set ITSM_USER, or set git config user.email")
+    if "@" not in actor or any(c.isspace() for c in actor) or len(actor) > 320:
+        raise BadArgument(f"'{actor}' is not an e-mail address")
+    return actor
+
+
+@dataclass
+class Change:
+    """The outcome of a command that changed records."""
+
+    record: dict[str, Any]
+    commit: str | None
+
+
+class App:
+    """A desk, the person acting on it, and the clock."""
+
+    def __init__(self, desk: Desk, actor: str | None, now: str, commit: bool = True):
+        self.desk = desk
+        self._actor = actor
+        self.now = now
+        self.commit = commit
+
+    @property
+    def actor(self) -> str:
+        """The acting person, resolved on first use (reading commands never need one)."""
+        if self._actor is None or "@" not in self._actor:
+            self._actor = resolve_actor(self._actor, self.desk)
+        return self._actor
+
+    @property
+    def config(self):
+        """The desk configuration."""
+        return self.desk.config
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def policy(self, data: dict[str, Any]) -> ApprovalPolicy | None:
+        """The approval this record needs."""
+        return approval_policy(self.config, data, self.desk.service(data.get("service")))
+
+    def check(self, record: Record) -> None:
+        """Validate a record about to be written; InvalidRecord with the first problem."""
+        schemas = SchemaSet(self.desk.schemas())
+        known = self.desk.taken_ids() | {record.id}
+        problems = validate_records(self.config, schemas, [record], known, self.desk.services())
+        if problems:
+            first = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise InvalidRecord(f"the result would be invalid: {first.message}{more}", record.path)
+
+    def _save(self, items: list[tuple[Record, dict[str, Any]]], action: str, summary: str) -> str | None:
+        writes = []
+        for rec, data in items:
+            new = Record(rec.path, data, rec.kind, rec.body, rec.body_line)
+            self.check(new)
+            writes.append((rec.path, new.serialise()))
+        main_id = items[0][1]["id"]
+        others = [d["id"] for _, d in items[1:]]
+        message = transaction.commit_message(main_id, action, summary, others)
+        return transaction.save(
+            self.desk, writes, message, self.config.display_name(self.actor), self.actor, commit=self.commit
+        )
+
+    def _change(
+        self, record_id: str, action: str, summary: Callable[[dict[str, Any]], str], op: Callable[[Record, ApprovalPolicy | None], dict[str, Any]]
+    ) -> Change:
+        with self.desk.lock():
+            rec = self.desk.get(record_id)
+            if rec.kind != "ticket" and "history" not in rec.data:
+                raise InvalidRecord(f"{record_id} has no history; add one before changing it with itsm", rec.path)
+            new = op(rec, self.policy(rec.data))
+            sha = self._save([(rec, new)], action, summary(new))
+            return Change(new, sha)
+
+    # --- commands ----------------------------------------------------------------------
+
+    def new(self, type_name: str, fields: dict[str, Any], body: str | None = None) -> Change:
+        """Create a record with the next free ID on any branch."""
+        rtype = self.config.record_type(type_name)
+        if rtype.kind == "service":
+            raise BadArgument("services are catalog entries: add catalog/<id>.yaml in a pull request")
+        with self.desk.lock():
+            taken = self.desk.taken_ids() | self.ids_on_branches()
+            record_id = ids.next_id(rtype.prefix or "", taken)
+            data = records.new_record(self.config, type_name, record_id, fields, self.actor, self.now)
+            path = self.desk.path_for(record_id)
+            rel = path.relative_to(self.desk.root.resolve()).as_posix()
+            if os.path.lexists(path):
+                raise EnvironmentProblem(f"{rel} already exists", rel)
+            if rtype.kind == "article":
+                data.setdefault("owner", self.actor)
+                data.setdefault("services", [])
+            rec = Record(rel, data, rtype.kind, body if rtype.kind == "article" else None)
+            sha = self._save([(rec, data)], "create", f"create {type_name} \"{data.get('title')}\"")
+            return Change(data, sha)
+
+    def ids_on_branches(self) -> set[str]:
+        """Record IDs present on any local or remote-tracking branch."""
+        git = Git(self.desk.root)
+        folders = sorted({t.folder for t in self.config.types.values() if t.prefix})
+        names: set[str] = set()
+        for listing in git.names_on_refs(folders).values():
+            names.update(n.rpartition(".")[0] for n in listing)
+        return names
+
+    def transition(self, record_id: str, to: str, note: str | None, fields: dict[str, Any]) -> Change:
+        """Move a record along its workflow."""
+        return self._change(
+            record_id, "transition",
+            lambda d: f"transition {d['history'][-1]['from']} -> {to}",
+            lambda rec, pol: records.transition(self.config, rec.data, to, self.actor, self.now, pol, note, fields),
+        )
+
+    def assign(self, record_id: str, person: str | None, group: str | None) -> Change:
+        """Assign a record to a person and/or group."""
+        return self._change(
+            record_id, "assign",
+            lambda d: "assign " + " ".join(x for x in (person, f"group {group}" if group else None) if x),
+            lambda rec, pol: records.assign(self.config, rec.data, person, group, self.actor, self.now, pol),
+        )
+
+    def comment(self, record_id: str, text: str, internal: bool) -> Change:
+        """Comment on a record."""
+        return self._change(
+            record_id, "comment", lambda d: "internal comment" if internal else "comment",
+            lambda rec, pol: records.comment(self.config, rec.data, text, self.actor, self.now, pol, internal),
+        )
+
+    def link(self, record_id: str, kind: str, other: str) -> Change:
+        """Link a record to another existing record."""
+        ids.check_id(other)
+        if other not in self.desk.taken_ids():
+            raise BadArgument(f"no record {other} to link to")
+        return self._change(
+            record_id, "link", lambda d: f"link {kind} {other}",
+            lambda rec, pol: records.link(self.config, rec.data, kind, other, self.actor, self.now, pol),
+        )
+
+    def edit(self, record_id: str, fields: dict[str, Any]) -> Change:
+        """Edit fields of a record."""
+        return self._change(
+            record_id, "edit", lambda d: "edit " + ", ".join(sorted(fields)),
+            lambda rec, pol: records.edit(self.config, rec.data, fields, self.actor, self.now, pol),
+        )
+
+    def approve(self, record_id: str, note: str | None) -> Change:
+        """Approve a record awaiting approval."""
+        return self._change(
+            record_id, "approve", lambda d: "approve" + (f" -> {d['status']}" if d["history"][-1].get("to") else ""),
+            lambda rec, pol: records.approve(self.config, rec.data, self.actor, self.now, pol, note),
+        )
+
+    def reject(self, record_id: str, note: str) -> Change:
+        """Reject a record awaiting approval."""
+        return self._change(
+            record_id, "reject", lambda d: f"reject -> {d['status']}",
+            lambda rec, pol: records.reject(self.config, rec.data, self.actor, self.now, pol, note),
+        )
+
+    def renumber(self, record_id: str) -> Change:
+        """Give a record the next free ID on every branch and point every link at it, in one commit."""
+        with self.desk.lock():
+            rec = self.desk.get(record_id)
+            rtype = self.desk.type_for(record_id)
+            if not rtype.prefix:
+                raise BadArgument("only tickets and articles have numbered IDs")
+            taken = self.desk.taken_ids() | self.ids_on_branches()
+            new_id = ids.next_id(rtype.prefix, taken)
+            data = records.ordered({**rec.data, "id": new_id})
+            new_rel = self.desk.path_for(new_id).relative_to(self.desk.root.resolve()).as_posix()
+            moved = Record(new_rel, data, rec.kind, rec.body, rec.body_line)
+            items: list[tuple[Record, dict[str, Any]]] = [(moved, data)]
+            for other in self.desk.records():
+                if other.path == rec.path:
+                    continue
+                relinked = records.relink(other.data, record_id, new_id)
+                if relinked is not None:
+                    items.append((other, relinked))
+            writes = []
+            for r, d in items:
+                checked = Record(r.path, d, r.kind, r.body, r.body_line)
+                writes.append((r.path, checked.serialise()))
+            writes.append((rec.path, None))
+            self._check_renumbered(items, record_id, new_id)
+            message = transaction.commit_message(new_id, "renumber", f"renumber {record_id} -> {new_id}",
+                                                 [record_id, *(d["id"] for _, d in items[1:])])
+            sha = transaction.save(self.desk, writes, message, self.config.display_name(self.actor), self.actor,
+                                   commit=self.commit)
+            return Change(data, sha)
+
+    def _check_renumbered(self, items: list[tuple[Record, dict[str, Any]]], old_id: str, new_id: str) -> None:
+        schemas = SchemaSet(self.desk.schemas())
+        known = (self.desk.taken_ids() - {old_id}) | {new_id}
+        checked = [Record(r.path, d, r.kind, r.body, r.body_line) for r, d in items]
+        problems = validate_records(self.config, schemas, checked, known, self.desk.services())
+        if problems:
+            raise InvalidRecord(f"the result would be invalid: {problems[0].message}", problems[0].path)

@@ -1,0 +1,125 @@
+"""The ``itsm`` command line: thin click commands over :mod:`itsm_cli.app` and the core.
+
+Errors become one ``itsm: error: ...`` line and the exit code of their kind
+(1 refused/invalid, 2 usage, 3 environment); nothing ever prints a traceback
+(set ``ITSM_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from itsm_cli import __version__
+from itsm_cli.errors import ItsmError
+
+
+class Ctx:
+    """What every command shares: where the desk is and who is acting."""
+
+    def __init__(self, directory: str | None, actor: str | None):
+        self.directory = directory
+        self.actor = actor
+        self._desk = None
+
+    @property
+    def desk(self):
+        """The desk at ``-C`` (or the current directory), found on first use."""
+        if self._desk is None:
+            from itsm_cli.store.desk import Desk
+
+            self._desk = Desk.find(self.directory or ".")
+        return self._desk
+
+    def app(self, commit: bool = True):
+        """The library object for changing commands."""
+        from itsm_cli.app import App, now_utc
+
+        return App(self.desk, self.actor, now_utc(), commit=commit)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class Group(click.Group):
+    """Lists commands in the order they were added (the order of a ticket's life)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="itsm")
+@click.option("-C", "directory", metavar="PATH", help="Run as if itsm was started in PATH (like git -C).")
+@click.option("--as", "actor", metavar="EMAIL", help="Act as this person (default: $ITSM_USER, then git config user.email).")
+@click.pass_context
+def cli(ctx: click.Context, directory: str | None, actor: str | None) -> None:
+    """IT service management for small teams, kept as plain files in Git.
+
+    Incidents, requests, problems, changes, the service catalog and the
+    knowledge base are YAML and Markdown files; every change is one commit.
+    """
+    if directory is not None and not Path(directory).is_dir():
+        raise click.BadParameter(f"no such directory: {directory}", param_hint="-C")
+    ctx.obj = Ctx(directory, actor)
+
+
+def _register() -> None:
+    from itsm_cli.cli import desk_commands, record_commands
+
+    for module in (record_commands, desk_commands):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+# click 8.2 raises this when a group runs without arguments; its name changed in 8.5.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", None) or click.exceptions.NoArgsIsHelp
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI and map every failure to one line and an exit code."""
+    prog = "itsm"
+    try:
+        rv = cli.main(args=argv, prog_name=prog, standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except ItsmError as e:
+        click.echo(f"itsm: error: {e}", err=True)
+        code = e.exit_code
+    except _NO_ARGS_IS_HELP as e:
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        code = 2
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+        click.echo(f"itsm: error: {e.format_message()}{hint}", err=True)
+        code = 2
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.Abort:
+        click.echo("itsm: error: interrupted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("itsm: error: interrupted", err=True)
+        code = 130
+    except click.ClickException as e:
+        click.echo(f"itsm: error: {e.format_message()}", err=True)
+        code = e.exit_code
+    except BrokenPipeError:
+        code = 0
+        _silence_stdout()
+    except Exception as e:
+        if os.environ.get("ITSM_DEBUG"):
+            raise
+        click.echo(f"itsm: error: internal error: {type(e).__name__}: {e} (set ITSM_DEBUG=1 for details)", err=True)
+        code = 3
+    sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,74 @@
+"""Commands about the desk as a whole: init and validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from itsm_cli.cli import output
+
+
+@click.command("init")
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+@click.option("--demo", is_flag=True, help="Fill the desk with the demo company's services, tickets and articles.")
+@click.option("--name", "desk_name", help="The desk's name (shown on the catalog site).")
+@click.pass_obj
+def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None) -> None:
+    """Create a new desk at PATH as its own git repository, with a first commit."""
+    from itsm_cli.store.skeleton import init_desk
+
+    base = Path(obj.directory or ".") / path
+    sha = init_desk(base, demo=demo, actor=obj.actor, name=desk_name)
+    click.echo(f"Initialised {'demo ' if demo else ''}desk in {base.resolve()} ({sha[:8]})", err=True)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--base", metavar="REF", help="Check in depth only what changed since REF, plus the rules only a diff can see.")
+@output.format_option("text", "json", "github", default="text")
+@click.pass_obj
+def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -> int:
+    """Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."""
+    from itsm_cli.store.check import check_desk, check_since
+
+    desk = obj.desk
+    rels = None
+    if paths:
+        cwd = Path(obj.directory or ".").resolve()
+        rels = []
+        for p in paths:
+            full = (cwd / p).resolve()
+            try:
+                rels.append(full.relative_to(desk.root).as_posix())
+            except ValueError:
+                raise click.BadParameter(f"{p} is outside the desk", param_hint="PATHS") from None
+    result = check_since(desk, base, rels) if base else check_desk(desk, rels)
+    if fmt == "json":
+        click.echo(output.to_json({"ok": result.ok, "files": result.files, "problems": [p.as_dict() for p in result.problems]}))
+    elif fmt == "github":
+        for p in result.problems:
+            click.echo(
+                f"::error file={_escape_property(p.path)},line={p.line},col={p.col},"
+                f"title={_escape_property('itsm ' + p.rule)}::{_escape_data(p.message)}"
+            )
+    else:
+        for p in result.problems:
+            click.echo(str(p))
+    n = len(result.problems)
+    summary = f"{result.files} file(s) checked, {n} problem(s)" if n else f"{result.files} file(s) checked, all valid"
+    if fmt != "json":
+        click.echo(("itsm: " if n else "") + summary, err=True)
+    return 1 if n else 0
+
+
+COMMANDS = [init_cmd, validate_cmd]

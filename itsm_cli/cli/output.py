@@ -1,0 +1,83 @@
+"""Printing for people (tables, colour on a terminal only) and for machines (JSON, CSV, YAML)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def style(text: str, **kwargs: Any) -> str:
+    """``click.style`` when colour is on, else the text unchanged."""
+    return click.style(text, **kwargs) if use_colour() else text
+
+
+def to_json(data: Any) -> str:
+    """Stable, readable JSON."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def cell(value: Any) -> str:
+    """A value as one table or CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value).replace("\n", " ")
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None, max_width: int = 60) -> str:
+    """Rows as an aligned text table."""
+    headers = list(headers or [c.upper() for c in columns])
+    cells = [[cell(r.get(c))[:max_width] for c in columns] for r in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(style(h.ljust(w), bold=True) for h, w in zip(headers, widths)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as CSV with a header line."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow([cell(r.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, records: Sequence[Any] | None = None) -> None:
+    """Print rows in the chosen format (``json`` prints ``records`` when given: the full data)."""
+    if fmt == "json":
+        click.echo(to_json(list(records) if records is not None else list(rows)))
+    elif fmt == "csv":
+        click.echo(csv_text(rows, columns), nl=False)
+    else:
+        if rows:
+            click.echo(table(rows, columns))
+        else:
+            click.echo("nothing to show", err=True)
+
+
+def format_option(*choices: str, default: str = "table"):
+    """The ``--format`` option every reading command shares."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+        help="Output format: a table for people, json/csv for scripts.",
+    )

@@ -1,0 +1,268 @@
+"""Commands that create, read and move records: new, show, list, transition, assign, comment, link, edit, approve, reject."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+import click
+
+from itsm_cli.cli import output
+from itsm_cli.cli.output import format_option
+from itsm_cli.errors import BadArgument
+
+FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+LIST_COLUMNS = ("id", "type", "status", "priority", "assignee", "service", "updated", "title")
+
+
+def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``FIELD=VALUE`` pairs as a dict; values read like YAML scalars (``true``, ``3``), empty means unset."""
+    from itsm_cli.store.yaml_io import resolve_plain
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not FIELD_NAME.fullmatch(name):
+            raise BadArgument(f"--set expects FIELD=VALUE with a lower-case field name, got '{pair}'")
+        out[name] = resolve_plain(value) if value else None
+        if isinstance(out[name], str) and len(out[name]) > 100_000:
+            raise BadArgument(f"--set {name}: value too long")
+    return out
+
+
+def read_text(value: str | None) -> str | None:
+    """A text option, where ``-`` means standard input."""
+    if value == "-":
+        data = sys.stdin.buffer.read(1_000_001)
+        if len(data) > 1_000_000:
+            raise BadArgument("standard input is larger than 1 MB")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadArgument("standard input is not valid UTF-8") from None
+    return value
+
+
+def print_change(change: Any, fmt: str) -> None:
+    """What a changing command prints: the ID, or the record with ``--format json``."""
+    if fmt == "json":
+        click.echo(output.to_json(change.record))
+    else:
+        click.echo(change.record["id"])
+
+
+def change_options(f: Any) -> Any:
+    """``--no-commit`` and ``--format`` for changing commands."""
+    f = click.option("--format", "fmt", type=click.Choice(["id", "json"]), default="id", help="Print the ID (default) or the whole record as JSON.")(f)
+    f = click.option("--no-commit", is_flag=True, help="Write the file but leave committing to you (for a hand-made pull request).")(f)
+    return f
+
+
+@click.command("new")
+@click.argument("type_name", metavar="TYPE")
+@click.option("--title", required=True, help="One line saying what this is about.")
+@click.option("--service", help="The catalog service it concerns.")
+@click.option("--offering", help="The service offering requested.")
+@click.option("--impact", help="Impact level (e.g. high, medium, low).")
+@click.option("--urgency", help="Urgency level (e.g. high, medium, low).")
+@click.option("--description", help="Longer text; '-' reads standard input.")
+@click.option("--requester", metavar="EMAIL", help="Who asked, when filing for someone else (default: you).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Set another field (repeatable).")
+@change_options
+@click.pass_obj
+def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering: str | None, impact: str | None,
+            urgency: str | None, description: str | None, requester: str | None, sets: tuple[str, ...],
+            no_commit: bool, fmt: str) -> None:
+    """Create a record (incident, request, problem, change, article); prints its ID."""
+    fields = parse_sets(sets)
+    fields.update({k: v for k, v in {
+        "title": title, "service": service, "offering": offering, "impact": impact, "urgency": urgency,
+    }.items() if v is not None})
+    text = read_text(description)
+    body = None
+    app = obj.app(commit=not no_commit)
+    if app.config.types.get(type_name) and app.config.types[type_name].kind == "article":
+        body = text or f"# {title}\n"
+    elif text is not None:
+        fields["description"] = text
+    if requester:
+        fields["requester_override"] = requester
+    print_change(app.new(type_name, fields, body), fmt)
+
+
+@click.command("show")
+@click.argument("record_id", metavar="ID")
+@format_option("table", "json", "yaml")
+@click.pass_obj
+def show_cmd(obj: Any, record_id: str, fmt: str) -> None:
+    """Show one record."""
+    from itsm_cli.store import yaml_io
+
+    rec = obj.desk.get(record_id)
+    if fmt == "json":
+        click.echo(output.to_json(rec.data))
+    elif fmt == "yaml":
+        click.echo(yaml_io.dumps(rec.data), nl=False)
+    else:
+        click.echo(render_record(rec, obj.desk.config))
+
+
+def render_record(rec: Any, config: Any) -> str:
+    """A record as people read it: title, fields, then the history as a timeline."""
+    data = rec.data
+    lines = [output.style(f"{data.get('id')}  {data.get('title') or data.get('name', '')}", bold=True)]
+    skip = {"id", "title", "name", "history", "description", "links"}
+    width = max((len(k) for k in data if k not in skip), default=8)
+    for key, value in data.items():
+        if key in skip:
+            continue
+        lines.append(f"  {key.ljust(width)}  {output.cell(value)}")
+    for link in data.get("links") or []:
+        lines.append(f"  {'link'.ljust(width)}  {link.get('kind')} {link.get('id')}")
+    text = data.get("description")
+    if text:
+        lines += ["", *("  " + t for t in str(text).rstrip().splitlines())]
+    if rec.body:
+        lines += ["", *("  " + t for t in rec.body.rstrip().splitlines())]
+    if data.get("history"):
+        lines += ["", output.style("History", bold=True)]
+        for e in data["history"]:
+            move = f" {e['from']} -> {e['to']}" if "from" in e and "to" in e else (f" -> {e['to']}" if "to" in e else "")
+            who = config.display_name(str(e.get("by", "")))
+            extra = ""
+            if e.get("fields"):
+                extra = " " + ", ".join(f"{k}={output.cell(v)}" for k, v in e["fields"].items())
+            flag = " (internal)" if e.get("internal") else ""
+            lines.append(f"  {e.get('at')}  {who}: {e.get('action')}{move}{extra}{flag}")
+            if e.get("note"):
+                lines.extend(f"      {t}" for t in str(e["note"]).splitlines())
+    return "\n".join(lines)
+
+
+@click.command("list")
+@click.argument("type_name", metavar="[TYPE]", required=False)
+@click.option("--status", "statuses", multiple=True, help="Only these states (repeatable).")
+@click.option("--service", help="Only this service.")
+@click.option("--assignee", help="Only this assignee ('none' for unassigned).")
+@click.option("--group", help="Only this group.")
+@click.option("--priority", "priorities", multiple=True, help="Only these priorities (repeatable).")
+@click.option("--open", "open_", is_flag=True, help="Only records still being worked on.")
+@click.option("--closed", is_flag=True, help="Only resolved or closed records.")
+@click.option("--search", help="Case-insensitive text in title, description and public comments.")
+@click.option("--sort", "sort_key", default="id", show_default=True, help="Field to sort by; prefix '-' for descending.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N records.")
+@format_option("table", "json", "csv")
+@click.pass_obj
+def list_cmd(obj: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None, assignee: str | None,
+             group: str | None, priorities: tuple[str, ...], open_: bool, closed: bool, search: str | None,
+             sort_key: str, limit: int | None, fmt: str) -> None:
+    """List records (tickets unless TYPE says otherwise), filtered, searched and sorted."""
+    from itsm_cli.core.query import Query, run_query
+
+    desk = obj.desk
+    config = desk.config
+    if type_name is not None:
+        config.record_type(type_name)
+    if open_ and closed:
+        raise BadArgument("--open and --closed exclude each other")
+    folders = ("tickets",) if type_name is None else (config.types[type_name].folder,)
+    query = Query(
+        type_name=type_name, statuses=set(statuses), service=service, assignee=assignee, group=group,
+        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key, limit=limit,
+    )
+    found = run_query(config, (r.data for r in desk.records(folders)), query)
+    emit_records(found, fmt)
+
+
+def emit_records(found: list[dict[str, Any]], fmt: str) -> None:
+    """Print records as a table, CSV, or (full) JSON."""
+    rows = [{**r, "title": r.get("title") or r.get("name")} for r in found]
+    output.emit_rows(rows, LIST_COLUMNS, fmt, records=found)
+
+
+@click.command("transition")
+@click.argument("record_id", metavar="ID")
+@click.argument("state")
+@click.option("--note", help="Why, for the history.")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Fields the new state needs (repeatable).")
+@change_options
+@click.pass_obj
+def transition_cmd(obj: Any, record_id: str, state: str, note: str | None, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
+    """Move a record to STATE along its workflow; an illegal move names the legal ones."""
+    print_change(obj.app(commit=not no_commit).transition(record_id, state, note, parse_sets(sets)), fmt)
+
+
+@click.command("assign")
+@click.argument("record_id", metavar="ID")
+@click.argument("person", required=False)
+@click.option("--group", help="The group responsible.")
+@change_options
+@click.pass_obj
+def assign_cmd(obj: Any, record_id: str, person: str | None, group: str | None, no_commit: bool, fmt: str) -> None:
+    """Assign a record to a listed agent (PERSON) and/or a --group."""
+    print_change(obj.app(commit=not no_commit).assign(record_id, person, group), fmt)
+
+
+@click.command("comment")
+@click.argument("record_id", metavar="ID")
+@click.argument("text")
+@click.option("--internal", is_flag=True, help="Keep the comment off anything published.")
+@change_options
+@click.pass_obj
+def comment_cmd(obj: Any, record_id: str, text: str, internal: bool, no_commit: bool, fmt: str) -> None:
+    """Add a comment to a record ('-' reads the text from standard input)."""
+    print_change(obj.app(commit=not no_commit).comment(record_id, read_text(text) or "", internal), fmt)
+
+
+@click.command("link")
+@click.argument("record_id", metavar="ID")
+@click.argument("kind")
+@click.argument("other_id", metavar="OTHER_ID")
+@change_options
+@click.pass_obj
+def link_cmd(obj: Any, record_id: str, kind: str, other_id: str, no_commit: bool, fmt: str) -> None:
+    """Link a record to another: parent, child, duplicate-of, caused-by, fixed-by, relates, implements."""
+    print_change(obj.app(commit=not no_commit).link(record_id, kind, other_id), fmt)
+
+
+@click.command("edit")
+@click.argument("record_id", metavar="ID")
+@click.option("--set", "sets", multiple=True, required=True, metavar="FIELD=VALUE", help="Field to change (repeatable; empty value unsets).")
+@change_options
+@click.pass_obj
+def edit_cmd(obj: Any, record_id: str, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
+    """Change fields of a record (not its identity, status, history or links)."""
+    print_change(obj.app(commit=not no_commit).edit(record_id, parse_sets(sets)), fmt)
+
+
+@click.command("approve")
+@click.argument("record_id", metavar="ID")
+@click.option("--note", help="A remark for the record.")
+@change_options
+@click.pass_obj
+def approve_cmd(obj: Any, record_id: str, note: str | None, no_commit: bool, fmt: str) -> None:
+    """Approve a change or request (a member of the approving group, not its requester or assignee)."""
+    print_change(obj.app(commit=not no_commit).approve(record_id, note), fmt)
+
+
+@click.command("reject")
+@click.argument("record_id", metavar="ID")
+@click.option("--note", required=True, help="Why it is rejected.")
+@change_options
+@click.pass_obj
+def reject_cmd(obj: Any, record_id: str, note: str, no_commit: bool, fmt: str) -> None:
+    """Reject a change or request awaiting approval."""
+    print_change(obj.app(commit=not no_commit).reject(record_id, note), fmt)
+
+
+@click.command("renumber")
+@click.argument("record_id", metavar="ID")
+@change_options
+@click.pass_obj
+def renumber_cmd(obj: Any, record_id: str, no_commit: bool, fmt: str) -> None:
+    """Give a record the next free ID across all branches, rewriting links to it; prints the new ID."""
+    print_change(obj.app(commit=not no_commit).renumber(record_id), fmt)
+
+
+COMMANDS = [new_cmd, show_cmd, list_cmd, transition_cmd, assign_cmd, comment_cmd, link_cmd, edit_cmd, approve_cmd, reject_cmd, renumber_cmd]

@@ -1,0 +1,255 @@
+"""Workflows: which moves are legal, who may make them, and approvals.
+
+One set of rules serves both sides: commands check a new history entry with
+:class:`Replay` before appending it, and the validator replays every entry of
+every record through the same :class:`Replay`. So a hand-edited file cannot
+do what the CLI would refuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsm_cli.core.config import Config
+
+STATE_CHANGING = ("create", "transition", "approve", "reject")
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """Who must approve a record and how many distinct approvals it needs."""
+
+    group: str
+    count: int
+
+
+def approval_policy(config: Config, record: dict[str, Any], service: dict[str, Any] | None) -> ApprovalPolicy | None:
+    """The approval a record needs, or None when it needs none.
+
+    A request's offering decides for it (``approval: true|false|{group, count}``);
+    otherwise the type's ``approval`` section and its ``rules`` (first match wins)
+    decide, e.g. standard changes are pre-approved, emergency ones go to an ECAB.
+    """
+    rtype = config.types.get(record.get("type", ""))
+    if rtype is None or (rtype.approval is None and not record.get("offering")):
+        return None
+    base = dict(rtype.approval or {})
+    offering_id = record.get("offering")
+    if offering_id:
+        offering = find_offering(service, offering_id)
+        if offering is None:
+            return None
+        setting = offering.get("approval", False)
+        if setting is False:
+            return None
+        if isinstance(setting, dict):
+            base.update({k: v for k, v in setting.items() if k in ("group", "count")})
+        if "group" not in base:
+            return None
+        return ApprovalPolicy(group=base["group"], count=int(base.get("count", 1)))
+    required = True
+    for rule in base.get("rules", []):
+        if all(record.get(k) == v for k, v in rule.get("when", {}).items()):
+            required = rule.get("required", True)
+            base.update({k: v for k, v in rule.items() if k in ("group", "count")})
+            break
+    if not required or "group" not in base:
+        return None
+    return ApprovalPolicy(group=base["group"], count=int(base.get("count", 1)))
+
+
+def find_offering(service: dict[str, Any] | None, offering_id: str) -> dict[str, Any] | None:
+    """The offering of a service with this ID, or None."""
+    if not service:
+        return None
+    for offering in service.get("offerings") or []:
+        if isinstance(offering, dict) and offering.get("id") == offering_id:
+            return offering
+    return None
+
+
+def may_act(config: Config, role: str, actor: str, record: dict[str, Any]) -> bool:
+    """Whether ``actor`` fills ``role`` (agent, requester, anyone) for this record."""
+    if role == "anyone":
+        return True
+    is_agent = config.has_role(actor, "agent")
+    if role == "agent":
+        return is_agent
+    if role == "requester":
+        return is_agent or actor.lower() == str(record.get("requester", "")).lower()
+    return False
+
+
+def transitions_from(config: Config, type_name: str, state: str) -> list[dict[str, Any]]:
+    """Workflow transitions that leave ``state`` (ignoring who and conditions)."""
+    return [t for t in config.workflow(type_name)["transitions"] if state in t["from"]]
+
+
+@dataclass
+class Replay:
+    """Walks a record's history entry by entry, keeping the state it implies.
+
+    :meth:`check` returns the reasons an entry would be illegal from the current
+    position (empty when it is legal); :meth:`apply` moves past it.
+    """
+
+    config: Config
+    record: dict[str, Any]
+    policy: ApprovalPolicy | None
+    state: str | None = None
+    last_at: str | None = None
+    assignee: str | None = None
+    approvers: set[str] = field(default_factory=set)
+    position: int = 0
+
+    @property
+    def type_name(self) -> str:
+        """The record's type."""
+        return self.record["type"]
+
+    def legal_targets(self, actor: str) -> list[str]:
+        """States ``actor`` may move the record to with ``itsm transition`` now."""
+        out = []
+        for t in transitions_from(self.config, self.type_name, self.state or ""):
+            if self._condition_holds(t) and may_act(self.config, t["by"], actor, self.record) and t["to"] not in out:
+                out.append(t["to"])
+        return out
+
+    def _condition_holds(self, t: dict[str, Any]) -> bool:
+        cond = (t.get("if") or {}).get("approval")
+        if cond == "required":
+            return self.policy is not None
+        if cond == "not_required":
+            return self.policy is None
+        return True
+
+    def check(self, entry: dict[str, Any]) -> list[str]:
+        """Reasons why ``entry`` cannot follow the history so far."""
+        cfg = self.config
+        action = entry.get("action")
+        by = str(entry.get("by", ""))
+        problems: list[str] = []
+        at = entry.get("at")
+        if self.last_at is not None and isinstance(at, str) and at < self.last_at:
+            problems.append(f"entry at {at} is earlier than the entry before it ({self.last_at})")
+        if self.position == 0:
+            if action != "create":
+                problems.append("the first history entry must be 'create'")
+            elif entry.get("to") != cfg.initial_state(self.type_name):
+                problems.append(f"'create' must enter the initial state '{cfg.initial_state(self.type_name)}'")
+            return problems
+        if action == "create":
+            return ["'create' may only be the first history entry"]
+        if self.state is not None and cfg.is_closed(self.type_name, self.state):
+            return [f"the record is '{self.state}', a closed state, and cannot change"]
+        changes_state = "to" in entry or "from" in entry
+        if action in ("comment", "link", "edit", "assign"):
+            if changes_state:
+                problems.append(f"a '{action}' entry cannot change the state")
+            if action == "assign":
+                if not cfg.has_role(by, "agent"):
+                    problems.append(f"{by} is not a listed agent and cannot assign")
+            elif action == "edit" and not (cfg.has_role(by, "agent") or self._is_requester(by)):
+                problems.append(f"{by} is neither an agent nor the requester and cannot edit")
+            return problems
+        if entry.get("from") != self.state:
+            problems.append(f"entry says it moved from '{entry.get('from')}' but the record was '{self.state}'")
+            return problems
+        to = entry.get("to")
+        if action == "transition":
+            if to is None:
+                return ["a 'transition' entry needs 'to'"]
+            problems.extend(self.why_not(to, by))
+            return problems
+        # approve / reject
+        state_def = cfg.state(self.type_name, self.state or "") or {}
+        gate = state_def.get("approval")
+        if not gate:
+            return [f"'{self.state}' is not an approval state; nothing to {action}"]
+        problems.extend(self.approver_problems(by))
+        if action == "reject":
+            if to != gate["rejected"]:
+                problems.append(f"a rejection moves the record to '{gate['rejected']}'")
+            return problems
+        needed = self.policy.count if self.policy else 1
+        have = len(self.approvers | {by.lower()})
+        if by.lower() in self.approvers:
+            problems.append(f"{by} has already approved")
+        if to is None and have >= needed:
+            problems.append(f"this approval completes {needed} of {needed}; it must move the record to '{gate['approved']}'")
+        if to is not None and (to != gate["approved"] or have < needed):
+            problems.append(f"only the approval that completes {needed} of {needed} moves the record to '{gate['approved']}'")
+        return problems
+
+    def why_not(self, to: str, actor: str) -> list[str]:
+        """Reasons the current state cannot move to ``to`` by ``actor`` (empty when it can)."""
+        cfg = self.config
+        if cfg.state(self.type_name, to) is None:
+            return [f"'{to}' is not a state of {self.type_name}"]
+        candidates = [t for t in transitions_from(cfg, self.type_name, self.state or "") if t["to"] == to]
+        if not candidates:
+            return [f"{self.type_name} cannot move from '{self.state}' to '{to}'"]
+        conditioned = [t for t in candidates if self._condition_holds(t)]
+        if not conditioned:
+            need = "needs" if self.policy else "does not need"
+            return [f"this {self.type_name} {need} approval, so it cannot move from '{self.state}' to '{to}'"]
+        if not any(may_act(cfg, t["by"], actor, self.record) for t in conditioned):
+            roles = sorted({t["by"] for t in conditioned})
+            return [f"{actor} may not move it from '{self.state}' to '{to}' (needs: {', '.join(roles)})"]
+        return []
+
+    def approver_problems(self, actor: str) -> list[str]:
+        """Separation-of-duties reasons ``actor`` may not approve or reject this record."""
+        problems = []
+        if self.policy is None:
+            return [f"this {self.type_name} needs no approval"]
+        person = self.config.person(actor)
+        if person is None or self.policy.group not in person.groups:
+            problems.append(f"{actor} is not a member of the approving group '{self.policy.group}'")
+        if self._is_requester(actor):
+            problems.append(f"{actor} is the requester and cannot approve their own {self.type_name}")
+        assignees = {str(a).lower() for a in (self.assignee, self.record.get("assignee")) if a}
+        if actor.lower() in assignees:
+            problems.append(f"{actor} is the assignee and cannot approve work assigned to them")
+        return problems
+
+    def _is_requester(self, actor: str) -> bool:
+        return actor.lower() == str(self.record.get("requester", "")).lower()
+
+    def apply(self, entry: dict[str, Any]) -> None:
+        """Move past ``entry``."""
+        action = entry.get("action")
+        at = entry.get("at")
+        if isinstance(at, str) and (self.last_at is None or at > self.last_at):
+            self.last_at = at
+        fields = entry.get("fields") or {}
+        if isinstance(fields, dict) and "assignee" in fields:
+            self.assignee = fields["assignee"]
+        if action == "approve":
+            self.approvers.add(str(entry.get("by", "")).lower())
+        if "to" in entry and action in STATE_CHANGING:
+            if entry["to"] != self.state:
+                self.approvers = set()
+            self.state = entry["to"]
+        self.position += 1
+
+
+def replay(config: Config, record: dict[str, Any], policy: ApprovalPolicy | None) -> tuple[Replay, list[tuple[int, str]]]:
+    """Replay a record's whole history; return the final position and (entry index, problem) pairs."""
+    r = Replay(config, record, policy)
+    problems: list[tuple[int, str]] = []
+    for i, entry in enumerate(record.get("history") or []):
+        if not isinstance(entry, dict):
+            problems.append((i, "history entries must be mappings"))
+            continue
+        for p in r.check(entry):
+            problems.append((i, p))
+        r.apply(entry)
+    return r, problems
+
+
+def missing_required(config: Config, record: dict[str, Any], state: str) -> list[str]:
+    """Fields the state requires that the record lacks or leaves empty."""
+    st = config.state(record["type"], state) or {}
+    return [f for f in st.get("requires", []) if record.get(f) in (None, "", [])]

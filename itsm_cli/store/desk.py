@@ -1,0 +1,320 @@
+"""A desk on disk: finding it, mapping IDs to paths, reading records, writing them atomically.
+
+This is the one place that turns an ID into a path. IDs are checked with
+``fullmatch`` first, the resolved path must stay inside its folder, and
+symlinks are refused, so a hostile ID or file cannot reach outside the desk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from itsm_cli.core import ids
+from itsm_cli.core.config import Config, RecordType
+from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError, Refused
+from itsm_cli.store import yaml_io
+
+CONFIG_FILE = "itsm.yaml"
+FOLDERS = ("tickets", "kb", "catalog")
+LOCK_TIMEOUT = 30.0
+
+
+@dataclass
+class Record:
+    """One record file: its parsed data, and for KB articles the Markdown body."""
+
+    path: str  # relative to the desk root, POSIX style
+    data: dict[str, Any]
+    kind: str  # ticket | article | service
+    body: str | None = None
+    body_line: int = 0
+    raw: bytes = b""
+    _positions: dict | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        """The record's ID as written in the file."""
+        return str(self.data.get("id", ""))
+
+    @property
+    def type_name(self) -> str:
+        """The record's type (``incident``, ``article``, ``service``...)."""
+        return str(self.data.get("type") or ("article" if self.kind == "article" else self.kind))
+
+    def locate(self, json_path: tuple = ()) -> tuple[int, int]:
+        """Line and column of a value in the file (re-parsed on first use; only failing files pay)."""
+        if self._positions is None:
+            self._positions = {}
+            text = yaml_io.decode(self.raw, self.path)
+            if self.kind == "article":
+                front, _, _ = yaml_io.split_front_matter(text, self.path)
+                text = "\n" + front  # keep line numbers as in the file
+            with contextlib.suppress(ItsmError):
+                yaml_io.loads(text, self.path, self._positions)
+        path = tuple(json_path)
+        while path and path not in self._positions:
+            path = path[:-1]
+        return self._positions.get(path, (1, 1))
+
+    def serialise(self) -> str:
+        """The file's text for this record's current data."""
+        if self.kind == "article":
+            return yaml_io.dumps_front_matter(self.data, self.body or "")
+        return yaml_io.dumps(self.data)
+
+
+def parse_record(raw: bytes, path: str, kind: str) -> Record:
+    """Parse file content into a Record (YAML, or Markdown with front matter for articles)."""
+    if kind == "article":
+        text = yaml_io.decode(raw, path)
+        front, body, body_line = yaml_io.split_front_matter(text, path)
+        data = yaml_io.loads("\n" + front, path)
+        if not isinstance(data, dict):
+            raise InvalidRecord("front matter must be a mapping", path, 2, 1)
+        return Record(path, data, kind, body, body_line, raw)
+    data = yaml_io.load_mapping(raw, path)
+    return Record(path, data, kind, raw=raw)
+
+
+def kind_of_path(rel: str) -> str | None:
+    """ticket / article / service for a path under the record folders, else None."""
+    folder, _, name = rel.partition("/")
+    if "/" in name:
+        return None
+    if folder == "tickets" and name.endswith(".yaml"):
+        return "ticket"
+    if folder == "kb" and name.endswith(".md"):
+        return "article"
+    if folder == "catalog" and name.endswith(".yaml"):
+        return "service"
+    return None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder, fsync and rename.
+
+    A crash at any point leaves either the old file or the new one, never a mix,
+    and the temp file is removed on any failure (including KeyboardInterrupt).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class Desk:
+    """A service desk rooted at a folder holding ``itsm.yaml``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    @classmethod
+    def find(cls, start: Path | str = ".") -> Desk:
+        """The desk containing ``start`` (walking up like git), or EnvironmentProblem."""
+        here = Path(start).resolve()
+        if not here.exists():
+            raise EnvironmentProblem(f"no such directory: {start}")
+        for candidate in (here, *here.parents):
+            if (candidate / CONFIG_FILE).is_file():
+                return cls(candidate)
+        raise EnvironmentProblem(f"not an itsm desk (no {CONFIG_FILE} here or in any parent): {here}")
+
+    # --- configuration ------------------------------------------------------------
+
+    @cached_property
+    def config_data(self) -> dict[str, Any]:
+        """The parsed ``itsm.yaml``."""
+        return yaml_io.load_mapping(self.read_bytes(CONFIG_FILE), CONFIG_FILE)
+
+    @cached_property
+    def config(self) -> Config:
+        """The desk configuration."""
+        data = self.config_data
+        for key in ("types", "workflows", "priority"):
+            if not isinstance(data.get(key), dict):
+                raise InvalidRecord(f"'{key}' is missing or not a mapping; run 'itsm validate'", CONFIG_FILE)
+        return Config(data)
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        """The desk's JSON Schemas (its own copies, so a desk can add fields), by file name."""
+        import json
+
+        out = {}
+        folder = self.root / "schemas"
+        if not folder.is_dir():
+            raise EnvironmentProblem("the desk has no schemas/ folder; run 'itsm init' to write one", "schemas")
+        for p in sorted(folder.glob("*.schema.json")):
+            try:
+                out[p.name] = json.loads(p.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                raise InvalidRecord(f"not valid JSON: {e}", f"schemas/{p.name}") from None
+        return out
+
+    # --- paths --------------------------------------------------------------------
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the desk root, POSIX style."""
+        return path.resolve().relative_to(self.root).as_posix() if path.is_absolute() else path.as_posix()
+
+    def type_for(self, record_id: str) -> RecordType:
+        """The record type an ID belongs to (by prefix; slugs are services)."""
+        ids.check_id(record_id)
+        if ids.is_record_id(record_id):
+            rtype = self.config.type_for_id(record_id)
+            if rtype is None:
+                prefixes = ", ".join(sorted(self.config.types_by_prefix))
+                raise Refused(f"no record type uses the prefix of '{record_id}' (prefixes: {prefixes})")
+            return rtype
+        rtype = self.config.service_type()
+        if rtype is None:
+            raise Refused(f"'{record_id}' looks like a service ID but the desk has no service type")
+        return rtype
+
+    def path_for(self, record_id: str) -> Path:
+        """The file of a record; the only place an ID becomes a path."""
+        rtype = self.type_for(record_id)
+        ext = ".md" if rtype.kind == "article" else ".yaml"
+        folder = (self.root / rtype.folder).resolve()
+        path = folder / f"{record_id}{ext}"
+        if path.resolve().parent != folder:
+            raise Refused(f"'{record_id}' does not map to a file inside {rtype.folder}/")
+        return path
+
+    def read_bytes(self, rel: str) -> bytes:
+        """Read a desk file, refusing symlinks and over-size files before reading them."""
+        path = self.root / rel
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise EnvironmentProblem("no such file", rel) from None
+        except OSError as e:
+            raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
+        import stat
+
+        if stat.S_ISLNK(st.st_mode):
+            raise InvalidRecord("symbolic links are not allowed in a desk", rel)
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidRecord("not a regular file", rel)
+        if st.st_size > yaml_io.MAX_BYTES:
+            raise InvalidRecord(f"file is {st.st_size:,} bytes; the limit is {yaml_io.MAX_BYTES:,}", rel)
+        try:
+            with open(path, "rb") as f:
+                return f.read(yaml_io.MAX_BYTES + 1)
+        except OSError as e:
+            raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
+
+    def record_paths(self, folders: tuple[str, ...] = FOLDERS) -> list[str]:
+        """Relative paths of every record file, sorted (hidden and temp files skipped)."""
+        out = []
+        for folder in folders:
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            with os.scandir(base) as it:
+                for entry in it:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    rel = f"{folder}/{name}"
+                    if kind_of_path(rel):
+                        out.append(rel)
+        out.sort()
+        return out
+
+    # --- records ------------------------------------------------------------------
+
+    def load(self, rel: str) -> Record:
+        """Load one record file."""
+        kind = kind_of_path(rel)
+        if kind is None:
+            raise InvalidRecord("not a record file (tickets/*.yaml, kb/*.md, catalog/*.yaml)", rel)
+        return parse_record(self.read_bytes(rel), rel, kind)
+
+    def get(self, record_id: str) -> Record:
+        """The record with this ID; Refused when there is none."""
+        path = self.path_for(record_id)
+        rel = path.relative_to(self.root.resolve()).as_posix()
+        if not os.path.lexists(path):
+            raise Refused(f"no record {record_id} (looked for {rel})")
+        record = self.load(rel)
+        if record.id != record_id:
+            raise InvalidRecord(f"file name says {record_id} but its id is '{record.id}'", rel, *record.locate(("id",)))
+        return record
+
+    def iter_records(self, folders: tuple[str, ...] = FOLDERS) -> Iterator[Record | InvalidRecord]:
+        """Every record, or the error that stopped it loading, in path order."""
+        for rel in self.record_paths(folders):
+            try:
+                yield self.load(rel)
+            except InvalidRecord as e:
+                yield e
+
+    def records(self, folders: tuple[str, ...] = FOLDERS) -> list[Record]:
+        """Every record that loads (broken files are left to ``itsm validate``)."""
+        return [r for r in self.iter_records(folders) if isinstance(r, Record)]
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        """Catalog services by ID."""
+        return {r.id: r.data for r in self.records(("catalog",))}
+
+    def service(self, service_id: str | None) -> dict[str, Any] | None:
+        """One service's data, or None if it has no file."""
+        if not service_id or not ids.is_slug(service_id):
+            return None
+        rel = f"catalog/{service_id}.yaml"
+        if not (self.root / rel).is_file():
+            return None
+        return self.load(rel).data
+
+    def taken_ids(self) -> set[str]:
+        """IDs of every record file in the work tree."""
+        return {rel.rpartition("/")[2].rpartition(".")[0] for rel in self.record_paths()}
+
+    # --- writing ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the desk's write lock (one writer at a time; others wait up to ``timeout``)."""
+        git_dir = self.root / ".git"
+        lock_path = (git_dir if git_dir.is_dir() else self.root) / "itsm.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise EnvironmentProblem(f"another itsm command holds the desk lock ({lock_path})") from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)
+
+    def write_text(self, rel: str, text: str) -> None:
+        """Atomically write a desk file (refusing to write through a symlink)."""
+        path = self.root / rel
+        if path.is_symlink():
+            raise InvalidRecord("symbolic links are not allowed in a desk", rel)
+        write_atomic(path, text)

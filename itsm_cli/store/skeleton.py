@@ -1,0 +1,85 @@
+"""``itsm init``: lay out a new desk (config, schemas, folders, site, workflows) and commit it.
+
+The demo desk exists once: the top level of the itsm source repository. A
+wheel ships a copy of it as package data (``itsm_cli/data/demo``, built by
+the packaging config); a source checkout reads it in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from itsm_cli.errors import EnvironmentProblem, Refused
+from itsm_cli.store import yaml_io
+from itsm_cli.store.gitstore import Git
+
+DATA = Path(str(resources.files("itsm_cli") / "data"))
+DEMO_ITEMS = ("itsm.yaml", "catalog", "tickets", "kb")
+SKELETON = DATA / "skeleton"
+
+
+def demo_source() -> Path:
+    """Where the demo desk is: the wheel's package data, else the source checkout's top level."""
+    shipped = DATA / "demo"
+    if (shipped / "itsm.yaml").is_file():
+        return shipped
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "itsm.yaml").is_file() and (checkout / "catalog").is_dir():
+        return checkout
+    raise EnvironmentProblem("the demo desk is not installed with this copy of itsm")
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    for item in sorted(src.rglob("*")):
+        if item.is_dir() or "__pycache__" in item.parts:
+            continue
+        target = dest / item.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(item, target)
+
+
+def _config_text(actor: str | None, name: str | None) -> str:
+    text = (DATA / "itsm.yaml").read_text(encoding="utf-8")
+    if actor:
+        person = {"email": actor, "name": actor.split("@")[0], "roles": ["agent", "approver"],
+                  "groups": ["service-desk", "cab"]}
+        item = yaml_io.dumps([person]).replace("\n", "\n  ").rstrip()
+        text = text.replace("people: []\n", f"people:\n  {item}\n", 1)
+    if name:
+        text = text.replace("  name: IT Service Desk\n", f"  name: {yaml_io.dumps(name).strip()}\n", 1)
+    return text
+
+
+def init_desk(path: Path, demo: bool = False, actor: str | None = None, name: str | None = None) -> str:
+    """Create the desk at ``path`` as its own git repository with a first commit; returns its ID."""
+    path.mkdir(parents=True, exist_ok=True)
+    if (path / "itsm.yaml").exists():
+        raise Refused(f"{path} already holds a desk (itsm.yaml exists)")
+    git = Git(path)
+    if not (path / ".git").exists():
+        git.run("init", "-q", "-b", "main")
+    actor = actor or os.environ.get("ITSM_USER") or git.config_value("user.email")
+    _copy_tree(SKELETON, path)
+    _copy_tree(DATA / "schemas", path / "schemas")
+    if demo:
+        src = demo_source()
+        for item in DEMO_ITEMS:
+            source = src / item
+            if source.is_dir():
+                _copy_tree(source, path / item)
+            else:
+                shutil.copyfile(source, path / item)
+    else:
+        (path / "itsm.yaml").write_text(_config_text(actor, name), encoding="utf-8")
+        for folder in ("tickets", "catalog", "kb"):
+            (path / folder).mkdir(exist_ok=True)
+            (path / folder / ".gitkeep").touch()
+    # Route record files through the record-aware merge driver.
+    git.run("config", "merge.itsm.name", "itsm record merge")
+    git.run("config", "merge.itsm.driver", "itsm merge-driver %O %A %B %L %P")
+    author = actor or "itsm@localhost"
+    message = "itsm: initialise desk" + (" (demo)" if demo else "") + "\n\nItsm-Action: init\n"
+    return git.commit(["."], message, author.split("@")[0], author)

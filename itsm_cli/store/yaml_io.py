@@ -1,0 +1,297 @@
+"""The one YAML loader and the one YAML writer of itsm.
+
+The loader treats every file as hostile. Before any object is built it checks
+the size, then walks libyaml's event stream (never its recursive composer, which
+segfaults on deep nesting) and refuses anchors, aliases, explicit tags, merge
+keys, duplicate keys, more than one document and nesting past a depth limit.
+Plain scalars are resolved with YAML 1.2 core-schema rules, narrowed further:
+only ``true``/``false`` are booleans, only ``null``/``~``/empty are null,
+numbers have no leading zeros, and everything else (``no``, ``2026-01-01``,
+``1:30``, ``0755``) stays a string.
+
+The writer emits stable, diffable YAML: key order kept, multi-line text as
+block literals, anything that could be misread quoted.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import warnings
+from typing import Any
+
+import yaml
+
+from itsm_cli.errors import InvalidRecord
+
+try:
+    from yaml._yaml import CParser as _Parser
+
+    HAVE_LIBYAML = True
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Parser  # type: ignore[assignment]
+
+    HAVE_LIBYAML = False
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_NODES = 200_000
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(0|[1-9][0-9]*)(\.[0-9]+)([eE][-+]?[0-9]+)?")
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+
+Position = tuple[int, int]
+Positions = dict[tuple, Position]
+
+if not HAVE_LIBYAML:  # pragma: no cover
+    warnings.warn(
+        "PyYAML was built without libyaml: itsm will be about 10x slower; "
+        "reinstall PyYAML with libyaml (apt install libyaml-dev; pip install --force-reinstall pyyaml)",
+        stacklevel=1,
+    )
+
+
+def resolve_plain(value: str) -> Any:
+    """Resolve an unquoted scalar under itsm's narrowed YAML 1.2 core schema."""
+    if value in _NULLS:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    c = value[0]
+    if c.isdigit() or c in "-+":
+        if _INT.fullmatch(value):
+            return int(value)
+        if _FLOAT.fullmatch(value):
+            return float(value)
+    return value
+
+
+def decode(data: bytes, path: str) -> str:
+    """Check the size limit and decode strict UTF-8, or raise InvalidRecord."""
+    if len(data) > MAX_BYTES:
+        raise InvalidRecord(f"file is {len(data):,} bytes; the limit is {MAX_BYTES:,}", path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InvalidRecord("not valid UTF-8", path, line, col) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def _err(message: str, path: str, mark: Any) -> InvalidRecord:
+    return InvalidRecord(message, path, mark.line + 1, mark.column + 1)
+
+
+def loads(text: str, path: str = "<string>", positions: Positions | None = None) -> Any:
+    """Parse one YAML document safely; fill ``positions`` (path tuple -> line, col) if given.
+
+    Raises InvalidRecord naming line and column for anything unsafe or malformed.
+    """
+    if len(text) > MAX_BYTES:
+        raise InvalidRecord(f"document is {len(text):,} characters; the limit is {MAX_BYTES:,}", path)
+    parser = _Parser(text)
+    # Each stack frame: [container, key_path, pending_key, key_mark, seen_keys]
+    stack: list[list[Any]] = []
+    root: Any = None
+    documents = 0
+    nodes = 0
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None:
+                break
+            cls = type(event)
+            if cls in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
+                if cls is yaml.StreamEndEvent:
+                    break
+                continue
+            if cls is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _err("more than one YAML document in the file", path, event.start_mark)
+                continue
+            if cls is yaml.AliasEvent:
+                raise _err("aliases (*name) are not allowed", path, event.start_mark)
+            if cls in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
+                frame = stack.pop()
+                value = frame[0]
+                if not stack:
+                    root = value
+                else:
+                    _attach(stack, value, path, event.start_mark, positions, frame[5])
+                continue
+            # A node: scalar, sequence start or mapping start.
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _err(f"more than {MAX_NODES:,} values in one file", path, event.start_mark)
+            if event.anchor is not None:
+                raise _err(f"anchors (&{event.anchor}) are not allowed", path, event.start_mark)
+            if cls is yaml.ScalarEvent:
+                if event.tag is not None and event.tag != "!":
+                    raise _err(f"explicit tags ({event.tag}) are not allowed", path, event.start_mark)
+                if not event.style and event.implicit[0]:
+                    value = resolve_plain(event.value)
+                else:
+                    value = event.value
+                if not stack:
+                    root = value
+                else:
+                    _attach(stack, value, path, event.start_mark, positions, event.start_mark)
+                continue
+            # Collection start.
+            if event.tag is not None:
+                raise _err(f"explicit tags ({event.tag}) are not allowed", path, event.start_mark)
+            if len(stack) >= MAX_DEPTH:
+                raise _err(f"nested deeper than {MAX_DEPTH} levels", path, event.start_mark)
+            container: Any = {} if cls is yaml.MappingStartEvent else []
+            key_path = _child_path(stack)
+            if positions is not None:
+                positions[key_path] = (event.start_mark.line + 1, event.start_mark.column + 1)
+            stack.append([container, key_path, _NO_KEY, None, None, event.start_mark])
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "malformed YAML"
+        if mark is not None:
+            raise InvalidRecord(f"malformed YAML: {problem}", path, mark.line + 1, mark.column + 1) from None
+        raise InvalidRecord(f"malformed YAML: {problem}", path) from None
+    except yaml.YAMLError as e:
+        raise InvalidRecord(f"malformed YAML: {e}", path) from None
+    if positions is not None and () not in positions:
+        positions[()] = (1, 1)
+    return root
+
+
+_NO_KEY = object()
+
+
+def _child_path(stack: list[list[Any]]) -> tuple:
+    if not stack:
+        return ()
+    frame = stack[-1]
+    container = frame[0]
+    if isinstance(container, dict):
+        return (*frame[1], frame[2])
+    return (*frame[1], len(container))
+
+
+def _attach(stack: list[list[Any]], value: Any, path: str, mark: Any, positions: Positions | None, node_mark: Any) -> None:
+    frame = stack[-1]
+    container = frame[0]
+    if isinstance(container, list):
+        if positions is not None and not isinstance(value, (dict, list)):
+            positions[(*frame[1], len(container))] = (node_mark.line + 1, node_mark.column + 1)
+        container.append(value)
+        return
+    if frame[2] is _NO_KEY:
+        if not isinstance(value, str):
+            raise _err("mapping keys must be strings (quote numbers, true, false, null)", path, mark)
+        if value == "<<":
+            raise _err("merge keys (<<) are not allowed", path, mark)
+        if value in container:
+            raise _err(f"duplicate key '{value}'", path, mark)
+        frame[2] = value
+        frame[3] = mark
+        return
+    key = frame[2]
+    if positions is not None:
+        key_mark = frame[3]
+        positions[(*frame[1], key)] = (key_mark.line + 1, key_mark.column + 1)
+    container[key] = value
+    frame[2] = _NO_KEY
+
+
+def load_bytes(data: bytes, path: str, positions: Positions | None = None) -> Any:
+    """Decode and parse file content with every limit applied."""
+    return loads(decode(data, path), path, positions)
+
+
+def load_mapping(data: bytes, path: str, positions: Positions | None = None) -> dict:
+    """Like :func:`load_bytes`, but the document must be a mapping."""
+    value = load_bytes(data, path, positions)
+    if not isinstance(value, dict):
+        kind = "empty" if value is None else type(value).__name__
+        raise InvalidRecord(f"expected a mapping at the top level, found {kind}", path, 1, 1)
+    return value
+
+
+# --- writer -----------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, no aliases, multi-line strings as literals."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent sequences inside mappings, as people write them.
+        return super().increase_indent(flow, False)
+
+
+def _repr_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        clean = all(line == line.rstrip() for line in data.split("\n")) and not data.startswith(" ")
+        if clean and "\t" not in data and "\r" not in data:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    node = dumper.represent_scalar("tag:yaml.org,2002:str", data)
+    # PyYAML decides quoting with YAML 1.1 rules, a superset of what our loader
+    # resolves, so everything it leaves plain reads back as the same string,
+    # except a few 1.2 forms we must force.
+    if node.style is None and resolve_plain(data) != data:
+        node.style = "'"
+    return node
+
+
+_Dumper.add_representer(str, _repr_str)
+
+
+def dumps(data: Any) -> str:
+    """Serialise to stable, human-diffable YAML (key order kept)."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100_000,
+        indent=2,
+    )
+
+
+def dumps_front_matter(meta: dict, body: str) -> str:
+    """Serialise a Markdown file with YAML front matter."""
+    body = body if body.endswith("\n") or not body else body + "\n"
+    return f"---\n{dumps(meta)}---\n{body}"
+
+
+def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
+    """Split ``---``-fenced front matter from a Markdown body.
+
+    Returns (front matter text, body, line number where the body starts).
+    """
+    if not text.startswith("---\n") and not text.startswith("---\r\n"):
+        raise InvalidRecord("expected YAML front matter starting with '---'", path, 1, 1)
+    end = re.search(r"^---[ \t]*\r?$", text[4:], flags=re.M)
+    if end is None:
+        raise InvalidRecord("front matter is not closed with '---'", path, 1, 1)
+    front = text[4 : 4 + end.start()]
+    rest = text[4 + end.end() :]
+    if rest.startswith("\r\n"):
+        rest = rest[2:]
+    elif rest.startswith("\n"):
+        rest = rest[1:]
+    body_line = front.count("\n") + 3
+    return front, rest, body_line
+
+
+def stderr_warning(message: str) -> None:
+    """Print a warning line to stderr (used when libyaml is missing)."""
+    print(f"itsm: warning: {message}", file=sys.stderr)
