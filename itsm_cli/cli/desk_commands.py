@@ -71,4 +71,47 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
     return 1 if n else 0
 
 
-COMMANDS = [init_cmd, validate_cmd]
+@click.command("codeowners")
+@click.option("--check", is_flag=True, help="Exit 1 if .github/CODEOWNERS is out of date instead of writing it.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing the file.")
+@click.pass_obj
+def codeowners_cmd(obj: Any, check: bool, to_stdout: bool) -> int:
+    """Write .github/CODEOWNERS from the catalog's owners and the approving groups."""
+    from itsm_cli.core.codeowners import codeowners
+
+    desk = obj.desk
+    text = codeowners(desk.config, desk.services())
+    target = desk.root / ".github" / "CODEOWNERS"
+    if to_stdout:
+        click.echo(text, nl=False)
+        return 0
+    current = target.read_text(encoding="utf-8") if target.is_file() else None
+    if check:
+        if current != text:
+            click.echo("itsm: error: .github/CODEOWNERS is out of date; run 'itsm codeowners'", err=True)
+            return 1
+        return 0
+    if current != text:
+        desk.write_text(".github/CODEOWNERS", text)
+        click.echo("wrote .github/CODEOWNERS (commit it with your next change)", err=True)
+    return 0
+
+
+@click.command("merge-driver", context_settings={"ignore_unknown_options": True})
+@click.argument("base")
+@click.argument("ours")
+@click.argument("theirs")
+@click.argument("marker_size", required=False, default="7")
+@click.argument("path", required=False)
+def merge_driver_cmd(base: str, ours: str, theirs: str, marker_size: str, path: str | None) -> int:
+    """Git merge driver for records (git config merge.itsm.driver "itsm merge-driver %O %A %B %L %P").
+
+    Merges two versions field by field: history entries from both sides in
+    time order; fields changed differently on both sides are a conflict.
+    """
+    from itsm_cli.store.merge_driver import main as merge_main
+
+    return merge_main([base, ours, theirs, marker_size, path or ours])
+
+
+COMMANDS = [init_cmd, validate_cmd, codeowners_cmd, merge_driver_cmd]

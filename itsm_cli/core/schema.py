@@ -56,16 +56,23 @@ class SchemaSet:
         return {k for k, v in props.items() if isinstance(v, dict) and v.get("x-internal")}
 
 
+def _where(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def _message(error: Any) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field")
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     if error.validator == "pattern":
-        field = error.path[-1] if error.path else "value"
+        field = _where(error.path) if error.path else "value"
         return f"{field}: {error.instance!r} does not have the expected form ({error.schema.get('description') or error.validator_value})"
     if error.validator == "const" and error.path:
-        return f"{error.path[-1]}: must be {error.validator_value!r}, not {error.instance!r}"
+        return f"{_where(error.path)}: must be {error.validator_value!r}, not {error.instance!r}"
     if error.path:
-        return f"{error.path[-1]}: {error.message}"
+        return f"{_where(error.path)}: {error.message}"
     return error.message

@@ -108,6 +108,10 @@ class Git:
         if now and "GIT_AUTHOR_DATE" not in os.environ:
             env["GIT_AUTHOR_DATE"] = now
             env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+        # A path that is neither on disk nor known to git (a record created and removed
+        # within this change) has nothing to commit, and git would refuse its pathspec.
+        tracked = set(self.run("ls-files", "-z", "--", *paths).split("\0"))
+        paths = [p for p in paths if (self.root / p).exists() or p in tracked]
         self.run("add", "-A", "--", *paths)
         self.run("commit", "-q", "-m", message, "--only", "--", *paths, env=env)
         return self.run("rev-parse", "HEAD").strip()
