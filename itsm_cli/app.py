@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from itsm_cli.core import ids, records
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import validate_records
 from itsm_cli.core.workflow import ApprovalPolicy, approval_policy
-from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord
+from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, Refused
 from itsm_cli.store import transaction
 from itsm_cli.store.desk import Desk, Record
 from itsm_cli.store.gitstore import Git
@@ -42,22 +42,32 @@ def normalise_time(text: str, what: str) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def review_date(now: str, type_config: Mapping[str, Any]) -> str:
+    """When a new article is due for review: ``review_after_days`` (default 180) after ``now``."""
+    from datetime import timedelta
+
+    days = int(type_config.get("review_after_days", 180))
+    start = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    return (start + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
 def resolve_actor(explicit: str | None, desk: Desk) -> str:
     """The acting person: ``--as``, else ``ITSM_USER``, else ``git config user.email``."""
     actor = explicit or os.environ.get("ITSM_USER") or Git(desk.root).config_value("user.email")
     if not actor:
         raise BadArgument("who is acting? pass --as EMAIL, set ITSM_USER, or set git config user.email")
-    if "@" not in actor or any(c.isspace() for c in actor) or len(actor) > 320:
+    if "@" not in actor or any(c.isspace() or not c.isprintable() or c in "<>" for c in actor) or len(actor) > 320:
         raise BadArgument(f"'{actor}' is not an e-mail address")
     return actor
 
 
 @dataclass
 class Change:
-    """The outcome of a command that changed records."""
+    """The outcome of a command that changed records (``notes``: what the desk's rules did or skipped)."""
 
     record: dict[str, Any]
     commit: str | None
+    notes: list[str] = field(default_factory=list)
 
 
 class App:
@@ -66,15 +76,17 @@ class App:
     def __init__(self, desk: Desk, actor: str | None, now: str, commit: bool = True):
         self.desk = desk
         self._actor = actor
+        self._actor_checked = False
         self.now = now
         self.commit = commit
 
     @property
     def actor(self) -> str:
         """The acting person, resolved on first use (reading commands never need one)."""
-        if self._actor is None or "@" not in self._actor:
+        if not self._actor_checked:
             self._actor = resolve_actor(self._actor, self.desk)
-        return self._actor
+            self._actor_checked = True
+        return self._actor  # type: ignore[return-value]
 
     @property
     def config(self):
@@ -87,6 +99,17 @@ class App:
         """The approval this record needs."""
         return approval_policy(self.config, data, self.desk.service(data.get("service")))
 
+    def check_shape(self, record: Record) -> None:
+        """Refuse to change a record whose file breaks its schema (fix the file first)."""
+        rtype = self.config.types.get(record.type_name)
+        schemas = SchemaSet(self.desk.schemas())
+        if rtype is None or not schemas.has(rtype.schema):
+            raise InvalidRecord(f"unknown record type '{record.type_name}'; run 'itsm validate'", record.path)
+        if not schemas.is_valid(rtype.schema, record.data):
+            path, message = schemas.errors(rtype.schema, record.data)[0]
+            line, col = record.locate(path)
+            raise InvalidRecord(f"{message}; fix the file (see 'itsm validate') before changing it", record.path, line, col)
+
     def check(self, record: Record) -> None:
         """Validate a record about to be written; InvalidRecord with the first problem."""
         schemas = SchemaSet(self.desk.schemas())
@@ -96,6 +119,15 @@ class App:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise InvalidRecord(f"the result would be invalid: {first.message}{more}", record.path)
+
+    def run_rules(self, data: dict[str, Any], event: str, known: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+        """Apply the desk's event rules (acting as the bot) to a record just changed by ``event``."""
+        if not self.config.data.get("rules"):
+            return data, []
+        from itsm_cli.core.rules import apply_event_rules
+
+        known_ids = known if known is not None else self.desk.taken_ids()
+        return apply_event_rules(self.config, data, event, self.now, self.config.bot, self.desk.services(), known_ids)
 
     def _save(self, items: list[tuple[Record, dict[str, Any]]], action: str, summary: str) -> str | None:
         writes = []
@@ -115,19 +147,26 @@ class App:
     ) -> Change:
         with self.desk.lock():
             rec = self.desk.get(record_id)
+            self.check_shape(rec)
             if rec.kind != "ticket" and "history" not in rec.data:
                 raise InvalidRecord(f"{record_id} has no history; add one before changing it with itsm", rec.path)
             new = op(rec, self.policy(rec.data))
-            sha = self._save([(rec, new)], action, summary(new))
-            return Change(new, sha)
+            title = summary(new)
+            new, notes = self.run_rules(new, action)
+            sha = self._save([(rec, new)], action, title)
+            return Change(new, sha, notes)
 
     # --- commands ----------------------------------------------------------------------
 
-    def new(self, type_name: str, fields: dict[str, Any], body: str | None = None) -> Change:
-        """Create a record with the next free ID on any branch."""
+    def new(self, type_name: str, fields: dict[str, Any], body: str | None = None, template: str | None = None) -> Change:
+        """Create a record with the next free ID on any branch, pre-filled from a template or its offering."""
+        from itsm_cli.core.rules import apply_template
+
         rtype = self.config.record_type(type_name)
         if rtype.kind == "service":
             raise BadArgument("services are catalog entries: add catalog/<id>.yaml in a pull request")
+        if template or fields.get("offering"):
+            fields = apply_template(self.config, self.desk.services(), type_name, fields, template)
         with self.desk.lock():
             taken = self.desk.taken_ids() | self.ids_on_branches()
             record_id = ids.next_id(rtype.prefix or "", taken)
@@ -139,9 +178,12 @@ class App:
             if rtype.kind == "article":
                 data.setdefault("owner", self.actor)
                 data.setdefault("services", [])
+                data.setdefault("review_by", review_date(self.now, self.config.data["types"][type_name]))
+                data = records.ordered(data)
+            data, notes = self.run_rules(data, "create", taken | {record_id})
             rec = Record(rel, data, rtype.kind, body if rtype.kind == "article" else None)
             sha = self._save([(rec, data)], "create", f"create {type_name} \"{data.get('title')}\"")
-            return Change(data, sha)
+            return Change(data, sha, notes)
 
     def ids_on_branches(self) -> set[str]:
         """Record IDs present on any local or remote-tracking branch."""
@@ -179,7 +221,7 @@ class App:
         """Link a record to another existing record."""
         ids.check_id(other)
         if other not in self.desk.taken_ids():
-            raise BadArgument(f"no record {other} to link to")
+            raise Refused(f"no record {other} to link to")
         return self._change(
             record_id, "link", lambda d: f"link {kind} {other}",
             lambda rec, pol: records.link(self.config, rec.data, kind, other, self.actor, self.now, pol),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANN, BOB, CAROL, DAN, EVE, git, head, run, status
+from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, run, status
 
 from itsm_cli.cli import cli
 
@@ -30,7 +30,7 @@ def test_version() -> None:
 
 
 def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
-    from conftest import itsm_subprocess
+    from desk_testing import itsm_subprocess
 
     p = itsm_subprocess("--help", cwd=tmp_path)
     assert p.returncode == 0 and "transition" in p.stdout
@@ -248,7 +248,7 @@ def test_comment_internal_link_and_edit(desk: Path) -> None:
     assert run("comment", "INC-0001", "secret", "--internal").exit_code == 0
     assert run("link", "INC-0001", "caused-by", "PRB-0001").exit_code == 0
     assert run("link", "INC-0001", "caused-by", "PRB-0001").exit_code == 1  # already linked
-    assert run("link", "INC-0001", "caused-by", "PRB-0042").exit_code == 2  # no such record
+    assert run("link", "INC-0001", "caused-by", "PRB-0042").exit_code == 1  # no such record
     assert run("link", "INC-0001", "blames", "PRB-0001").exit_code == 2
     assert run("edit", "INC-0001", "--set", "impact=high", "--set", "urgency=high").exit_code == 0
     data = json.loads(run("show", "INC-0001", "--format", "json").stdout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANN, BOB, git, make_desk, run
+from desk_testing import ANN, BOB, git, make_desk, run
 
 ITSM_BIN = Path(sys.executable).parent / "itsm"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANN, BOB, CAROL, git, run
+from desk_testing import ANN, BOB, CAROL, git, run
 
 GOOD_INCIDENT = {
     "id": "INC-0001", "type": "incident", "title": "Mail is slow", "status": "assigned",

@@ -68,9 +68,17 @@ def cli(ctx: click.Context, directory: str | None, actor: str | None) -> None:
 
 
 def _register() -> None:
-    from itsm_cli.cli import desk_commands, record_commands
+    from itsm_cli.cli import (
+        audit_commands,
+        automation_commands,
+        desk_commands,
+        record_commands,
+        service_level_commands,
+        site_commands,
+    )
 
-    for module in (record_commands, desk_commands):
+    for module in (record_commands, desk_commands, service_level_commands, audit_commands, site_commands,
+                   automation_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -6,11 +6,30 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
+
+# C0 and C1 controls (ESC starts every terminal escape sequence; C1 CSI is one byte),
+# DEL, and the bidi overrides that make text display in a different order than it is.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile(r"\r\n|[\r\n\t]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters shown as escapes (``\\x1b``), never sent raw.
+
+    Newlines and tabs are kept; use :func:`cell` for one-line output.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def use_colour() -> bool:
@@ -19,7 +38,8 @@ def use_colour() -> bool:
 
 
 def style(text: str, **kwargs: Any) -> str:
-    """``click.style`` when colour is on, else the text unchanged."""
+    """``click.style`` when colour is on, else the text; control characters in it escaped either way."""
+    text = printable(text)
     return click.style(text, **kwargs) if use_colour() else text
 
 
@@ -29,7 +49,12 @@ def to_json(data: Any) -> str:
 
 
 def cell(value: Any) -> str:
-    """A value as one table or CSV cell."""
+    """A value as one table or CSV cell: one line, with no raw control characters.
+
+    Record values come from files anyone can propose in a pull request; an
+    escape sequence in a title must not reach the terminal of whoever runs
+    ``itsm list`` (it could retitle the window, hide lines or fake output).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -37,8 +62,8 @@ def cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(cell(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value).replace("\n", " ")
+        return printable(json.dumps(value, ensure_ascii=False))
+    return printable(_BREAKS.sub(" ", str(value)))
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None, max_width: int = 60) -> str:

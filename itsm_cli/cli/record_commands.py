@@ -12,12 +12,15 @@ from itsm_cli.cli import output
 from itsm_cli.cli.output import format_option
 from itsm_cli.errors import BadArgument
 
-FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_-]{0,63})?")
 LIST_COLUMNS = ("id", "type", "status", "priority", "assignee", "service", "updated", "title")
 
 
 def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``FIELD=VALUE`` pairs as a dict; values read like YAML scalars (``true``, ``3``), empty means unset."""
+    """``FIELD=VALUE`` pairs as a dict; values read like YAML scalars (``true``, ``3``), empty means unset.
+
+    ``FIELD.KEY=VALUE`` sets one key of a mapping field, e.g. ``form.model=ThinkPad``.
+    """
     from itsm_cli.store.yaml_io import resolve_plain
 
     out: dict[str, Any] = {}
@@ -25,9 +28,17 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
         name, sep, value = pair.partition("=")
         if not sep or not FIELD_NAME.fullmatch(name):
             raise BadArgument(f"--set expects FIELD=VALUE with a lower-case field name, got '{pair}'")
-        out[name] = resolve_plain(value) if value else None
-        if isinstance(out[name], str) and len(out[name]) > 100_000:
+        if len(value) > 100_000:
             raise BadArgument(f"--set {name}: value too long")
+        parsed = resolve_plain(value) if value else None
+        field, _, key = name.partition(".")
+        if key:
+            nested = out.setdefault(field, {})
+            if not isinstance(nested, dict):
+                raise BadArgument(f"--set {name}: '{field}' is already set to a plain value")
+            nested[key] = parsed
+        else:
+            out[name] = parsed
     return out
 
 
@@ -45,7 +56,12 @@ def read_text(value: str | None) -> str | None:
 
 
 def print_change(change: Any, fmt: str) -> None:
-    """What a changing command prints: the ID, or the record with ``--format json``."""
+    """What a changing command prints: the ID, or the record with ``--format json``.
+
+    What the desk's rules did goes to stderr, so stdout stays just the ID.
+    """
+    for note in change.notes:
+        click.echo(f"itsm: {'warning: ' if ': skipped' in note else ''}rule {note}", err=True)
     if fmt == "json":
         click.echo(output.to_json(change.record))
     else:
@@ -68,12 +84,13 @@ def change_options(f: Any) -> Any:
 @click.option("--urgency", help="Urgency level (e.g. high, medium, low).")
 @click.option("--description", help="Longer text; '-' reads standard input.")
 @click.option("--requester", metavar="EMAIL", help="Who asked, when filing for someone else (default: you).")
+@click.option("--template", metavar="NAME", help="Start from a template in itsm.yaml (e.g. outage).")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Set another field (repeatable).")
 @change_options
 @click.pass_obj
 def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering: str | None, impact: str | None,
-            urgency: str | None, description: str | None, requester: str | None, sets: tuple[str, ...],
-            no_commit: bool, fmt: str) -> None:
+            urgency: str | None, description: str | None, requester: str | None, template: str | None,
+            sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
     """Create a record (incident, request, problem, change, article); prints its ID."""
     fields = parse_sets(sets)
     fields.update({k: v for k, v in {
@@ -88,7 +105,7 @@ def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering:
         fields["description"] = text
     if requester:
         fields["requester_override"] = requester
-    print_change(app.new(type_name, fields, body), fmt)
+    print_change(app.new(type_name, fields, body, template), fmt)
 
 
 @click.command("show")
@@ -122,21 +139,25 @@ def render_record(rec: Any, config: Any) -> str:
         lines.append(f"  {'link'.ljust(width)}  {link.get('kind')} {link.get('id')}")
     text = data.get("description")
     if text:
-        lines += ["", *("  " + t for t in str(text).rstrip().splitlines())]
+        lines += ["", *("  " + output.cell(t) for t in str(text).rstrip().splitlines())]
     if rec.body:
-        lines += ["", *("  " + t for t in rec.body.rstrip().splitlines())]
-    if data.get("history"):
+        lines += ["", *("  " + output.cell(t) for t in rec.body.rstrip().splitlines())]
+    history = data.get("history")
+    if isinstance(history, list) and history:
         lines += ["", output.style("History", bold=True)]
-        for e in data["history"]:
-            move = f" {e['from']} -> {e['to']}" if "from" in e and "to" in e else (f" -> {e['to']}" if "to" in e else "")
+        for e in history:
+            if not isinstance(e, dict):
+                lines.append(f"  (not a history entry: {output.cell(e)}; run 'itsm validate')")
+                continue
+            move = f" {e.get('from')} -> {e.get('to')}" if "from" in e and "to" in e else (f" -> {e['to']}" if "to" in e else "")
             who = config.display_name(str(e.get("by", "")))
             extra = ""
-            if e.get("fields"):
-                extra = " " + ", ".join(f"{k}={output.cell(v)}" for k, v in e["fields"].items())
+            if isinstance(e.get("fields"), dict):
+                extra = " " + ", ".join(f"{k}={v}" for k, v in e["fields"].items())
             flag = " (internal)" if e.get("internal") else ""
-            lines.append(f"  {e.get('at')}  {who}: {e.get('action')}{move}{extra}{flag}")
+            lines.append(output.cell(f"  {e.get('at')}  {who}: {e.get('action')}{move}{extra}{flag}"))
             if e.get("note"):
-                lines.extend(f"      {t}" for t in str(e["note"]).splitlines())
+                lines.extend(f"      {output.cell(t)}" for t in str(e["note"]).splitlines())
     return "\n".join(lines)
 
 
@@ -152,12 +173,16 @@ def render_record(rec: Any, config: Any) -> str:
 @click.option("--search", help="Case-insensitive text in title, description and public comments.")
 @click.option("--sort", "sort_key", default="id", show_default=True, help="Field to sort by; prefix '-' for descending.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N records.")
+@click.option("--breaching", is_flag=True, help="Only tickets whose running SLA clock breaches within --within.")
+@click.option("--within", metavar="DURATION", help="With --breaching: how soon, e.g. 30m, 2h, 1d (wall-clock; default 2h).")
+@click.option("--breached", is_flag=True, help="Only tickets whose response or resolution clock has breached.")
 @format_option("table", "json", "csv")
 @click.pass_obj
 def list_cmd(obj: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None, assignee: str | None,
              group: str | None, priorities: tuple[str, ...], open_: bool, closed: bool, search: str | None,
-             sort_key: str, limit: int | None, fmt: str) -> None:
+             sort_key: str, limit: int | None, breaching: bool, within: str | None, breached: bool, fmt: str) -> None:
     """List records (tickets unless TYPE says otherwise), filtered, searched and sorted."""
+    from itsm_cli.cli.service_level_commands import sla_filter
     from itsm_cli.core.query import Query, run_query
 
     desk = obj.desk
@@ -169,9 +194,12 @@ def list_cmd(obj: Any, type_name: str | None, statuses: tuple[str, ...], service
     folders = ("tickets",) if type_name is None else (config.types[type_name].folder,)
     query = Query(
         type_name=type_name, statuses=set(statuses), service=service, assignee=assignee, group=group,
-        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key, limit=limit,
+        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key,
+        limit=None if breaching or breached else limit,
     )
     found = run_query(config, (r.data for r in desk.records(folders)), query)
+    if breaching or breached or within:
+        found = sla_filter(desk, found, breaching=breaching, within=within, breached=breached)[:limit]
     emit_records(found, fmt)
 
 

@@ -6,7 +6,7 @@ all read from the configuration mapping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +26,7 @@ class RecordType:
     schema: str
     prefix: str | None
     approval: dict | None
+    defaults: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Config:
                 schema=t["schema"],
                 prefix=t.get("prefix"),
                 approval=t.get("approval"),
+                defaults=dict(t.get("defaults") or {}),
             )
         return out
 

@@ -38,7 +38,8 @@ def searchable_text(record: dict[str, Any]) -> str:
 def matches(config: Config, record: dict[str, Any], q: Query) -> bool:
     """True when a record passes every filter of the query."""
     type_name = record.get("type")
-    if q.type_name and type_name != q.type_name:
+    # Services and articles may leave `type` out: their folder says what they are.
+    if q.type_name and type_name not in (q.type_name, None):
         return False
     status = record.get("status")
     if q.statuses and status not in q.statuses:

@@ -17,8 +17,6 @@ from itsm_cli.core.workflow import ApprovalPolicy, Replay, missing_required, rep
 from itsm_cli.errors import BadArgument, Refused
 
 LINK_KINDS = ("parent", "child", "duplicate-of", "caused-by", "fixed-by", "relates", "implements")
-# The inverse kind written on the other record when linking, where one exists.
-LINK_INVERSE = {"parent": "child", "child": "parent", "relates": "relates"}
 # Fields only the tool itself sets; `edit` and `--set` may not touch them.
 PROTECTED = frozenset({"id", "type", "created", "updated", "requester", "status", "history", "priority", "links"})
 # Key order of a written ticket: identity first, history last.
@@ -107,6 +105,8 @@ def new_record(
     for k, v in fields.items():
         if k not in ("title", "requester_override") and v is not None:
             record[k] = v
+    for k, v in rtype.defaults.items():
+        record.setdefault(k, v)
     if rtype.kind == "ticket":
         if "impact" in record or "urgency" in record or type_name in ("incident", "problem"):
             defaults = config.priority_default

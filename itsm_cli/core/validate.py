@@ -16,6 +16,7 @@ from itsm_cli.core import ids
 from itsm_cli.core.config import Config
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.workflow import approval_policy, find_offering, missing_required, replay
+from itsm_cli.errors import one_line
 
 CONFIG_FILE = "itsm.yaml"
 TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
@@ -32,7 +33,7 @@ class Problem:
     rule: str = "invalid"
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+        return one_line(f"{self.path}:{self.line}:{self.col}: {self.message}")
 
     def as_dict(self) -> dict[str, Any]:
         """The problem as a JSON-ready mapping."""
@@ -121,6 +122,9 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
     for cid, cal in data["calendars"].items():
         if not _valid_timezone(cal["timezone"]):
             out.append((("calendars", cid, "timezone"), f"unknown time zone '{cal['timezone']}'"))
+    from itsm_cli.core.rules import check_automation_config
+
+    out.extend(check_automation_config(Config(data)))
     return out
 
 

@@ -12,7 +12,7 @@ from itsm_cli.core.diffrules import compare_with_base
 from itsm_cli.core.validate import Problem
 from itsm_cli.errors import BadArgument, InvalidRecord, ItsmError
 from itsm_cli.store.check import CheckResult, check_desk
-from itsm_cli.store.desk import Desk, kind_of_path, parse_record
+from itsm_cli.store.desk import FOLDERS, Desk, kind_of_path, parse_record
 from itsm_cli.store.gitstore import Git
 
 GLOBAL_FILES = ("itsm.yaml",)
@@ -27,12 +27,33 @@ def _resolve_base(git: Git, ref: str) -> str:
     return git.merge_base(sha)
 
 
+def _changed(git: Git, base: str) -> list[tuple[str, str]]:
+    """(status letter, path) of desk files changed between ``base`` and the work tree, untracked ones as added.
+
+    Only the folders and files validation cares about are compared, so a big
+    desk's other files (a built site, benchmark output) cost nothing.
+    """
+    spec = ["--", *FOLDERS, *GLOBAL_FILES, "schemas"]
+    out = git.run("diff", "--name-status", "-z", "--no-renames", base, *spec)
+    parts = out.split("\0")
+    result = []
+    i = 0
+    while i < len(parts) - 1:
+        status = parts[i]
+        if not status:
+            break
+        result.append((status[0], parts[i + 1]))
+        i += 2
+    untracked = git.run("ls-files", "--others", "--exclude-standard", "-z", *spec, check=False)
+    result.extend(("A", p) for p in untracked.split("\0") if p)
+    return result
+
+
 def changed_records(desk: Desk, base: str) -> tuple[list[tuple[str, str]], bool]:
     """(status, path) of record files changed since ``base``, and whether config or schemas changed."""
-    git = Git(desk.root)
-    changed = git.changed(base)
-    global_change = any(p in GLOBAL_FILES or p.startswith("schemas/") for _, p, _ in changed)
-    records = [(s, p) for s, p, _ in changed if kind_of_path(p)]
+    changed = _changed(Git(desk.root), base)
+    global_change = any(p in GLOBAL_FILES or p.startswith("schemas/") for _, p in changed)
+    records = [(s, p) for s, p in changed if kind_of_path(p)]
     return records, global_change
 
 
@@ -50,6 +71,7 @@ def check_against_base(desk: Desk, ref: str, paths: Sequence[str] | None = None)
         config = desk.config
     except ItsmError:
         config = None  # already reported by the full check
+    refs = _Refs(git)
     for status, rel in records:
         if status == "D":
             result.problems.append(Problem(rel, 1, 1, "records are never deleted; move it to a closed state instead", "deleted"))
@@ -57,7 +79,7 @@ def check_against_base(desk: Desk, ref: str, paths: Sequence[str] | None = None)
         if status == "M" and config is not None:
             _compare(desk, git, base, rel, config, result)
         elif status == "A":
-            _check_id_reuse(desk, git, base, rel, result)
+            _check_id_reuse(desk, git, refs, rel, result)
     result.problems = sorted(set(result.problems))
     return result
 
@@ -77,7 +99,29 @@ def _compare(desk: Desk, git: Git, base: str, rel: str, config: object, result: 
         result.problems.append(Problem(rel, line, col, message, "append-only"))
 
 
-def _check_id_reuse(desk: Desk, git: Git, base: str, rel: str, result: CheckResult) -> None:
+class _Refs:
+    """The current branch and the file names on every branch, asked of git once per run."""
+
+    def __init__(self, git: Git):
+        self.git = git
+        self._current: str | None = None
+        self._names: dict[str, dict[str, set[str]]] = {}
+
+    @property
+    def current(self) -> str:
+        """The checked-out branch's full ref name ("" when HEAD is detached)."""
+        if self._current is None:
+            self._current = self.git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+        return self._current
+
+    def names(self, folder: str) -> dict[str, set[str]]:
+        """File names in ``folder`` on each branch."""
+        if folder not in self._names:
+            self._names[folder] = self.git.names_on_refs([folder])
+        return self._names[folder]
+
+
+def _check_id_reuse(desk: Desk, git: Git, refs: _Refs, rel: str, result: CheckResult) -> None:
     """An added record whose file also exists, as a different record, on another branch."""
     kind = kind_of_path(rel)
     if kind is None or kind == "service":
@@ -87,8 +131,8 @@ def _check_id_reuse(desk: Desk, git: Git, base: str, rel: str, result: CheckResu
         mine = desk.load(rel)
     except (InvalidRecord, ItsmError):
         return
-    current = git.run("symbolic-ref", "-q", "HEAD", check=False).strip()
-    for ref, names in git.names_on_refs([folder]).items():
+    current = refs.current
+    for ref, names in refs.names(folder).items():
         if ref == current or name not in names:
             continue
         theirs_raw = git.show(ref, rel)

@@ -1,8 +1,9 @@
 """A desk on disk: finding it, mapping IDs to paths, reading records, writing them atomically.
 
 This is the one place that turns an ID into a path. IDs are checked with
-``fullmatch`` first, the resolved path must stay inside its folder, and
-symlinks are refused, so a hostile ID or file cannot reach outside the desk.
+``fullmatch`` first, a path may not climb out of the desk, and symbolic links
+are refused (the record file and every folder on the way to it), so a hostile
+ID or file cannot reach outside the desk.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from itsm_cli.core import ids
 from itsm_cli.core.config import Config, RecordType
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError, Refused
 from itsm_cli.store import yaml_io
+from itsm_cli.store.atomic import remove_stale_temp_files, write_atomic
+
+__all__ = ["Desk", "Record", "kind_of_path", "parse_record", "write_atomic"]
 
 CONFIG_FILE = "itsm.yaml"
 FOLDERS = ("tickets", "kb", "catalog")
@@ -55,11 +59,13 @@ class Record:
         """Line and column of a value in the file (re-parsed on first use; only failing files pay)."""
         if self._positions is None:
             self._positions = {}
-            text = yaml_io.decode(self.raw, self.path)
-            if self.kind == "article":
-                front, _, _ = yaml_io.split_front_matter(text, self.path)
-                text = "\n" + front  # keep line numbers as in the file
+            # A record built in memory (about to be written) has no bytes yet: it is
+            # located at 1:1 rather than letting the re-parse hide the real problem.
             with contextlib.suppress(ItsmError):
+                text = yaml_io.decode(self.raw, self.path)
+                if self.kind == "article":
+                    front, _, _ = yaml_io.split_front_matter(text, self.path)
+                    text = "\n" + front  # keep line numbers as in the file
                 yaml_io.loads(text, self.path, self._positions)
         path = tuple(json_path)
         while path and path not in self._positions:
@@ -98,26 +104,6 @@ def kind_of_path(rel: str) -> str | None:
     if folder == "catalog" and name.endswith(".yaml"):
         return "service"
     return None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder, fsync and rename.
-
-    A crash at any point leaves either the old file or the new one, never a mix,
-    and the temp file is removed on any failure (including KeyboardInterrupt).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class Desk:
@@ -162,9 +148,11 @@ class Desk:
         if not folder.is_dir():
             raise EnvironmentProblem("the desk has no schemas/ folder; run 'itsm init' to write one", "schemas")
         for p in sorted(folder.glob("*.schema.json")):
+            rel = f"schemas/{p.name}"
+            raw = self.read_bytes(rel)  # a linked or endless file (/dev/zero) is refused, not read
             try:
-                out[p.name] = json.loads(p.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as e:
+                out[p.name] = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise InvalidRecord(f"not valid JSON: {e}", f"schemas/{p.name}") from None
         return out
 
@@ -192,14 +180,38 @@ class Desk:
         """The file of a record; the only place an ID becomes a path."""
         rtype = self.type_for(record_id)
         ext = ".md" if rtype.kind == "article" else ".yaml"
-        folder = (self.root / rtype.folder).resolve()
-        path = folder / f"{record_id}{ext}"
-        if path.resolve().parent != folder:
-            raise Refused(f"'{record_id}' does not map to a file inside {rtype.folder}/")
-        return path
+        rel = f"{rtype.folder}/{record_id}{ext}"
+        self.check_path(rel)
+        return self.root.resolve() / rel
+
+    def check_path(self, rel: str) -> None:
+        """Refuse a desk-relative path that climbs out of the desk or passes through a symbolic link.
+
+        Every existing part is checked with ``lstat`` (a missing tail is fine: the
+        file may be about to be created), so neither a linked file nor a linked
+        ``tickets/`` folder can lead a read or a write outside the desk.
+        """
+        parts = PurePosixPath(rel).parts
+        if not parts or PurePosixPath(rel).is_absolute() or any(p in ("..", ".", "") for p in parts):
+            raise InvalidRecord("the path leads outside the desk", rel)
+        path = self.root
+        for i, part in enumerate(parts):
+            path = path / part
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            except OSError as e:
+                raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
+            if stat.S_ISLNK(st.st_mode):
+                if i == len(parts) - 1:
+                    raise InvalidRecord("symbolic links are not allowed in a desk", rel)
+                folder = "/".join(parts[: i + 1])
+                raise InvalidRecord(f"{folder}/ is a symbolic link; symbolic links are not allowed in a desk", rel)
 
     def read_bytes(self, rel: str) -> bytes:
-        """Read a desk file, refusing symlinks and over-size files before reading them."""
+        """Read a desk file, refusing symlinks, special files and over-size files before reading them."""
+        self.check_path(rel)
         path = self.root / rel
         try:
             st = os.lstat(path)
@@ -207,16 +219,17 @@ class Desk:
             raise EnvironmentProblem("no such file", rel) from None
         except OSError as e:
             raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
-        import stat
-
-        if stat.S_ISLNK(st.st_mode):
-            raise InvalidRecord("symbolic links are not allowed in a desk", rel)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidRecord("not a regular file", rel)
         if st.st_size > yaml_io.MAX_BYTES:
             raise InvalidRecord(f"file is {st.st_size:,} bytes; the limit is {yaml_io.MAX_BYTES:,}", rel)
         try:
-            with open(path, "rb") as f:
+            # O_NOFOLLOW and O_NONBLOCK: a file swapped for a link or a FIFO after
+            # the lstat above fails here instead of being followed or blocking.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise InvalidRecord("not a regular file", rel)
                 return f.read(yaml_io.MAX_BYTES + 1)
         except OSError as e:
             raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
@@ -290,11 +303,24 @@ class Desk:
 
     # --- writing ------------------------------------------------------------------
 
+    def _lock_path(self) -> Path:
+        git_dir = self.root / ".git"
+        if git_dir.is_file():  # a linked worktree: ".git" says "gitdir: <path>"
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                first = git_dir.read_text(encoding="utf-8").splitlines()[0]
+                if first.startswith("gitdir:"):
+                    git_dir = (self.root / first.partition(":")[2].strip()).resolve()
+        return (git_dir if git_dir.is_dir() else self.root) / "itsm.lock"
+
     @contextlib.contextmanager
     def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the desk's write lock (one writer at a time; others wait up to ``timeout``)."""
-        git_dir = self.root / ".git"
-        lock_path = (git_dir if git_dir.is_dir() else self.root) / "itsm.lock"
+        """Hold the desk's write lock (one writer at a time; others wait up to ``timeout``).
+
+        The lock is an ``flock`` on a file in ``.git``: the kernel releases it when
+        the holder exits, however it exits (even SIGKILL), so no stale lock is
+        ever left behind. Holding it, temp files a killed writer left are removed.
+        """
+        lock_path = self._lock_path()
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + timeout
@@ -308,13 +334,13 @@ class Desk:
                     if time.monotonic() > deadline:
                         raise EnvironmentProblem(f"another itsm command holds the desk lock ({lock_path})") from None
                     time.sleep(0.02)
+            for folder in FOLDERS:
+                remove_stale_temp_files(self.root / folder)
             yield
         finally:
             os.close(fd)
 
     def write_text(self, rel: str, text: str) -> None:
-        """Atomically write a desk file (refusing to write through a symlink)."""
-        path = self.root / rel
-        if path.is_symlink():
-            raise InvalidRecord("symbolic links are not allowed in a desk", rel)
-        write_atomic(path, text)
+        """Atomically write a desk file (refusing to write through a symlink or out of the desk)."""
+        self.check_path(rel)
+        write_atomic(self.root / rel, text)

@@ -7,14 +7,26 @@ fails, the IDs present on every branch, and streaming ``git log``.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from itsm_cli.errors import EnvironmentProblem
+from itsm_cli.errors import BadArgument, EnvironmentProblem
+from itsm_cli.store.atomic import write_atomic
 
 _DEVNULL = subprocess.DEVNULL
+# Control characters, and the <> and newline that delimit an identity in a commit header.
+_BAD_IDENT = re.compile(r"[\x00-\x1f\x7f-\x9f<>]")
+
+
+def check_identity(name: str, email: str) -> None:
+    """Refuse an author git would store with escape sequences (shown raw by ``git log``) or mangle."""
+    for what, value in (("name", name), ("e-mail address", email)):
+        if not value.strip() or _BAD_IDENT.search(value):
+            raise BadArgument(f"{value!r} cannot be a commit author's {what} (empty, or control characters or <>)")
 
 
 def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -26,12 +38,35 @@ def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _detail(stderr: bytes, code: int) -> str:
+    """The line of git's stderr that says what went wrong (its ``fatal:``/``error:`` line, else the last)."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix):]
+    return lines[-1] if lines else f"exit {code}"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Interrupt a running git politely (it then removes its lock files), kill it if it will not stop."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @dataclass
 class Snapshot:
     """What a set of paths looked like before a change: file bytes and index entries."""
 
     files: dict[str, bytes | None]
-    index: dict[str, str | None]  # "mode sha" or None when not in the index
+    index: dict[str, str | None]  # "mode,sha" or None when not in the index
+    head: str | None = None  # the commit HEAD pointed at, to undo a commit that completed
 
 
 class Git:
@@ -40,19 +75,34 @@ class Git:
     def __init__(self, root: Path):
         self.root = root
 
-    def run(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True) -> str:
-        """Run git and return stdout; EnvironmentProblem (exit 3) with git's own message on failure."""
+    def run(
+        self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True,
+        shielded: bool = False,
+    ) -> str:
+        """Run git and return stdout; EnvironmentProblem (exit 3) with git's own message on failure.
+
+        On Ctrl-C git is sent SIGINT and waited for, so it removes its own lock
+        files (``index.lock``) instead of being killed holding them. A
+        ``shielded`` run (used to undo a failed change) gets its own process group,
+        so a second Ctrl-C at the terminal cannot interrupt it.
+        """
         try:
-            proc = subprocess.run(
-                ["git", *args], cwd=self.root, input=input, capture_output=True, env=_clean_env(env)
+            proc = subprocess.Popen(
+                ["git", *args], cwd=self.root, env=_clean_env(env),
+                stdin=subprocess.PIPE if input is not None else _DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                process_group=0 if shielded else None,
             )
         except FileNotFoundError:
             raise EnvironmentProblem("git is not installed or not on PATH") from None
+        with proc:
+            try:
+                out, err = proc.communicate(input)
+            except BaseException:
+                _stop(proc)
+                raise
         if check and proc.returncode != 0:
-            message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            detail = message[-1] if message else f"exit {proc.returncode}"
-            raise EnvironmentProblem(f"git {args[0]} failed: {detail}")
-        return proc.stdout.decode("utf-8", "replace")
+            raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, proc.returncode)}")
+        return out.decode("utf-8", "replace")
 
     def is_repo(self) -> bool:
         """True when the desk is (inside) a git work tree."""
@@ -65,8 +115,31 @@ class Git:
 
     # --- commits ----------------------------------------------------------------------
 
+    def check_can_commit(self) -> None:
+        """Refuse (exit 3, with the fix) to commit on a detached HEAD or with unmerged paths.
+
+        ``git commit`` works on a detached HEAD, but the commit belongs to no
+        branch and is lost at the next checkout: almost always a mistake.
+        """
+        if self.run("symbolic-ref", "-q", "HEAD", check=False).strip() == "":
+            raise EnvironmentProblem(
+                "HEAD is detached, so the commit would belong to no branch; "
+                "switch to a branch first (git switch main, or git switch -c NAME to keep this state)"
+            )
+        unmerged = self.run("ls-files", "-u", "-z", check=False)
+        if unmerged:
+            first = unmerged.split("\0", 1)[0].partition("\t")[2]
+            raise EnvironmentProblem(
+                "the index has unmerged paths (a merge or rebase is in progress); "
+                "resolve them and commit, or abort it, first", first or None,
+            )
+
+    def head(self) -> str | None:
+        """The commit ID of HEAD, or None on an unborn branch."""
+        return self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).strip() or None
+
     def snapshot(self, paths: Sequence[str], index: bool = True) -> Snapshot:
-        """Remember the bytes (and index entries) of ``paths`` so a failed change can be undone."""
+        """Remember the bytes (and index entries, and HEAD) of ``paths`` so a failed change can be undone."""
         files: dict[str, bytes | None] = {}
         for p in paths:
             try:
@@ -83,24 +156,36 @@ class Git:
                 meta, _, name = item.partition("\t")
                 mode, sha, _stage = meta.split()
                 entries[name] = f"{mode},{sha}"
-        return Snapshot(files, entries)
+        return Snapshot(files, entries, self.head() if index else None)
 
     def restore(self, snap: Snapshot) -> None:
-        """Put files and index entries back exactly as the snapshot saw them."""
+        """Put HEAD, files and index entries back exactly as the snapshot saw them.
+
+        Files are written atomically. If the commit had completed before the
+        failure (Ctrl-C while git was finishing), the branch is moved back to the
+        snapshot's commit, compare-and-swap, so the change is undone, not half-kept;
+        the commit stays reachable from the reflog.
+        """
+        if snap.head is not None:
+            now = self.head()
+            if now is not None and now != snap.head:
+                self.run("update-ref", "-m", "itsm: undo interrupted change", "HEAD", snap.head, now,
+                         check=False, shielded=True)
         for p, content in snap.files.items():
             target = self.root / p
             if content is None:
                 target.unlink(missing_ok=True)
             else:
-                target.write_bytes(content)
+                write_atomic(target, content)
         for p, entry in snap.index.items():
             if entry is None:
-                self.run("rm", "--cached", "-q", "--ignore-unmatch", "--", p, check=False)
+                self.run("rm", "--cached", "-q", "--ignore-unmatch", "--", p, check=False, shielded=True)
             else:
-                self.run("update-index", "--add", "--cacheinfo", f"{entry},{p}", check=False)
+                self.run("update-index", "--add", "--cacheinfo", f"{entry},{p}", check=False, shielded=True)
 
     def commit(self, paths: Sequence[str], message: str, author_name: str, author_email: str) -> str:
         """Stage ``paths`` and commit only them, authored by the acting person; returns the commit ID."""
+        check_identity(author_name, author_email)
         env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
         if not self.config_value("user.email"):
             env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})

@@ -18,17 +18,17 @@ line, with git-style conflict markers where both sides changed the same lines.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from itsm_cli.core.merge import conflict_summary, merge_records
 from itsm_cli.errors import InvalidRecord
 from itsm_cli.store import yaml_io
+from itsm_cli.store.atomic import write_atomic
 
 CONFLICT_PREFIX = "# itsm merge conflict: "
 USAGE = "usage: itsm merge-driver BASE OURS THEIRS [MARKER_SIZE [PATH]]  (git: %O %A %B %L %P)"
@@ -65,7 +65,7 @@ def run_merge_driver(base_path: str, ours_path: str, theirs_path: str, marker_si
         _say(f"itsm: error: {shown}: merge driver failed ({type(e).__name__}: {e}); left for a manual merge")
         return 1
     try:
-        _write_atomic(ours_path, outcome.text)
+        write_atomic(Path(ours_path), outcome.text)
     except OSError as e:
         _say(f"itsm: error: {shown}: cannot write the merge result: {e.strerror}")
         return 1
@@ -175,24 +175,6 @@ def _leading_comments(text: str) -> list[str]:
         if stripped.startswith("#") and not stripped.startswith(CONFLICT_PREFIX.strip()):
             kept.append(line.rstrip())
     return kept
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Replace ``path`` with ``text`` via a temporary file in the same folder, keeping its mode."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".itsm-merge-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

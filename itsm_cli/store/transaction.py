@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 
+from itsm_cli.errors import one_line
 from itsm_cli.store.desk import Desk
-from itsm_cli.store.gitstore import Git
+from itsm_cli.store.gitstore import Git, check_identity
 
 
 def commit_message(record_id: str, action: str, summary: str, extra_ids: Sequence[str] = ()) -> str:
     """``INC-0042: transition new -> assigned`` plus the ``Itsm-Id``/``Itsm-Action`` trailers."""
-    lines = [f"{record_id}: {summary}", "", f"Itsm-Id: {record_id}"]
+    # The summary quotes titles from hostile files: keep it one line with no terminal escapes,
+    # so it cannot forge trailers or rewrite the terminal of whoever runs git log.
+    lines = [one_line(f"{record_id}: {summary}", 400), "", f"Itsm-Id: {record_id}"]
     lines.extend(f"Itsm-Id: {other}" for other in extra_ids)
     lines.append(f"Itsm-Action: {action}")
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C while the work tree is being put back; raise it afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if pending:
+        raise KeyboardInterrupt
 
 
 def save(
@@ -26,13 +48,19 @@ def save(
 ) -> str | None:
     """Write (or, for ``None`` text, delete) files and make one commit of exactly them.
 
-    If anything fails, including the commit (a hook refuses, ``index.lock`` is
-    held, HEAD is detached with no branch, paths are unmerged) or the user
-    presses Ctrl-C, the work tree and index are put back as they were.
+    A detached HEAD or unmerged paths are refused before anything is written.
+    If anything fails afterwards, including the commit (a hook refuses,
+    ``index.lock`` is held) or the user presses Ctrl-C, the work tree, index and
+    HEAD are put back as they were (a second Ctrl-C waits until they are).
     Returns the commit ID, or None with ``commit=False``.
     """
     git = Git(desk.root)
     paths = [rel for rel, _ in writes]
+    for rel in paths:
+        desk.check_path(rel)
+    if commit:
+        check_identity(author_name, author_email)
+        git.check_can_commit()
     snap = git.snapshot(paths, index=commit)
     try:
         for rel, text in writes:
@@ -44,5 +72,6 @@ def save(
             return None
         return git.commit(paths, message, author_name, author_email)
     except BaseException:
-        git.restore(snap)
+        with _interrupts_deferred():
+            git.restore(snap)
         raise

@@ -15,6 +15,7 @@ block literals, anything that could be misread quoted.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import warnings
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 MAX_NODES = 200_000
+MAX_NUMBER_CHARS = 100
 
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(0|[1-9][0-9]*)(\.[0-9]+)([eE][-+]?[0-9]+)?")
@@ -63,11 +65,15 @@ def resolve_plain(value: str) -> Any:
     if value in _FALSE:
         return False
     c = value[0]
-    if c.isdigit() or c in "-+":
+    if (c.isdigit() or c in "-+") and len(value) <= MAX_NUMBER_CHARS:
+        # Longer numbers stay strings: int() refuses over 4,300 digits, and a
+        # float like 1.0e999 would become inf, which neither JSON nor YAML can carry back.
         if _INT.fullmatch(value):
             return int(value)
         if _FLOAT.fullmatch(value):
-            return float(value)
+            number = float(value)
+            if math.isfinite(number):
+                return number
     return value
 
 
@@ -75,12 +81,14 @@ def decode(data: bytes, path: str) -> str:
     """Check the size limit and decode strict UTF-8, or raise InvalidRecord."""
     if len(data) > MAX_BYTES:
         raise InvalidRecord(f"file is {len(data):,} bytes; the limit is {MAX_BYTES:,}", path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidRecord("the file is UTF-16; save it as UTF-8", path, 1, 1)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise InvalidRecord("not valid UTF-8", path, line, col) from None
+        raise InvalidRecord(f"not valid UTF-8 (byte 0x{data[e.start]:02x})", path, line, col) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
@@ -137,10 +145,11 @@ def loads(text: str, path: str = "<string>", positions: Positions | None = None)
             if cls is yaml.ScalarEvent:
                 if event.tag is not None and event.tag != "!":
                     raise _err(f"explicit tags ({event.tag}) are not allowed", path, event.start_mark)
-                if not event.style and event.implicit[0]:
-                    value = resolve_plain(event.value)
-                else:
-                    value = event.value
+                plain = not event.style and event.implicit[0]
+                value = resolve_plain(event.value) if plain else event.value
+                if plain and value == "<<" and stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY:
+                    # Only a plain << is a merge key; a quoted '<<' is an ordinary key (and the writer quotes it).
+                    raise _err("merge keys (<<) are not allowed", path, event.start_mark)
                 if not stack:
                     root = value
                 else:
@@ -156,6 +165,11 @@ def loads(text: str, path: str = "<string>", positions: Positions | None = None)
             if positions is not None:
                 positions[key_path] = (event.start_mark.line + 1, event.start_mark.column + 1)
             stack.append([container, key_path, _NO_KEY, None, None, event.start_mark])
+    except yaml.reader.ReaderError as e:
+        # A character YAML forbids (NUL, most C0/C1 controls): report where, on one line.
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise InvalidRecord(f"control character U+{e.character:04X} is not allowed", path, line, col) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "malformed YAML"
@@ -193,8 +207,6 @@ def _attach(stack: list[list[Any]], value: Any, path: str, mark: Any, positions:
     if frame[2] is _NO_KEY:
         if not isinstance(value, str):
             raise _err("mapping keys must be strings (quote numbers, true, false, null)", path, mark)
-        if value == "<<":
-            raise _err("merge keys (<<) are not allowed", path, mark)
         if value in container:
             raise _err(f"duplicate key '{value}'", path, mark)
         frame[2] = value
@@ -236,7 +248,15 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+# Line breaks only in YAML 1.1's eyes: libyaml folds them inside plain, single-quoted
+# and block scalars (NEL became a space), so text holding one is double-quoted, where
+# it is written as an escape (\N, \L, \P) and read back as itself.
+_ODD_BREAKS = frozenset("\x85\u2028\u2029")
+
+
 def _repr_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if not _ODD_BREAKS.isdisjoint(data):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
     if "\n" in data:
         clean = all(line == line.rstrip() for line in data.split("\n")) and not data.startswith(" ")
         if clean and "\t" not in data and "\r" not in data:
@@ -250,7 +270,23 @@ def _repr_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     return node
 
 
+def _repr_int(dumper: yaml.SafeDumper, data: int) -> yaml.ScalarNode:
+    # The loader reads longer numbers as text, so writing one would change the value.
+    if data.bit_length() > 4 * MAX_NUMBER_CHARS or len(str(data)) > MAX_NUMBER_CHARS:
+        raise InvalidRecord(f"a number longer than {MAX_NUMBER_CHARS} characters cannot be stored; quote it as text")
+    return dumper.represent_int(data)
+
+
+def _repr_float(dumper: yaml.SafeDumper, data: float) -> yaml.ScalarNode:
+    # The loader reads .inf and .nan as text, so writing them would change the value.
+    if not math.isfinite(data):
+        raise InvalidRecord(f"the number {data} cannot be stored; quote it as text")
+    return dumper.represent_float(data)
+
+
 _Dumper.add_representer(str, _repr_str)
+_Dumper.add_representer(int, _repr_int)
+_Dumper.add_representer(float, _repr_float)
 
 
 def dumps(data: Any) -> str:

@@ -1,0 +1,382 @@
+"""The trail from git: ``itsm history``, ``itsm audit`` (list, ``verify``, ``change``).
+
+Every command here reads the history through :class:`itsm_cli.store.history.Trail`
+(one ``git log`` and one ``git cat-file`` process, whatever the length of the
+history) and refreshes git's commit-graph when it is missing or stale, so
+``git log -- PATH`` stays fast on long histories.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from itsm_cli.cli import output
+from itsm_cli.cli.output import format_option
+from itsm_cli.errors import BadArgument
+
+HISTORY_COLUMNS = ("date", "commit", "author", "subject", "at", "by", "action", "from", "to")
+AUDIT_TABLE = (("date", 20), ("commit", 10), ("author", 24), ("by", 24), ("id", 12), ("action", 18), ("change", 0))
+FINDING_COLUMNS = ("commit", "date", "record", "check", "message")
+MAX_RENUMBER_HOPS = 20
+
+
+def _git(desk: Any) -> Any:
+    from itsm_cli.store.gitstore import Git
+    from itsm_cli.store.history import ensure_commit_graph
+
+    git = Git(desk.root)
+    ensure_commit_graph(git)
+    return git
+
+
+def _who(name: str, email: str) -> str:
+    return output.cell(f"{name} <{email}>" if name and name != email else email)
+
+
+def _move(entry: dict[str, Any]) -> str:
+    if entry.get("to") and entry.get("from"):
+        return output.cell(f"{entry['from']} -> {entry['to']}")
+    return output.cell(f"-> {entry['to']}") if entry.get("to") else ""
+
+
+def record_commits(git: Any, rec: Any) -> list[Any]:
+    """Commits that touched a record's file, oldest first, following ``itsm renumber`` back to the old ID."""
+    from itsm_cli.store.history import Trail
+
+    commits = list(Trail(git, (rec.path,)).commits())
+    path = rec.path
+    for _ in range(MAX_RENUMBER_HOPS):
+        first = next((c for c in commits if any(f.path == path and f.parents == (None,) for f in c.files)), None)
+        if first is None or first.action != "renumber" or len(first.ids) < 2:
+            break
+        folder, _, name = path.rpartition("/")
+        old_path = f"{folder}/{first.ids[1]}{name[name.rfind('.'):]}"
+        older = list(Trail(git, (old_path,), rev=first.sha).commits())
+        if not older or older[-1].sha != first.sha:
+            break
+        older[-1].files.extend(first.files)
+        commits = older[:-1] + [older[-1]] + [c for c in commits if c.sha != first.sha]
+        path = old_path
+    return commits
+
+
+# -- itsm history ----------------------------------------------------------------------------
+
+
+@click.command("history")
+@click.argument("record_id", metavar="ID")
+@format_option("table", "json", "csv")
+@click.pass_obj
+def history_cmd(obj: Any, record_id: str, fmt: str) -> None:
+    """A record's history entries side by side with the commits that made them.
+
+    Each commit that touched the record's file is listed (oldest first) with the
+    entries it introduced; merge commits show the entries they brought in from a
+    branch; entries no commit introduced (uncommitted work, or changed since) come
+    last. JSON: {"id", "path", "entries": [entry + "commit"], "commits": [commit +
+    "entries", "brought_in" (indices into entries), "rewrote_history"]}.
+    """
+    from itsm_cli.core.audit import record_timeline
+
+    desk = obj.desk
+    rec = desk.get(record_id)
+    entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
+    timeline = record_timeline(entries, record_commits(_git(desk), rec))
+    config = desk.config
+    if fmt == "json":
+        click.echo(output.to_json({
+            "id": rec.id,
+            "path": rec.path,
+            "entries": [{**e, "commit": timeline.entry_commit[i]} for i, e in enumerate(entries)],
+            "commits": [_commit_json(c, timeline) for c in timeline.commits],
+        }))
+        return
+    rows = list(_history_rows(timeline))
+    if fmt == "csv":
+        click.echo(output.csv_text(rows, HISTORY_COLUMNS), nl=False)
+        return
+    lines = [output.style(f"{rec.id}  {rec.data.get('title') or rec.data.get('name', '')}", bold=True)]
+    for c in timeline.commits:
+        mark = " (merge)" if c.is_merge else ""
+        lines.append(f"{output.style(c.sha[:10], fg='yellow')}  {output.cell(c.commit_date)}  "
+                     f"{_who(c.author_name, c.author_email)}  {output.cell(c.subject)}{mark}")
+        for i in timeline.introduced.get(c.sha, []):
+            lines.append(_entry_line(entries[i], config))
+        brought = timeline.brought.get(c.sha, [])
+        if brought:
+            lines.append(f"    brought in {len(brought)} entr{'y' if len(brought) == 1 else 'ies'} from the merged branch")
+        if timeline.rewritten.get(c.sha):
+            lines.append("    " + output.style("rewrote earlier history entries", fg="red"))
+        if c.sha not in timeline.introduced and not brought and not c.is_merge:
+            lines.append("    (no history entry)")
+    loose = [i for i, sha in enumerate(timeline.entry_commit) if sha is None]
+    if loose:
+        lines.append(output.style("not in any commit (uncommitted, or changed since it was committed)", fg="red"))
+        lines.extend(_entry_line(entries[i], config) for i in loose)
+    click.echo("\n".join(lines))
+
+
+def _entry_line(entry: dict[str, Any], config: Any) -> str:
+    who = config.display_name(str(entry.get("by", "")))
+    move = _move(entry)
+    return output.cell(f"    {entry.get('at')}  {who}: {entry.get('action')}{' ' + move if move else ''}")
+
+
+def _commit_json(c: Any, timeline: Any) -> dict[str, Any]:
+    return {
+        "commit": c.sha, "date": c.commit_date, "author_date": c.author_date, "author_name": c.author_name,
+        "author_email": c.author_email, "subject": c.subject, "parents": list(c.parents), "merge": c.is_merge,
+        "action": c.action, "entries": timeline.introduced.get(c.sha, []),
+        "brought_in": timeline.brought.get(c.sha, []), "rewrote_history": timeline.rewritten.get(c.sha, False),
+    }
+
+
+def _history_rows(timeline: Any) -> Iterator[dict[str, Any]]:
+    for c in timeline.commits:
+        base = {"date": c.commit_date, "commit": c.sha, "author": c.author_email, "subject": c.subject}
+        indices = timeline.introduced.get(c.sha, [])
+        if not indices:
+            yield base
+        for i in indices:
+            yield {**base, **_entry_cells(timeline.entries[i])}
+    for i, sha in enumerate(timeline.entry_commit):
+        if sha is None:
+            yield _entry_cells(timeline.entries[i])
+
+
+def _entry_cells(e: dict[str, Any]) -> dict[str, Any]:
+    return {"at": e.get("at"), "by": e.get("by"), "action": e.get("action"), "from": e.get("from"), "to": e.get("to")}
+
+
+# -- itsm audit --------------------------------------------------------------------------------
+
+
+@click.group("audit", invoke_without_command=True)
+@click.option("--since", metavar="TIME", help="Only commits made at or after TIME (ISO date or time, UTC unless it says).")
+@click.option("--until", metavar="TIME", help="Only commits made before TIME.")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only records of this type (repeatable; 'config' for itsm.yaml).")
+@format_option("table", "json", "csv")
+@click.pass_context
+def audit_group(ctx: click.Context, since: str | None, until: str | None, types: tuple[str, ...], fmt: str) -> None:
+    """Who changed which record, and when, from git: one row per change.
+
+    Each row: the commit date, the commit, its author (git) and the history
+    entry's 'by', the record, the action and the move. Rows stream as git is
+    read, so a long period costs no memory; '--format csv' is for auditors.
+    Subcommands: 'verify' checks the trail, 'change ID' shows a change's evidence.
+    """
+    if ctx.invoked_subcommand is not None:
+        if since or until or types:
+            raise BadArgument("--since, --until and --type belong to the listing, not to a subcommand")
+        return
+    from itsm_cli.app import normalise_time
+    from itsm_cli.core.audit import ROW_KEYS, audit_rows
+    from itsm_cli.store.history import Trail
+
+    obj = ctx.obj
+    desk = obj.desk
+    config = desk.config
+    start = normalise_time(since, "--since") if since else None
+    end = normalise_time(until, "--until") if until else None
+    if start and end and start >= end:
+        raise BadArgument("--since must be before --until")
+    wanted = None
+    if types:
+        for t in types:
+            if t != "config":
+                config.record_type(t)
+        wanted = frozenset(types)
+    trail = Trail(_git(desk), since=start, until=end)
+    rows = audit_rows(trail.commits(), _type_namer(config), since=start, until=end, types=wanted)
+    _emit_stream(rows, ROW_KEYS, fmt)
+
+
+def _type_namer(config: Any) -> Any:
+    service_type = config.service_type()
+
+    def type_of(change: Any) -> str:
+        if change.kind == "config":
+            return "config"
+        if change.kind == "service":
+            return service_type.name if service_type else "service"
+        rtype = config.type_for_id(change.record_id)
+        return rtype.name if rtype else "unknown"
+
+    return type_of
+
+
+def _text(value: Any) -> str:
+    return output.cell(value)
+
+
+def _emit_stream(rows: Iterator[dict[str, Any]], keys: tuple[str, ...], fmt: str, batch: int = 512) -> None:
+    """Print rows as they come, a batch at a time: a JSON array, CSV, or a table with fixed column widths."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    count = 0
+    if fmt == "csv":
+        writer.writerow(keys)
+    elif fmt == "json":
+        buf.write("[")
+    for row in rows:
+        if fmt == "csv":
+            writer.writerow([_text(row.get(k)) for k in keys])
+        elif fmt == "json":
+            buf.write(("," if count else "") + "\n  " + json.dumps(row, ensure_ascii=False))
+        else:
+            if not count:
+                buf.write(output.style("  ".join(n.upper().ljust(w) for n, w in AUDIT_TABLE).rstrip(), bold=True) + "\n")
+            cells = {**row, "commit": (row["commit"] or "")[:10], "change": _move(row)}
+            buf.write("  ".join(_text(cells.get(n)).ljust(w) for n, w in AUDIT_TABLE).rstrip() + "\n")
+        count += 1
+        if count % batch == 0:
+            click.echo(buf.getvalue(), nl=False)
+            buf.seek(0)
+            buf.truncate()
+    if fmt == "json":
+        buf.write("\n]\n" if count else "]\n")
+    click.echo(buf.getvalue(), nl=False)
+    if fmt == "table" and not count:
+        click.echo("nothing to show", err=True)
+
+
+@audit_group.command("verify")
+@format_option("table", "json")
+@click.pass_obj
+def verify_cmd(obj: Any, fmt: str) -> int:
+    """Check the trail: every entry backed by a commit of its author, no history rewritten, approvals independent.
+
+    Also, where itsm.yaml sets desk.require_signed_commits, every commit since
+    that setting was switched on must carry a good signature (git's %G? G or U;
+    configure gpg or gpg.ssh.allowedSignersFile so git can check them). Entries
+    of records added by 'itsm init' or an import are the baseline and need no
+    backing commit. Exit 1 when anything is found.
+    """
+    from itsm_cli.core.audit import verify
+    from itsm_cli.store.history import Trail
+
+    desk = obj.desk
+    config = desk.config
+    required = config.desk.get("require_signed_commits") is True
+    counted = [0]
+
+    def counting(commits: Iterator[Any]) -> Iterator[Any]:
+        for c in commits:
+            counted[0] += 1
+            yield c
+
+    trail = Trail(_git(desk), signatures=required)
+    findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
+    if fmt == "json":
+        click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))
+    else:
+        if findings:
+            click.echo(output.table(findings, FINDING_COLUMNS, max_width=200))
+        n = len(findings)
+        summary = f"{n} finding(s)" if n else "the trail is intact"
+        click.echo(f"itsm: {counted[0]} commit(s) checked, {summary}", err=True)
+    return 1 if findings else 0
+
+
+@audit_group.command("change")
+@click.argument("record_id", metavar="CHG-ID")
+@format_option("table", "json")
+@click.pass_obj
+def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
+    """The evidence chain of a change: request, assessment, approvals, schedule, work, links, commits.
+
+    Approvals show the approver's groups and whether they were independent
+    (not the requester or assignee, a member of the approving group); every
+    entry names the commit that introduced it and who authored that commit;
+    merge commits (pull requests) that brought the work in are listed too.
+    """
+    from itsm_cli.core.audit import change_evidence, record_timeline
+
+    desk = obj.desk
+    rec = desk.get(record_id)
+    if rec.kind != "ticket":
+        raise BadArgument(f"{record_id} is not a ticket; 'audit change' shows changes and other tickets")
+    entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
+    timeline = record_timeline(entries, record_commits(_git(desk), rec))
+    incoming = [
+        {"kind": link.get("kind"), "id": other.id}
+        for other in desk.records()
+        if other.id != rec.id
+        for link in (other.data.get("links") or [])
+        if isinstance(link, dict) and link.get("id") == rec.id
+    ]
+    evidence = change_evidence(rec.data, timeline, desk.config, desk.service(rec.data.get("service")), incoming)
+    if fmt == "json":
+        click.echo(output.to_json(evidence))
+    else:
+        click.echo(_render_evidence(evidence, desk.config))
+
+
+def _render_evidence(ev: dict[str, Any], config: Any) -> str:
+    short = {c["commit"]: c["commit"][:10] for c in ev["commits"]}
+
+    def at_commit(item: dict[str, Any]) -> str:
+        sha = item.get("commit")
+        if not sha:
+            return "  [not committed]"
+        author = item.get("committed_by")
+        return f"  [{short.get(sha, sha[:10])} by {author}]"
+
+    def name(email: str | None) -> str:
+        return config.display_name(email) if email else "?"
+
+    title = f"{ev['id']}  {ev.get('title') or ''}  ({ev.get('status')}"
+    title += f", {ev['change_class']} change)" if ev.get("change_class") else ")"
+    lines = [output.style(title, bold=True)]
+
+    def section(label: str, *rows: str) -> None:
+        lines.append(output.style(label, bold=True))
+        lines.extend("  " + output.cell(r) for r in rows)
+
+    req = ev["request"]
+    section("Request", f"{name(req.get('requester'))} ({req.get('requester')}), created {req.get('created')}"
+            + (at_commit(req) if "commit" in req else ""))
+    risk = ev["assessment"]["risk"]
+    section("Assessment", f"risk {risk or '(none)'}, plan {'written' if ev['assessment']['plan'] else 'missing'}")
+    rule = ev["approval_rule"]
+    rows = [f"needs {rule['count']} approval(s) from group {rule['group']}" if rule else "no approval required"]
+    for a in ev["approvals"]:
+        groups = ", ".join(a["groups"]) or "no groups"
+        verdict = "independent" if a["independent"] else "NOT INDEPENDENT: " + "; ".join(a["problems"])
+        rows.append(f"{a['at']}  {a['decision']} by {name(a['by'])} <{a['by']}> (groups: {groups}) for "
+                    f"{a.get('group') or '?'}: {verdict}{at_commit(a)}")
+        if a.get("note"):
+            rows.append(f"    \"{a['note']}\"")
+    section("Approvals", *rows)
+    sched = ev["schedule"]
+    section("Schedule", f"{sched['planned_start'] or '(not planned)'} -> {sched['planned_end'] or '(not planned)'}")
+    section("Transitions", *(f"{t['at']}  {_move(t)}  by {name(t['by'])}{at_commit(t)}" for t in ev["transitions"]))
+    links = [f"{link.get('kind')} {link.get('id')}" for link in ev["links"]["outgoing"]]
+    links += [f"{link['id']} links here ({link['kind']})" for link in ev["links"]["incoming"]]
+    section("Links", *(links or ["(none)"]))
+    commit_rows = []
+    for c in ev["commits"]:
+        notes = []
+        if c["entries"]:
+            notes.append(f"{len(c['entries'])} entr{'y' if len(c['entries']) == 1 else 'ies'}")
+        if c["merge"] and c["brought_in"]:
+            notes.append(f"brought in {len(c['brought_in'])} entries")
+        if c["rewrote_history"]:
+            notes.append("REWROTE HISTORY")
+        tail = f"  ({', '.join(notes)})" if notes else ""
+        commit_rows.append(f"{c['commit'][:10]}  {c['date']}  {_who(c['author_name'], c['author_email'])}"
+                           f"  {c['subject']}{tail}")
+    if ev["uncommitted_entries"]:
+        commit_rows.append(f"{len(ev['uncommitted_entries'])} entries not in any commit")
+    section("Commits", *commit_rows)
+    return "\n".join(lines)
+
+
+COMMANDS = [history_cmd, audit_group]

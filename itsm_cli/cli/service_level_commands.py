@@ -1,0 +1,258 @@
+"""Service levels: ``itsm sla ID`` (one ticket's clocks) and ``itsm report`` (figures over many tickets).
+
+The clocks and figures come from :mod:`itsm_cli.core.sla` and
+:mod:`itsm_cli.core.report`; this module loads the records, picks the clock
+and prints. A bad calendar, duration or profile in the configuration is an
+InvalidRecord naming ``itsm.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from itsm_cli.cli import output
+from itsm_cli.cli.output import format_option
+from itsm_cli.errors import BadArgument, InvalidRecord, Refused
+
+REPORT_COLUMNS = {
+    "sla": ("key", "response_met", "response_breached", "response_pending", "response_pct",
+            "resolution_met", "resolution_breached", "resolution_pending", "resolution_pct"),
+    "mttr": ("key", "acknowledged", "mtta_mean_h", "mtta_median_h", "resolved", "mttr_mean_h", "mttr_median_h"),
+    "volume": ("key", "opened", "resolved", "closed"),
+    "backlog": ("key", "open", "age_lt_1d", "age_1_3d", "age_3_7d", "age_7_30d", "age_gt_30d"),
+}
+REPORT_HEADERS = {
+    "sla": ("RESP MET", "RESP BREACHED", "RESP PENDING", "RESP %", "RESOL MET", "RESOL BREACHED",
+            "RESOL PENDING", "RESOL %"),
+    "mttr": ("ACKED", "MTTA MEAN H", "MTTA MEDIAN H", "RESOLVED", "MTTR MEAN H", "MTTR MEDIAN H"),
+    "volume": ("OPENED", "RESOLVED", "CLOSED"),
+    "backlog": ("OPEN", "< 1D", "1-3D", "3-7D", "7-30D", ">= 30D"),
+}
+
+
+def format_seconds(seconds: float | None) -> str:
+    """Business seconds for people: ``1h 30m``, ``45m 10s``, ``-2h 05m`` when overdue, ``-`` for none."""
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    total = round(abs(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = f"{hours}h {minutes:02d}m" + (f" {secs:02d}s" if secs else "")
+    elif minutes:
+        text = f"{minutes}m" + (f" {secs:02d}s" if secs else "")
+    else:
+        text = f"{secs}s"
+    return sign + text
+
+
+def check_targets(config: Mapping[str, Any], service: Mapping[str, Any] | None, priority: str | None) -> None:
+    """Resolve a ticket's targets and calendar once, turning a config mistake into InvalidRecord on itsm.yaml."""
+    from itsm_cli.core.sla import service_calendar, sla_targets
+
+    try:
+        sla_targets(config, service, priority)
+        service_calendar(config, service)
+    except ValueError as e:
+        raise InvalidRecord(f"SLA settings: {e}", "itsm.yaml") from None
+
+
+def clocks_for(ticket: Mapping[str, Any], path: str, config: Mapping[str, Any], service: Mapping[str, Any] | None,
+               now: Any) -> Any:
+    """A ticket's clocks at ``now``; config errors name itsm.yaml, ticket errors (bad times) the ticket."""
+    from itsm_cli.core.sla import compute_clocks
+
+    check_targets(config, service, ticket.get("priority"))
+    try:
+        return compute_clocks(ticket, config, service, now)
+    except ValueError as e:
+        raise InvalidRecord(str(e), path) from None
+
+
+@click.command("sla")
+@click.argument("record_id", metavar="ID")
+@click.option("--at", "rev", metavar="REV",
+              help="As the ticket stood at commit REV, with that commit's date as the clock: what it said then.")
+@format_option("table", "json")
+@click.pass_obj
+def sla_cmd(obj: Any, record_id: str, rev: str | None, fmt: str) -> None:
+    """A ticket's response and resolution clocks: target, elapsed, paused, remaining, breached, when it breaches.
+
+    Times are business time in the calendar of the ticket's service
+    (support_hours); waiting states pause the clocks. JSON is the clocks as data.
+    """
+    from itsm_cli.app import now_utc
+    from itsm_cli.core.sla import parse_timestamp
+
+    desk = obj.desk
+    if rev is None:
+        rec = desk.get(record_id)
+        config = desk.config_data
+        service = desk.service(rec.data.get("service"))
+        now = parse_timestamp(now_utc())
+    else:
+        rec, config, service, now = _at_revision(desk, record_id, rev)
+    if rec.kind != "ticket":
+        raise Refused(f"{record_id} is not a ticket; service levels apply to tickets")
+    clocks = clocks_for(rec.data, rec.path, config, service, now)
+    if fmt == "json":
+        click.echo(output.to_json(clocks.to_dict()))
+        return
+    head = output.cell(f"{rec.id}  {rec.data.get('title', '')}")
+    lines = [
+        output.style(head, bold=True),
+        output.cell(f"priority {clocks.priority or '(none)'}, calendar {clocks.calendar}, "
+                    f"status {rec.data.get('status')}, as of {clocks.to_dict()['now']}"
+                    + (f" (commit {rev})" if rev else "")),
+        "",
+    ]
+    rows = []
+    for clock in (clocks.response, clocks.resolution):
+        d = clock.to_dict()
+        rows.append({
+            "clock": clock.name, "state": clock.state, "target": format_seconds(clock.target),
+            "elapsed": format_seconds(clock.elapsed), "paused": format_seconds(clock.paused),
+            "remaining": format_seconds(clock.remaining), "breached": clock.breached,
+            "due": d["breach_at"] or (d["stopped_at"] and f"stopped {d['stopped_at']}") or "-",
+        })
+    cols = ("clock", "state", "target", "elapsed", "paused", "remaining", "breached", "due")
+    headers = ("CLOCK", "STATE", "TARGET", "ELAPSED", "PAUSED", "REMAINING", "BREACHED", "BREACHES AT")
+    lines.append(output.table(rows, cols, headers))
+    click.echo("\n".join(lines))
+
+
+def _at_revision(desk: Any, record_id: str, rev: str) -> tuple[Any, dict[str, Any], dict[str, Any] | None, Any]:
+    """The ticket, config and service as they were at commit ``rev``, and that commit's date."""
+    from itsm_cli.core.sla import parse_timestamp
+    from itsm_cli.store import yaml_io
+    from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
+    from itsm_cli.store.gitstore import Git
+
+    if rev.startswith("-"):
+        raise BadArgument(f"--at: '{rev}' is not a revision")
+    git = Git(desk.root)
+    sha = git.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False).strip()
+    if not sha:
+        raise BadArgument(f"--at: unknown revision '{rev}'")
+    date = git.run("show", "-s", "--format=%cI", sha).strip()
+    rel = desk.path_for(record_id).relative_to(desk.root.resolve()).as_posix()
+    raw = git.show(sha, f"./{rel}")  # ./ : relative to the desk, which may be a subfolder
+    if raw is None:
+        raise Refused(f"no record {record_id} at {rev} (looked for {rel})")
+    rec = parse_record(raw, rel, kind_of_path(rel) or desk.type_for(record_id).kind)
+    config_raw = git.show(sha, f"./{CONFIG_FILE}")
+    config = yaml_io.load_mapping(config_raw, CONFIG_FILE) if config_raw is not None else desk.config_data
+    service = None
+    sid = rec.data.get("service")
+    if isinstance(sid, str) and sid:
+        from itsm_cli.core import ids
+
+        if ids.is_slug(sid):
+            service_raw = git.show(sha, f"./catalog/{sid}.yaml")
+            if service_raw is not None:
+                service = yaml_io.load_mapping(service_raw, f"catalog/{sid}.yaml")
+    return rec, config, service, parse_timestamp(date)
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(list(REPORT_COLUMNS)))
+@click.option("--since", metavar="TIME", help="Start of the period (ISO date or time; inclusive).")
+@click.option("--until", metavar="TIME", help="End of the period (exclusive); for backlog, the moment to look at.")
+@click.option("--service", help="Only tickets of this service.")
+@click.option("--group", help="Only tickets of this group.")
+@click.option("--by", "group_by", type=click.Choice(["service", "priority", "group", "type", "month"]),
+              default="service", show_default=True, help="One row per value of this.")
+@format_option("table", "json", "csv")
+@click.pass_obj
+def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, service: str | None, group: str | None,
+               group_by: str, fmt: str) -> None:
+    """Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing).
+
+    sla counts clocks whose target fell due in the period, met or breached;
+    mttr averages business hours to acknowledge and to resolve; volume counts
+    tickets opened, resolved and closed; backlog ages the tickets open at --until
+    (default: now). Tables for people; JSON and CSV keep the column names.
+    """
+    from itsm_cli.app import normalise_time, now_utc
+    from itsm_cli.core import report
+    from itsm_cli.core.sla import parse_timestamp
+
+    desk = obj.desk
+    config = desk.config_data
+    start = parse_timestamp(normalise_time(since, "--since")) if since else None
+    end = parse_timestamp(normalise_time(until, "--until")) if until else None
+    if start and end and start >= end:
+        raise BadArgument("--since must be before --until")
+    now = parse_timestamp(now_utc())
+    tickets = [r.data for r in desk.records(("tickets",))]
+    if service:
+        tickets = [t for t in tickets if t.get("service") == service]
+    if group:
+        tickets = [t for t in tickets if t.get("group") == group]
+    services = desk.services()
+    for t in tickets:
+        sid = t.get("service")
+        check_targets(config, services.get(sid) if isinstance(sid, str) else None, t.get("priority"))
+    try:
+        if kind == "backlog":
+            if start is not None:
+                raise BadArgument("backlog is a snapshot: give --until for the moment to look at, not --since")
+            rows = report.backlog_report(tickets, config, services, now=end or now, group_by=group_by)
+        else:
+            fn = {"sla": report.sla_report, "mttr": report.mttr_report, "volume": report.volume_report}[kind]
+            rows = fn(tickets, config, services, now=now, since=start, until=end, group_by=group_by)
+    except ValueError as e:
+        raise InvalidRecord(f"cannot compute the report: {e} (run 'itsm validate')") from None
+    columns = REPORT_COLUMNS[kind]
+    if fmt == "table":
+        if not rows:
+            click.echo("nothing to show", err=True)
+            return
+        click.echo(output.table(rows, columns, (group_by.upper(), *REPORT_HEADERS[kind])))
+    elif fmt == "csv":
+        renamed = [{group_by: r["key"], **r} for r in rows]
+        click.echo(output.csv_text(renamed, (group_by, *columns[1:])), nl=False)
+    else:
+        click.echo(output.to_json(rows))
+
+
+COMMANDS = [sla_cmd, report_cmd]
+
+
+def sla_filter(desk: Any, records: list[dict[str, Any]], *, breaching: bool, within: str | None,
+               breached: bool) -> list[dict[str, Any]]:
+    """For ``itsm list --breaching [--within D]`` / ``--breached``: the tickets among ``records`` that qualify.
+
+    Records that are not tickets never qualify. ``within`` is wall-clock time
+    (``30m``, ``2h``, ``1d`` = 24 h), default 2 hours.
+    """
+    from itsm_cli.app import now_utc
+    from itsm_cli.core import sla
+    from itsm_cli.core.calendar import parse_duration
+
+    if within is not None and not breaching:
+        raise BadArgument("--within goes with --breaching")
+    if breaching and breached:
+        raise BadArgument("--breaching (about to breach) and --breached (already breached) exclude each other")
+    try:
+        horizon = parse_duration(within or "2h")
+    except ValueError as e:
+        raise BadArgument(f"--within: {e}") from None
+    config = desk.config
+    services = desk.services()
+    now = sla.parse_timestamp(now_utc())
+    out = []
+    for record in records:
+        rtype = config.types.get(str(record.get("type")))
+        if rtype is None or rtype.kind != "ticket":
+            continue
+        sid = record.get("service")
+        service = services.get(sid) if isinstance(sid, str) else None
+        clocks = clocks_for(record, f"{rtype.folder}/{record.get('id')}.yaml", config.data, service, now)
+        if (breached and clocks.breached) or (breaching and clocks.breaching(horizon)):
+            out.append(record)
+    return out

@@ -1,0 +1,792 @@
+"""The published site as data: every page as a Markdown string, plus the assets they use.
+
+This module knows the desk and nothing of MkDocs or Zensical. :func:`load_content`
+reads every record file exactly once; :func:`build_site` turns that into a
+:class:`Site` (pages, assets, navigation) that an engine adapter hands to its
+engine (:mod:`itsm_cli.site.plugin` for MkDocs, :mod:`itsm_cli.site.build` writes
+the same pages to a folder for Zensical). Same content, same URLs.
+
+What may be published is decided here, by allow-list:
+
+- services and their offerings (never an offering's fulfilment checklist);
+- knowledge articles whose state is published (the article workflow's
+  ``resolved`` category); drafts, articles in review and retired ones never appear;
+- of tickets, only open incidents' ``id``, ``status``, ``service``, ``major``,
+  ``priority`` and ``title`` (the title only when the schema does not mark it
+  ``x-internal``, and never for an incident marked ``internal``), and counts for
+  the metrics page. No description, requester, assignee or comment is read.
+
+Text written by people is rendered and sanitised by :mod:`itsm_cli.site.sanitize`;
+every other value is escaped where it is placed.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from itsm_cli.core import ids
+from itsm_cli.core.config import Config
+from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError
+from itsm_cli.site import charts
+from itsm_cli.site.sanitize import attr, front_matter, inline, one_line, render_markdown
+
+__all__ = ["DeskContent", "Site", "SiteContentError", "SitePage", "build_site", "load_content"]
+
+INCIDENT = "incident"
+PUBLIC_TICKET_FIELDS = ("id", "type", "status", "service", "major", "priority", "title")
+MONTHS = 12
+DAY_LABELS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
+              "sat": "Saturday", "sun": "Sunday"}
+FIELD_TYPES = {"text": "Text", "textarea": "Longer text", "choice": "Choice", "date": "Date", "number": "Number",
+               "email": "E-mail address"}
+NAV = (("Catalog", "index.md"), ("Knowledge base", "kb/index.md"), ("Status", "status.md"),
+       ("Metrics", "metrics.md"), ("Tags", "tags.md"))
+CSS = "assets/itsm.css"
+JS = "assets/itsm.js"
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([mhd])$")
+_URL_OK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class SiteContentError(InvalidRecord):
+    """A desk file holds something the site cannot publish (names the file)."""
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One generated page: where it goes, its title, its Markdown, and the desk file it shows."""
+
+    uri: str
+    title: str
+    markdown: str
+    source: str | None = None
+    in_nav: bool = False
+
+
+@dataclass
+class Site:
+    """Everything an engine needs: pages, asset files, the navigation and the assets to link."""
+
+    pages: list[SitePage]
+    assets: dict[str, str]
+    nav: list[dict[str, str]]
+    extra_css: list[str] = field(default_factory=lambda: [CSS])
+    extra_javascript: list[str] = field(default_factory=lambda: [JS])
+
+
+@dataclass
+class DeskContent:
+    """The desk's records, each file read once: services, articles, tickets (full, kept private here)."""
+
+    config: Config
+    services: list[tuple[str, dict[str, Any]]]
+    articles: list[tuple[str, dict[str, Any], str]]
+    tickets: list[tuple[str, dict[str, Any]]]
+    internal_fields: dict[str, set[str]]
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+def load_content(desk: Any) -> DeskContent:
+    """Read the desk's catalog, KB and tickets once; a file that does not load stops the build, named."""
+    config = desk.config
+    services: list[tuple[str, dict[str, Any]]] = []
+    articles: list[tuple[str, dict[str, Any], str]] = []
+    tickets: list[tuple[str, dict[str, Any]]] = []
+    for item in desk.iter_records(("catalog", "kb", "tickets")):
+        if isinstance(item, ItsmError):
+            raise SiteContentError(item.message, item.path, item.line, item.col)
+        if item.kind == "service":
+            services.append((item.path, item.data))
+        elif item.kind == "article":
+            articles.append((item.path, item.data, item.body or ""))
+        else:
+            tickets.append((item.path, item.data))
+    return DeskContent(config, services, articles, tickets, _internal_fields(desk, config))
+
+
+def _internal_fields(desk: Any, config: Config) -> dict[str, set[str]]:
+    from itsm_cli.core.schema import SchemaSet
+
+    try:
+        schemas = desk.schemas()
+    except (EnvironmentProblem, InvalidRecord):
+        folder = resources.files("itsm_cli") / "data" / "schemas"
+        import json
+
+        schemas = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".json")}
+    schema_set = SchemaSet(schemas)
+    return {name: schema_set.internal_fields(t.schema) for name, t in config.types.items()}
+
+
+# -- URLs ----------------------------------------------------------------------------
+
+
+def page_url(uri: str, directory_urls: bool) -> str:
+    """The site-relative URL of a page source path (``services/vpn.md`` -> ``services/vpn/``)."""
+    stem = uri[:-3]
+    if not directory_urls:
+        return stem + ".html"
+    if stem == "index":
+        return ""
+    if stem.endswith("/index"):
+        return stem[: -len("index")]
+    return stem + "/"
+
+
+def rel_url(from_uri: str, to_uri: str, directory_urls: bool, anchor: str = "") -> str:
+    """A relative URL from one page to another, as raw HTML needs it (Markdown links use ``.md``)."""
+    here = page_url(from_uri, directory_urls)
+    base = here if here.endswith("/") or here == "" else posixpath.dirname(here) + "/"
+    target = page_url(to_uri, directory_urls)
+    if directory_urls:
+        rel = posixpath.relpath(target or ".", base.rstrip("/") or ".")
+        rel = "./" if rel == "." else rel + "/"
+    else:
+        rel = posixpath.relpath(target, base.rstrip("/") or ".")
+    return rel + (f"#{anchor}" if anchor else "")
+
+
+def md_link(from_uri: str, to_uri: str, text: str, anchor: str = "") -> str:
+    """A Markdown link between generated pages (text escaped; MkDocs checks and rewrites the target)."""
+    target = posixpath.relpath(to_uri, posixpath.dirname(from_uri) or ".")
+    return f"[{inline(text)}]({target}{'#' + anchor if anchor else ''})"
+
+
+def slug(text: str) -> str:
+    """A URL fragment for a category or heading name."""
+    return _SLUG.sub("-", str(text).lower()).strip("-") or "other"
+
+
+# -- the builder ---------------------------------------------------------------------
+
+
+class _Builder:
+    """Holds the checked content and the indexes the pages share; one instance per build."""
+
+    def __init__(self, content: DeskContent, now: datetime, directory_urls: bool):
+        self.config = content.config
+        self.now = now.astimezone(UTC)
+        self.today = self.now.date()
+        self.directory_urls = directory_urls
+        self.content = content
+        self.desk = self.config.desk
+        self.services: dict[str, dict[str, Any]] = {}
+        self.service_paths: dict[str, str] = {}
+        for path, data in content.services:
+            self._check_service(path, data)
+            self.services[data["id"]] = data
+            self.service_paths[data["id"]] = path
+        self.articles: dict[str, dict[str, Any]] = {}
+        self.article_paths: dict[str, str] = {}
+        self.bodies: dict[str, str] = {}
+        for path, data, body in content.articles:
+            if self._published(path, data):
+                self._check_article(path, data)
+                self.articles[data["id"]] = data
+                self.article_paths[data["id"]] = path
+                self.bodies[data["id"]] = body
+        self.needed_by: dict[str, list[str]] = defaultdict(list)
+        for sid, data in self.services.items():
+            for dep in data.get("depends_on") or []:
+                if dep not in self.services:
+                    raise SiteContentError(f"depends_on: no service '{dep}' in the catalog", self.service_paths[sid])
+                self.needed_by[dep].append(sid)
+        self.kb_by_service: dict[str, list[str]] = defaultdict(list)
+        for kid, data in self.articles.items():
+            for sid in data.get("services") or []:
+                if sid not in self.services:
+                    raise SiteContentError(f"services: no service '{sid}' in the catalog", self.article_paths[kid])
+                self.kb_by_service[sid].append(kid)
+        self.incidents = self._public_incidents(content.tickets)
+        self.category_ids = self._category_ids()
+
+    # --- checks ---------------------------------------------------------------------
+
+    def _fail(self, message: str, path: str) -> SiteContentError:
+        return SiteContentError(message, path)
+
+    def _check_service(self, path: str, data: dict[str, Any]) -> None:
+        sid = data.get("id")
+        if not isinstance(sid, str) or not ids.is_slug(sid):
+            raise self._fail(f"id: {sid!r} is not a service ID (lower-case letters, digits and dashes)", path)
+        if path != f"catalog/{sid}.yaml":
+            raise self._fail(f"the file name must be the service ID: catalog/{sid}.yaml", path)
+        for key in ("name", "status", "category"):
+            if not isinstance(data.get(key), str) or not data.get(key):
+                raise self._fail(f"{key}: a service needs a {key} (text)", path)
+        for key in ("offerings", "depends_on", "tags"):
+            if data.get(key) is not None and not isinstance(data.get(key), list):
+                raise self._fail(f"{key}: must be a list", path)
+        for tag in data.get("tags") or []:
+            if not isinstance(tag, str) or not ids.is_slug(tag):
+                raise self._fail(f"tags: {tag!r} is not a tag (lower-case letters, digits and dashes)", path)
+        for i, offering in enumerate(data.get("offerings") or []):
+            if not isinstance(offering, dict) or not ids.is_slug(str(offering.get("id", ""))):
+                raise self._fail(f"offerings[{i}]: needs an id (lower-case letters, digits and dashes)", path)
+            if not isinstance(offering.get("name"), str):
+                raise self._fail(f"offerings[{i}]: needs a name", path)
+            if not isinstance(offering.get("form") or [], list):
+                raise self._fail(f"offerings[{i}].form: must be a list of fields", path)
+        hours = data.get("support_hours")
+        if hours is not None and hours not in self.config.calendars:
+            raise self._fail(f"support_hours: no calendar '{hours}' in itsm.yaml", path)
+        profile = data.get("sla")
+        if profile is not None and profile not in (self.config.sla.get("profiles") or {}):
+            raise self._fail(f"sla: no SLA profile '{profile}' in itsm.yaml", path)
+
+    def _published(self, path: str, data: dict[str, Any]) -> bool:
+        status = data.get("status")
+        type_name = self._article_type()
+        category = self.config.category(type_name, status) if type_name and isinstance(status, str) else None
+        return category == "resolved" if category else status == "published"
+
+    def _check_article(self, path: str, data: dict[str, Any]) -> None:
+        kid = data.get("id")
+        if not isinstance(kid, str) or not ids.is_record_id(kid):
+            raise self._fail(f"id: {kid!r} is not a KB article ID", path)
+        if path != f"kb/{kid}.md":
+            raise self._fail(f"the file name must be the article ID: kb/{kid}.md", path)
+        if not isinstance(data.get("title"), str) or not data["title"].strip():
+            raise self._fail("title: an article needs a title", path)
+        if not isinstance(data.get("services") or [], list):
+            raise self._fail("services: must be a list", path)
+        for tag in data.get("tags") or []:
+            if not isinstance(tag, str) or not ids.is_slug(tag):
+                raise self._fail(f"tags: {tag!r} is not a tag (lower-case letters, digits and dashes)", path)
+        review = data.get("review_by")
+        if review is not None:
+            try:
+                date.fromisoformat(str(review))
+            except ValueError:
+                raise self._fail(f"review_by: {review!r} is not a date (YYYY-MM-DD)", path) from None
+
+    def _article_type(self) -> str | None:
+        for name, t in self.config.types.items():
+            if t.kind == "article":
+                return name
+        return None
+
+    def _service_category(self, status: str) -> str:
+        stype = self.config.service_type()
+        category = self.config.category(stype.name, status) if stype else None
+        return category or {"pipeline": "new", "live": "open", "retired": "closed"}.get(status, "new")
+
+    def _public_incidents(self, tickets: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        """Open, non-internal incidents by service, reduced to the public fields (the only ticket data read)."""
+        hidden = self.content.internal_fields.get(INCIDENT, set())
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for _path, data in tickets:
+            if data.get("type") != INCIDENT or data.get("internal") is True or "internal" in (data.get("tags") or []):
+                continue
+            try:
+                is_open = self.config.is_open(INCIDENT, str(data.get("status")))
+            except KeyError:
+                is_open = False
+            if not is_open or data.get("service") not in self.services:
+                continue
+            public = {k: data.get(k) for k in PUBLIC_TICKET_FIELDS if k not in hidden}
+            public["major"] = data.get("major") is True or data.get("priority") == "P1"
+            out[data["service"]].append(public)
+        for items in out.values():
+            items.sort(key=lambda t: (str(t.get("priority") or "P9"), str(t.get("id"))))
+        return out
+
+    def _category_ids(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        used: set[str] = set()
+        for name in sorted({s["category"] for s in self.services.values()}, key=str.lower):
+            base = "cat-" + slug(name)
+            anchor, n = base, 2
+            while anchor in used:
+                anchor, n = f"{base}-{n}", n + 1
+            used.add(anchor)
+            out[name] = anchor
+        return out
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def person(self, email: Any) -> str:
+        """A person's display name (the address itself only when they are not listed)."""
+        return self.config.display_name(str(email)) if email else "—"
+
+    def group_name(self, group_id: str | None) -> str:
+        """A group's name from itsm.yaml."""
+        if not group_id:
+            return ""
+        return str((self.config.groups.get(group_id) or {}).get("name") or group_id)
+
+    def badge(self, status: str, label: str | None = None) -> str:
+        """A status badge as raw HTML (the text says the state; colour only repeats it)."""
+        category = self._service_category(status)
+        return f'<span class="itsm-badge itsm-badge--{category}">{attr(label or status.replace("_", " ").title())}</span>'
+
+    def calendar_of(self, service: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = service.get("support_hours") or ("24x7" if "24x7" in self.config.calendars else None)
+        if name is None and self.config.calendars:
+            name = next(iter(self.config.calendars))
+        return (name or "24x7"), dict(self.config.calendars.get(name) or {"timezone": "UTC", "always": True})
+
+    def duration(self, text: Any, calendar: Mapping[str, Any]) -> str:
+        match = _DURATION.match(str(text or ""))
+        if not match:
+            return inline(text) if text else "—"
+        amount, unit = match.groups()
+        number = float(amount)
+        word = {"m": "minute", "h": "hour", "d": "day"}[unit]
+        if unit == "d" and not calendar.get("always"):
+            word = "business day"
+        shown = amount if not number.is_integer() else str(int(number))
+        return f"{shown} {word}{'' if number == 1 else 's'}"
+
+    def request_url(self, service_id: str, offering_id: str) -> str | None:
+        template = self.desk.get("request_url")
+        if not template:
+            return None
+        if not isinstance(template, str) or not _URL_OK.match(template):
+            raise SiteContentError("desk.request_url must be an https:// or mailto: URL", "itsm.yaml")
+        return template.replace("{service}", quote(service_id, safe="")).replace("{offering}", quote(offering_id, safe=""))
+
+    def resolver(self, from_uri: str) -> Callable[[str], str | None]:
+        """Maps links people write in Markdown (``KB-0002.md``, ``../catalog/vpn.yaml``) to page URLs."""
+        kb = re.compile(r"^(?:\./|\.\./kb/|/?kb/)?([A-Z]{2,5}-[0-9]{1,9})\.md(?:#(.*))?$")
+        svc = re.compile(r"^(?:\.\./|/)?(?:catalog/([a-z0-9][a-z0-9-]*)\.yaml|services/([a-z0-9][a-z0-9-]*)\.md)$")
+
+        def resolve(target: str) -> str | None:
+            m = kb.match(target)
+            if m and m.group(1) in self.articles:
+                anchor = m.group(2)
+                return rel_url(from_uri, f"kb/{m.group(1)}.md", self.directory_urls, f"kb-{anchor}" if anchor else "")
+            m = svc.match(target)
+            sid = m and (m.group(1) or m.group(2))
+            if sid and sid in self.services:
+                return rel_url(from_uri, f"services/{sid}.md", self.directory_urls)
+            return None
+
+        return resolve
+
+    def prose(self, text: Any, from_uri: str) -> str:
+        """People's Markdown as a sanitised raw-HTML block for a generated page."""
+        if not text:
+            return ""
+        return f'<div class="itsm-prose">\n{render_markdown(str(text), self.resolver(from_uri))}\n</div>\n'
+
+    def summary_of(self, data: Mapping[str, Any], limit: int = 160) -> str:
+        text = one_line(data.get("summary") or "")
+        if not text:
+            description = one_line(data.get("description") or "")
+            text = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0]
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    def service_order(self, sids: Iterable[str]) -> list[str]:
+        rank = {"open": 0, "new": 1, "closed": 2}
+        return sorted(sids, key=lambda s: (rank.get(self._service_category(self.services[s]["status"]), 3),
+                                           self.services[s]["name"].lower(), s))
+
+    def page(self, uri: str, title: str, body: str, source: str | None = None, in_nav: bool = False) -> SitePage:
+        return SitePage(uri, title, front_matter({"title": title}) + "\n" + body.rstrip() + "\n", source, in_nav)
+
+    # --- pages ------------------------------------------------------------------------
+
+    def catalog_page(self) -> SitePage:
+        uri = "index.md"
+        desk_name = one_line(self.desk.get("name") or "IT service desk")
+        live = sum(1 for s in self.services.values() if self._service_category(s["status"]) == "open")
+        lines = [f"# {inline(desk_name)}: service catalog", ""]
+        lines.append(
+            f"{live} live service{'s' if live != 1 else ''} in {len(self.category_ids)} "
+            f"categor{'ies' if len(self.category_ids) != 1 else 'y'}. Open a service to see what you can request, "
+            f"its support hours and service levels. {md_link(uri, 'status.md', 'Service status')} · "
+            f"{md_link(uri, 'kb/index.md', 'Knowledge base')} · {md_link(uri, 'tags.md', 'Browse by tag')}"
+        )
+        lines.append("")
+        if not self.services:
+            lines.append("The catalog is empty: add a service as `catalog/<id>.yaml`.")
+            return self.page(uri, "Service catalog", "\n".join(lines), in_nav=True)
+        lines.append('<div class="itsm-filter" data-itsm-filter></div>')
+        lines.append("")
+        cats = " · ".join(f"[{inline(name)}](#{anchor})" for name, anchor in self.category_ids.items())
+        lines += [f"**Categories:** {cats}", ""]
+        by_category: dict[str, list[str]] = defaultdict(list)
+        for sid, data in self.services.items():
+            by_category[data["category"]].append(sid)
+        for name, anchor in self.category_ids.items():
+            lines += [f"## {inline(name)} {{#{anchor}}}", ""]
+            rows = []
+            for sid in self.service_order(by_category[name]):
+                s = self.services[sid]
+                href = rel_url(uri, f"services/{sid}.md", self.directory_urls)
+                tags = " ".join(s.get("tags") or [])
+                rows.append(
+                    f'<tr data-itsm-tags="{attr(tags)}" data-itsm-status="{attr(s["status"])}">'
+                    f'<td><a href="{attr(href)}">{attr(s["name"])}</a></td>'
+                    f"<td>{self.badge(s['status'])}</td>"
+                    f"<td>{attr(self.person(s.get('owner')))}</td>"
+                    f"<td>{attr(self.summary_of(s))}</td></tr>"
+                )
+            lines.append(
+                f'<table data-itsm-category="{attr(name)}" data-itsm-heading="{anchor}">'
+                '<thead><tr><th scope="col">Service</th><th scope="col">Status</th><th scope="col">Owner</th>'
+                '<th scope="col">Summary</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>"
+            )
+            lines.append("")
+        return self.page(uri, "Service catalog", "\n".join(lines), in_nav=True)
+
+    def service_page(self, sid: str) -> SitePage:
+        s = self.services[sid]
+        uri = f"services/{sid}.md"
+        category = self._service_category(s["status"])
+        anchor = self.category_ids[s["category"]]
+        lines = [f"# {inline(s['name'])}", ""]
+        facts = [self.badge(s["status"]), f"**Category:** {md_link(uri, 'index.md', s['category'], anchor)}",
+                 f"**Owner:** {inline(self.person(s.get('owner')))}"]
+        if s.get("group"):
+            facts.append(f"**Support group:** {inline(self.group_name(s['group']))}")
+        if s.get("tags"):
+            facts.append("**Tags:** " + ", ".join(md_link(uri, "tags.md", t, f"tag-{t}") for t in s["tags"]))
+        lines += [" · ".join(facts), ""]
+        if s.get("summary"):
+            lines += [f"**{inline(s['summary'])}**", ""]
+        lines.append(self.prose(s.get("description"), uri))
+        if s.get("contact"):
+            lines += [f"**Contact:** {inline(s['contact'])}", ""]
+        if s.get("url") and _URL_OK.match(str(s["url"])):
+            lines += [f'<p><a href="{attr(s["url"])}">Open {attr(s["name"])}</a></p>', ""]
+        lines += self._incident_section(sid)
+        lines += self._offerings_section(s, uri, category)
+        lines += self._hours_section(s)
+        lines += self._sla_section(s)
+        lines += self._dependency_section(sid, uri)
+        lines += ["## Knowledge articles", ""]
+        related = sorted(self.kb_by_service.get(sid, []), key=lambda k: self.articles[k]["title"].lower())
+        if related:
+            lines += [f"- {md_link(uri, f'kb/{k}.md', self.articles[k]['title'])}" for k in related]
+        else:
+            lines.append("No published articles for this service yet.")
+        lines.append("")
+        return self.page(uri, s["name"], "\n".join(lines), source=self.service_paths[sid])
+
+    def _incident_section(self, sid: str) -> list[str]:
+        major = [t for t in self.incidents.get(sid, []) if t["major"]]
+        if not major:
+            return []
+        lines = ['<div class="admonition danger" role="status">', '<p class="admonition-title">Known major incident</p>',
+                 "<ul>"]
+        for t in major:
+            lines.append(f"<li>{attr(t.get('title') or ('Incident ' + str(t.get('id'))))}</li>")
+        lines += ["</ul>", "</div>", ""]
+        return lines
+
+    def _approval_text(self, offering: Mapping[str, Any]) -> str:
+        approval = offering.get("approval")
+        if not approval:
+            return "not needed"
+        default = {}
+        for t in self.config.types.values():
+            if t.kind == "ticket" and t.name == "request" and t.approval:
+                default = t.approval
+        rule = approval if isinstance(approval, dict) else {}
+        group = rule.get("group") or default.get("group")
+        count = int(rule.get("count") or default.get("count") or 1)
+        who = f" by {self.group_name(group)}" if group else ""
+        return f"needed{who} ({count} approver{'s' if count != 1 else ''})"
+
+    def _offerings_section(self, s: Mapping[str, Any], uri: str, category: str) -> list[str]:
+        lines = ["## Request something", ""]
+        offerings = s.get("offerings") or []
+        if category == "new":
+            lines += ["This service is not live yet: nothing can be requested from it.", ""]
+        elif category == "closed":
+            lines += ["This service is retired: nothing can be requested from it any more.", ""]
+        if not offerings:
+            return [*lines, "This service has no offerings to request; ask the service desk for help.", ""]
+        _, calendar = self.calendar_of(s)
+        for o in offerings:
+            lines += [f"### {inline(o['name'])}", ""]
+            if o.get("description"):
+                lines.append(self.prose(o["description"], uri))
+            facts = [f"- **Approval:** {self._approval_text(o)}"]
+            if o.get("fulfilment"):
+                facts.append(f"- **Expected fulfilment:** {self.duration(o['fulfilment'], calendar)}")
+            if o.get("audience"):
+                facts.append(f"- **Who can ask:** {inline(o['audience'])}")
+            lines += [*facts, ""]
+            form = o.get("form") or []
+            if form:
+                lines += ["What you will be asked:", "", "| Field | Kind | Required | Notes |", "|---|---|---|---|"]
+                for f in form:
+                    if not isinstance(f, dict):
+                        continue
+                    notes = []
+                    if f.get("options"):
+                        notes.append("one of: " + ", ".join(one_line(x) for x in f["options"]))
+                    if f.get("help"):
+                        notes.append(one_line(f["help"]))
+                    kind = FIELD_TYPES.get(str(f.get("type") or "text"), str(f.get("type")))
+                    lines.append(f"| {inline(f.get('label'))} | {inline(kind)} | {'yes' if f.get('required') else 'no'} "
+                                 f"| {inline('; '.join(notes)) or '—'} |")
+                lines.append("")
+            url = self.request_url(s["id"], o["id"]) if category == "open" else None
+            if url:
+                lines += [f'<p><a class="md-button md-button--primary" href="{attr(url)}">'
+                          f'Request {attr(o["name"])}</a></p>', ""]
+        return lines
+
+    def _hours_section(self, s: Mapping[str, Any]) -> list[str]:
+        name, cal = self.calendar_of(s)
+        title = one_line(cal.get("name") or name)
+        tz = one_line(cal.get("timezone") or "UTC")
+        lines = ["## Support hours", ""]
+        if cal.get("always"):
+            lines.append(f"**{inline(title)}:** around the clock, every day (time zone {inline(tz)}).")
+        else:
+            days = cal.get("days") or list(DAY_LABELS)
+            shifts = cal.get("hours") or [["00:00", "24:00"]]
+            hours = " and ".join(f"{one_line(a)}–{one_line(b)}" for a, b in shifts)
+            lines.append(f"**{inline(title)}:** {inline(_day_ranges(days))}, {inline(hours)} ({inline(tz)} time).")
+            upcoming = sorted(str(h) for h in cal.get("holidays") or [] if str(h) >= self.today.isoformat())
+            if upcoming:
+                shown = ", ".join(upcoming[:8]) + (" and more" if len(upcoming) > 8 else "")
+                lines += ["", f"Closed on holidays: {inline(shown)}."]
+        lines.append("")
+        return lines
+
+    def _sla_section(self, s: Mapping[str, Any]) -> list[str]:
+        targets = s.get("sla_targets")
+        source = "this service's own targets"
+        if targets is None:
+            profile = s.get("sla") or self.config.sla.get("default_profile")
+            targets = (self.config.sla.get("profiles") or {}).get(profile) if profile else None
+            source = f"the {one_line(profile)} profile" if profile else ""
+        lines = ["## Service levels", ""]
+        if not targets:
+            return [*lines, "No service-level targets are set for this service.", ""]
+        _, cal = self.calendar_of(s)
+        lines += [f"Targets per priority ({inline(source)}), counted in the support hours above:", "",
+                  "| Priority | First response | Resolution |", "|---|---|---|"]
+        for priority in sorted(targets):
+            entry = targets.get(priority) or {}
+            lines.append(f"| {inline(priority)} | {self.duration(entry.get('response'), cal)} "
+                         f"| {self.duration(entry.get('resolution'), cal)} |")
+        lines.append("")
+        return lines
+
+    def _dependency_section(self, sid: str, uri: str) -> list[str]:
+        def links(items: Iterable[str]) -> str:
+            out = [md_link(uri, f"services/{d}.md", self.services[d]["name"]) for d in self.service_order(items)]
+            return ", ".join(out) if out else "none"
+
+        return ["## Dependencies", "", f"- **Depends on:** {links(self.services[sid].get('depends_on') or [])}",
+                f"- **Needed by:** {links(self.needed_by.get(sid, []))}", ""]
+
+    def article_page(self, kid: str) -> SitePage:
+        a = self.articles[kid]
+        uri = f"kb/{kid}.md"
+        lines = [f"# {inline(a['title'])}", ""]
+        facts = [f"**{inline(kid)}**"]
+        services = [sid for sid in a.get("services") or [] if sid in self.services]
+        if services:
+            facts.append("**Services:** " + ", ".join(
+                md_link(uri, f"services/{sid}.md", self.services[sid]["name"]) for sid in services))
+        facts.append(f"**Owner:** {inline(self.person(a.get('owner')))}")
+        if a.get("updated"):
+            facts.append(f"**Updated:** {inline(str(a['updated'])[:10])}")
+        if a.get("review_by"):
+            facts.append(f"**Review by:** {inline(a['review_by'])}")
+        lines += [" · ".join(facts), ""]
+        if a.get("tags"):
+            lines += ["**Tags:** " + ", ".join(md_link(uri, "tags.md", t, f"tag-{t}") for t in a["tags"]), ""]
+        if self.due_for_review(a):
+            lines += ['<div class="admonition warning">', '<p class="admonition-title">Due for review</p>',
+                      f"<p>This article was due for review on {attr(a['review_by'])}; parts of it may be out of date.</p>",
+                      "</div>", ""]
+        if a.get("summary"):
+            lines += [f"*{inline(a['summary'])}*", ""]
+        body = self.bodies[kid]
+        first = body.lstrip().split("\n", 1)
+        if first and first[0].startswith("# "):
+            body = first[1] if len(first) > 1 else ""
+        if body.strip():
+            lines.append(f'<div class="itsm-prose itsm-kb">\n{render_markdown(body, self.resolver(uri))}\n</div>\n')
+        return self.page(uri, a["title"], "\n".join(lines), source=self.article_paths[kid])
+
+    def due_for_review(self, article: Mapping[str, Any]) -> bool:
+        """True when the article's ``review_by`` date is before the build date."""
+        review = article.get("review_by")
+        return bool(review) and date.fromisoformat(str(review)) < self.today
+
+    def kb_index_page(self) -> SitePage:
+        uri = "kb/index.md"
+        lines = ["# Knowledge base", ""]
+        if not self.articles:
+            return self.page(uri, "Knowledge base", "\n".join([*lines, "No published articles yet."]), in_nav=True)
+        lines += [f"{len(self.articles)} published article{'s' if len(self.articles) != 1 else ''}.", "",
+                  "| Article | Services | Updated |", "|---|---|---|"]
+        for kid in sorted(self.articles, key=lambda k: (self.articles[k]["title"].lower(), k)):
+            a = self.articles[kid]
+            services = ", ".join(md_link(uri, f"services/{s}.md", self.services[s]["name"])
+                                 for s in a.get("services") or [] if s in self.services) or "—"
+            due = " (due for review)" if self.due_for_review(a) else ""
+            lines.append(f"| {md_link(uri, f'kb/{kid}.md', a['title'])}{due} | {services} "
+                         f"| {inline(str(a.get('updated') or '')[:10]) or '—'} |")
+        return self.page(uri, "Knowledge base", "\n".join(lines), in_nav=True)
+
+    def tags_page(self) -> SitePage:
+        uri = "tags.md"
+        tagged: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"services": [], "articles": []})
+        for sid, s in self.services.items():
+            for t in s.get("tags") or []:
+                tagged[t]["services"].append(sid)
+        for kid, a in self.articles.items():
+            for t in a.get("tags") or []:
+                tagged[t]["articles"].append(kid)
+        lines = ["# Tags", ""]
+        if not tagged:
+            return self.page(uri, "Tags", "\n".join([*lines, "Nothing is tagged yet."]), in_nav=True)
+        lines += [" · ".join(f"[{inline(t)}](#tag-{t})" for t in sorted(tagged)), ""]
+        for t in sorted(tagged):
+            lines += [f"## {inline(t)} {{#tag-{t}}}", ""]
+            for sid in self.service_order(tagged[t]["services"]):
+                lines.append(f"- {md_link(uri, f'services/{sid}.md', self.services[sid]['name'])} (service)")
+            for kid in sorted(tagged[t]["articles"]):
+                lines.append(f"- {md_link(uri, f'kb/{kid}.md', self.articles[kid]['title'])} (article)")
+            lines.append("")
+        return self.page(uri, "Tags", "\n".join(lines), in_nav=True)
+
+    def status_page(self) -> SitePage:
+        uri = "status.md"
+        live = [sid for sid in self.service_order(self.services)
+                if self._service_category(self.services[sid]["status"]) == "open"]
+        states = {}
+        for sid in live:
+            incidents = self.incidents.get(sid, [])
+            states[sid] = "down" if any(t["major"] for t in incidents) else ("degraded" if incidents else "operational")
+        down = sum(1 for v in states.values() if v == "down")
+        degraded = sum(1 for v in states.values() if v == "degraded")
+        lines = ["# Service status", ""]
+        if down or degraded:
+            parts = [f"{down} down" if down else "", f"{degraded} degraded" if degraded else ""]
+            lines.append(f"**{' and '.join(p for p in parts if p)}** of {len(live)} live services.")
+        else:
+            lines.append(f"**All {len(live)} live services are operating normally.**")
+        lines += ["", f"As of {self.now.strftime('%Y-%m-%d %H:%M')} UTC. Down: a priority 1 or major incident is open. "
+                  "Degraded: another incident is open.", ""]
+        if not live:
+            return self.page(uri, "Service status", "\n".join(lines), in_nav=True)
+        labels = {"operational": ("open", "Operational"), "degraded": ("waiting", "Degraded"), "down": ("down", "Down")}
+        rows = []
+        for sid in sorted(live, key=lambda s: ({"down": 0, "degraded": 1}.get(states[s], 2), self.services[s]["name"].lower())):
+            cls, label = labels[states[sid]]
+            major = [t for t in self.incidents.get(sid, []) if t["major"]]
+            titles = "; ".join(one_line(t.get("title") or f"Incident {t.get('id')}") for t in major)
+            rows.append(f"| {md_link(uri, f'services/{sid}.md', self.services[sid]['name'])} "
+                        f'| <span class="itsm-badge itsm-badge--{cls}">{label}</span> | {inline(titles) or "—"} |')
+        lines += ["| Service | Status | Open major incidents |", "|---|---|---|", *rows, ""]
+        return self.page(uri, "Service status", "\n".join(lines), in_nav=True)
+
+    def metrics_page(self) -> SitePage:
+        uri = "metrics.md"
+        lines = ["# Metrics", ""]
+        months = _last_months(self.today, MONTHS)
+        volume, sla = self._reports(months[0])
+        if volume is None:
+            return self.page(uri, "Metrics", "\n".join([*lines, "No reports are available."]), in_nav=True)
+        counts = {r["key"]: r for r in volume}
+        opened = [int(counts.get(m, {}).get("opened", 0)) for m in months]
+        resolved = [int(counts.get(m, {}).get("resolved", 0)) for m in months]
+        closed = [int(counts.get(m, {}).get("closed", 0)) for m in months]
+        labels = [_month_label(m) for m in months]
+        lines += [f"Tickets of every type over the last {MONTHS} months, up to "
+                  f"{self.now.strftime('%Y-%m-%d')}. Closed includes cancelled and rejected tickets.", "",
+                  "## Tickets opened and closed", ""]
+        lines.append(charts.bar_chart("chart-volume", "Tickets opened and closed per month", labels,
+                                      [("Opened", opened), ("Closed", closed)]))
+        lines += ["", "| Month | Opened | Resolved | Closed |", "|---|---|---|---|"]
+        lines += [f"| {labels[i]} | {opened[i]} | {resolved[i]} | {closed[i]} |" for i in range(len(months))]
+        lines.append("")
+        if sla is not None:
+            rows = {r["key"]: r for r in sla}
+            response = [rows.get(m, {}).get("response_pct") for m in months]
+            resolution = [rows.get(m, {}).get("resolution_pct") for m in months]
+            lines += ["## Service-level attainment", "",
+                      "Share of response and resolution targets met, by the month each target fell due.", ""]
+            lines.append(charts.line_chart("chart-sla", "Service-level targets met per month (%)", labels,
+                                           [("Response", response), ("Resolution", resolution)], y_max=100, unit="%"))
+            lines += ["", "| Month | Response met | Resolution met |", "|---|---|---|"]
+            lines += [f"| {labels[i]} | {_pct(response[i])} | {_pct(resolution[i])} |" for i in range(len(months))]
+            lines.append("")
+        return self.page(uri, "Metrics", "\n".join(lines), in_nav=True)
+
+    def _reports(self, first_month: str) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+        try:
+            from itsm_cli.core import report
+        except ImportError:  # the reports are optional for the site
+            return None, None
+        tickets = [data for _, data in self.content.tickets]
+        since = datetime.fromisoformat(first_month + "-01T00:00:00+00:00")
+        args = (tickets, self.config.data, self.services)
+        volume = sla = None
+        try:
+            if hasattr(report, "volume_report"):
+                volume = report.volume_report(*args, now=self.now, since=since, group_by="month")
+            if hasattr(report, "sla_report"):
+                sla = report.sla_report(*args, now=self.now, since=since, until=self.now, group_by="month")
+        except (ValueError, KeyError, TypeError) as e:
+            raise SiteContentError(f"the metrics cannot be computed: {e}", "tickets") from None
+        return volume, sla
+
+    def assets(self) -> dict[str, str]:
+        folder = resources.files("itsm_cli") / "site" / "assets"
+        return {CSS: (folder / "itsm.css").read_text(encoding="utf-8"), JS: (folder / "itsm.js").read_text(encoding="utf-8")}
+
+
+def _day_ranges(days: Iterable[str]) -> str:
+    order = list(DAY_LABELS)
+    idx = sorted(order.index(d) for d in days if d in DAY_LABELS)
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    parts = []
+    for run in runs:
+        first, last = DAY_LABELS[order[run[0]]], DAY_LABELS[order[run[-1]]]
+        parts.append(first if len(run) == 1 else (f"{first} and {last}" if len(run) == 2 else f"{first} to {last}"))
+    return ", ".join(parts) if parts else "no days"
+
+
+def _last_months(today: date, count: int) -> list[str]:
+    year, month = today.year, today.month
+    out = []
+    for _ in range(count):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return out[::-1]
+
+
+def _month_label(key: str) -> str:
+    return datetime.strptime(key, "%Y-%m").strftime("%b %Y")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}%"
+
+
+def build_site(content: DeskContent, now: datetime, directory_urls: bool = True) -> Site:
+    """Every page of the site, its assets and navigation, from the desk content and the build clock."""
+    b = _Builder(content, now, directory_urls)
+    pages = [b.catalog_page(), b.kb_index_page(), b.status_page(), b.metrics_page(), b.tags_page()]
+    pages += [b.service_page(sid) for sid in sorted(b.services)]
+    pages += [b.article_page(kid) for kid in sorted(b.articles)]
+    nav = [{title: uri} for title, uri in NAV]
+    return Site(pages, b.assets(), nav)

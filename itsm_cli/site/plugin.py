@@ -1,0 +1,106 @@
+"""The MkDocs adapter: hands the pages of :mod:`itsm_cli.site.pages` to MkDocs, and nothing more.
+
+``plugins: [search, itsm]`` in mkdocs.yml. The desk is the folder holding
+mkdocs.yml unless ``desk:`` says otherwise. Records are read once per build in
+``on_config``; ``on_files`` adds every page and asset as a generated file;
+``on_pre_page`` points "edit this page" at the record's own file.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files, InclusionLevel
+
+from itsm_cli.errors import ItsmError
+
+log = logging.getLogger("mkdocs.plugins.itsm")
+
+
+class ItsmConfig(base.Config):
+    """Options of the ``itsm`` plugin in mkdocs.yml."""
+
+    enabled = c.Type(bool, default=True)
+    desk = c.Optional(c.Type(str))
+
+
+class ItsmPlugin(BasePlugin[ItsmConfig]):
+    """Adds the service catalog, KB, status and metrics pages generated from the desk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.site: Any = None
+        self.root: Path | None = None
+        self.edit_base: str | None = None
+        self.sources: dict[str, str] = {}
+
+    def on_config(self, config: Any) -> Any:
+        """Read the desk once and build every page; set the navigation and assets the pages need."""
+        if not self.config.enabled:
+            return config
+        from itsm_cli.app import now_utc
+        from itsm_cli.site import pages
+        from itsm_cli.store.desk import Desk
+
+        here = Path(config.config_file_path or ".").resolve().parent
+        self.root = (here / self.config.desk).resolve() if self.config.desk else here
+        if not (self.root / "itsm.yaml").is_file():
+            raise PluginError(f"itsm: {self.root} is not a desk (no itsm.yaml); set the plugin's 'desk' option")
+        try:
+            desk = Desk(self.root)
+            now = datetime.fromisoformat(now_utc().replace("Z", "+00:00"))
+            self.site = pages.build_site(pages.load_content(desk), now, bool(config.use_directory_urls))
+            edit = desk.config.desk.get("edit_url")
+        except ItsmError as e:
+            raise PluginError(f"itsm: {e}") from None
+        self.edit_base = edit if isinstance(edit, str) and edit.startswith(("https://", "http://")) else None
+        self.sources = {p.uri: p.source for p in self.site.pages if p.source}
+        if config.nav is None:
+            config.nav = list(self.site.nav)
+        for name in ("attr_list", "tables", "toc"):
+            if name not in config.markdown_extensions:
+                config.markdown_extensions.append(name)
+        config.extra_css.extend(u for u in self.site.extra_css if u not in config.extra_css)
+        config.extra_javascript.extend(u for u in self.site.extra_javascript if u not in config.extra_javascript)
+        return config
+
+    def on_files(self, files: Files, config: Any) -> Files:
+        """Add the generated pages (services and articles outside the navigation) and the assets."""
+        if not self.config.enabled or self.site is None:
+            return files
+        for page in self.site.pages:
+            self._add(files, File.generated(
+                config, page.uri, content=page.markdown,
+                inclusion=InclusionLevel.INCLUDED if page.in_nav else InclusionLevel.NOT_IN_NAV,
+            ))
+        for uri, text in self.site.assets.items():
+            self._add(files, File.generated(config, uri, content=text))
+        return files
+
+    def _add(self, files: Files, file: File) -> None:
+        existing = files.get_file_from_path(file.src_uri)
+        if existing is not None:
+            raise PluginError(f"itsm: {existing.src_uri} in docs_dir clashes with a page the itsm plugin generates")
+        files.append(file)
+
+    def on_pre_page(self, page: Any, config: Any, files: Files) -> Any:
+        """Point "edit this page" at the desk file the page is made from (catalog/x.yaml, kb/KB-0001.md)."""
+        source = self.sources.get(page.file.src_uri)
+        if source is not None:
+            page.edit_url = self.edit_base + source if self.edit_base else None
+        return page
+
+    def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
+        """Rebuild when a record or the desk configuration changes."""
+        if self.config.enabled and self.root is not None:
+            for name in ("catalog", "kb", "tickets", "itsm.yaml"):
+                if (self.root / name).exists():
+                    server.watch(str(self.root / name))
+        return server

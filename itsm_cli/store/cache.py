@@ -1,0 +1,699 @@
+"""A disposable cache of per-file results, so an unchanged file is neither parsed nor validated twice.
+
+It lives in ``.git/itsm-cache/`` (never committed, never shared) and the files
+stay the only truth: any doubt (a corrupt or truncated cache file, another
+format, an unreadable entry) and the cache is ignored and rebuilt.
+
+Keys. A file's key is its git blob ID from ``git ls-files -s``, trusted only
+when ``git diff-files`` says the work tree matches the index (git compares
+stat data and, for racily-clean entries, content). Any other file (modified,
+untracked, conflicted, ``assume-unchanged``) is read and keyed by the blob ID
+of its bytes, so a change is never missed even within one mtime tick, and a
+result computed before a commit is reused after it. A checkout, stash,
+rebase or switch back to a branch brings back the same blob IDs, and with
+them the cached results.
+
+Sections. Each kind of result is a *section*: a table path -> (key, value),
+stored as a base file plus a small delta file, so a run that changed a few
+files writes only those. A section's header carries an *environment*
+fingerprint (the itsm version and code, and for validation results
+``itsm.yaml`` and every schema); another environment means an empty section.
+
+Three sections exist: ``validate`` (per-file validation facts, see
+:mod:`itsm_cli.store.check`), ``summary`` (the fields ``itsm list`` filters and
+shows) and ``text`` (what ``itsm list --search`` searches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import re
+import struct
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from itsm_cli.errors import ItsmError
+
+CACHE_FORMAT = 1
+MAGIC = b"ITSMCCH1"
+DIRNAME = "itsm-cache"
+DISABLE_ENV = "ITSM_NO_CACHE"
+MISSING: Any = object()
+# A delta larger than this share of its base (or than DELTA_MAX rows) is folded into a new base.
+DELTA_SHARE = 0.1
+DELTA_MAX = 5000
+
+
+# --- where, and what the environment is ----------------------------------------------------
+
+
+def git_dir(root: Path) -> Path | None:
+    """The git directory of the desk at ``root`` (a linked worktree's own), or None when it has none."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return dot
+    if dot.is_file():
+        with contextlib.suppress(OSError, UnicodeDecodeError, IndexError):
+            first = dot.read_text(encoding="utf-8").splitlines()[0]
+            if first.startswith("gitdir:"):
+                found = (root / first.partition(":")[2].strip()).resolve()
+                return found if found.is_dir() else None
+        return None
+    try:
+        proc = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=root, capture_output=True, check=False)
+    except OSError:
+        return None
+    out = proc.stdout.decode("utf-8", "replace").strip()
+    return Path(out) if proc.returncode == 0 and out else None
+
+
+def fingerprint(*parts: bytes | str) -> str:
+    """A short digest of ``parts`` (order matters)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        h.update(b"%d:" % len(data))
+        h.update(data)
+    return h.hexdigest()
+
+
+_CODE: str | None = None
+
+
+def code_fingerprint() -> str:
+    """The itsm version and the code that computes cached results (so an edited checkout never reuses them)."""
+    global _CODE
+    if _CODE is None:
+        import yaml
+
+        from itsm_cli import __version__
+        from itsm_cli.store.yaml_io import HAVE_LIBYAML
+
+        package = Path(__file__).resolve().parents[1]
+        parts: list[str] = [__version__, str(CACHE_FORMAT), sys.version, yaml.__version__, str(HAVE_LIBYAML)]
+        for folder in ("core", "store"):
+            for path in sorted((package / folder).glob("*.py")):
+                with contextlib.suppress(OSError):
+                    st = path.stat()
+                    parts.append(f"{folder}/{path.name}:{st.st_size}:{st.st_mtime_ns}")
+        _CODE = fingerprint(*parts)
+    return _CODE
+
+
+def blob_id(data: bytes) -> str:
+    """The git (SHA-1) blob ID of ``data``."""
+    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    h.update(data)
+    return h.hexdigest()
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+class Cache:
+    """The cache of one desk: file keys, and sections of per-file results."""
+
+    def __init__(self, desk: Any, directory: Path, git_dir: Path):
+        self.desk = desk
+        self.directory = directory
+        self.git_dir = git_dir
+        self._started: tuple | None = None
+        self.raw: dict[str, bytes] = {}  # bytes read while keying changed files (reused, not read twice)
+
+    @classmethod
+    def open(cls, desk: Any) -> Cache | None:
+        """The desk's cache, or None when it has no git directory or ``ITSM_NO_CACHE`` is set."""
+        if os.environ.get(DISABLE_ENV):
+            return None
+        gdir = git_dir(desk.root)
+        if gdir is None:
+            return None
+        directory = gdir / DIRNAME
+        if not (desk.root / ".git").exists():
+            # A desk in a sub-folder of a repository: one cache per desk.
+            directory = directory / fingerprint(str(desk.root.resolve()))[:12]
+        return cls(desk, directory, gdir)
+
+    def keys(self, paths: Sequence[str]) -> dict[str, str]:
+        """Key of each of ``paths`` whose content can be identified; files that cannot be read get none."""
+        listing = self.listing(paths)
+        return {p: k for p in paths if (k := listing.get(p)) is not None}
+
+    def start(self, folders: Sequence[str]) -> None:
+        """Start asking git about ``folders`` now, so it works while this process lists the files."""
+        folders = tuple(sorted(folders))
+        env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+        popen = {"cwd": self.desk.root, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL,
+                 "stdin": subprocess.DEVNULL, "env": env}
+        index_file = self.git_dir / "index" if "GIT_INDEX_FILE" not in os.environ else None
+        before = _trailer(index_file)
+        try:
+            df = subprocess.Popen(["git", "diff-files", "--name-only", "-z", "--relative", "--", *folders], **popen)
+        except OSError:
+            self._started = (folders, None, None, None, None)
+            return
+        snapshot_env = fingerprint(str(before), " ".join(folders))
+        known = _read(self.directory / "index.bin", snapshot_env) if before else None
+        if known is not None:
+            payload = known[1]
+            ok = isinstance(payload, tuple) and len(payload) == 2 and all(isinstance(x, list) for x in payload)
+            known = payload if ok and len(payload[0]) == len(payload[1]) else None
+        ls = None
+        if known is None:
+            try:
+                ls = subprocess.Popen(["git", "ls-files", "-s", "-v", "-z", "--", *folders], **popen)
+            except OSError:
+                df.kill()
+                df.communicate()
+                self._started = (folders, None, None, None, None)
+                return
+        self._started = (folders, (index_file, before, snapshot_env), known, ls, df)
+
+    def listing(self, paths: Sequence[str]) -> Listing:
+        """The keys of ``paths`` (see the module docstring), and one digest for all of them."""
+        listing = Listing(paths)
+        if not paths:
+            listing.digest = fingerprint("")
+            return listing
+        folders = tuple(sorted({p.partition("/")[0] for p in paths}))
+        if self._started is None or not set(folders) <= set(self._started[0]):
+            self.start(folders)
+        assert self._started is not None
+        _, state, known, ls, df = self._started
+        self._started = None
+        if df is None or state is None:
+            return listing
+        index_file, before, snapshot_env = state
+        snapshot = self.directory / "index.bin"
+        dirty_out = df.communicate()[0]
+        if ls is not None:
+            out = ls.communicate()[0]
+            if ls.returncode != 0:
+                return listing
+            # "H 100644 <blob> 0<TAB>path": tag H is a plain cached entry (h = assume-unchanged, S = skip-worktree,
+            # other stages = a conflict); anything else is keyed by its content below.
+            names, blobs = [], []
+            for blob, name in _TRUSTED.findall(out.decode("utf-8", "surrogateescape")):
+                names.append(name)
+                blobs.append(blob)
+            if before is not None and _trailer(index_file) == before:
+                with contextlib.suppress(OSError, ValueError):
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                    _write(snapshot, snapshot_env, "", (names, blobs))
+        else:
+            names, blobs = known
+        if df.returncode != 0:
+            return listing
+        index = dict(zip(names, blobs))
+        hashed: dict[str, str] = {}
+        listing.unkeyed = set()
+        for name in dirty_out.decode("utf-8", "surrogateescape").split("\0"):
+            index.pop(name, None)
+        for rel in paths:
+            if rel in index:
+                continue
+            try:
+                data = self.desk.read_bytes(rel)
+            except (ItsmError, OSError):
+                listing.unkeyed.add(rel)  # unreadable, a link, too big...: always checked the slow way
+                continue
+            self.raw[rel] = data
+            hashed[rel] = blob_id(data)
+        listing.index = index
+        listing.hashed = hashed
+        listing.raw = self.raw
+        if not listing.unkeyed:
+            # The index (its checksum) plus the files keyed by content determine every key.
+            extra = "\0".join(f"{p}\0{k}" for p, k in sorted(hashed.items()))
+            stamp = str(before) if before else "\0".join(map(index.__getitem__, (p for p in paths if p in index)))
+            listing.digest = fingerprint(stamp, "\0".join(paths), extra)
+        return listing
+
+    def section(self, name: str, env: str) -> Section:
+        """The named section, empty unless stored under the same environment."""
+        return Section(self.directory, name, env)
+
+
+# An entry of `git ls-files -s -v -z` that starts right after the previous one's NUL (never inside a path).
+_TRUSTED = re.compile(r"(?:^|(?<=\0))H 10064[45] ([0-9a-f]+) 0\t([^\0]*)\0")
+
+
+def _trailer(index_file: Path | None) -> bytes | None:
+    """The checksum git keeps at the end of its index (None when unknown or switched off)."""
+    if index_file is None:
+        return None
+    try:
+        with open(index_file, "rb") as f:
+            f.seek(-32, os.SEEK_END)
+            tail = f.read(32)
+    except OSError:
+        return None
+    return tail if tail.strip(b"\0") and len(tail) == 32 else None
+
+
+class Listing:
+    """The key of each record file, from git's index or from the file's bytes."""
+
+    def __init__(self, paths: Sequence[str]):
+        self.paths = paths
+        self.index: dict[str, str] = {}
+        self.hashed: dict[str, str] = {}
+        self.unkeyed: set[str] = set(paths)
+        self.raw: dict[str, bytes] = {}
+        self.digest: str | None = None  # identifies every (path, key) at once; None when some file has no key
+
+    def keys_of(self, paths: Sequence[str]) -> list[str | None]:
+        """The key of each of ``paths`` (None for those without one)."""
+        if not self.hashed:
+            return list(map(self.index.get, paths))
+        return [self.get(p) for p in paths]
+
+    def raw_of(self, path: str) -> bytes | None:
+        """The bytes read while keying ``path`` (a changed file), if any."""
+        return self.raw.get(path)
+
+    def get(self, path: str) -> str | None:
+        """The key of ``path``, or None."""
+        key = self.index.get(path)
+        return key if key is not None else self.hashed.get(path)
+
+
+class Section:
+    """A table path -> (key, value) stored as a base file and a delta file.
+
+    ``get`` answers from the delta, then the base; ``put`` records a new row;
+    ``save`` writes the rows that changed as the new delta, or folds
+    everything into a new base when the delta has grown large.
+    """
+
+    def __init__(self, directory: Path, name: str, env: str):
+        self.directory = directory
+        self.name = name
+        self.env = env
+        self.generation = ""
+        self._paths: list[str] = []
+        self._index_map: dict[str, int] | None = None
+        self._keys: list[str] = []
+        self._values: list[Any] = []
+        self._delta: dict[str, tuple[str, Any]] = {}
+        self._new: dict[str, tuple[str, Any]] = {}
+        self._loaded = False
+
+    # reading
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        base = _read(self.directory / f"{self.name}.bin", self.env)
+        if base is None:
+            return
+        generation, payload = base
+        try:
+            paths, keys, values = payload
+            if not (isinstance(paths, list) and isinstance(keys, list) and isinstance(values, list)):
+                return
+            if not len(paths) == len(keys) == len(values):
+                return
+        except (TypeError, ValueError):
+            return
+        self.generation = generation
+        self._paths = paths
+        self._keys = keys
+        self._values = values
+        delta = _read(self.directory / f"{self.name}.delta", self.env)
+        if delta is not None and delta[0] == generation:
+            with contextlib.suppress(TypeError, ValueError):
+                rows = delta[1]
+                if isinstance(rows, dict):
+                    self._delta = {p: (k, v) for p, (k, v) in rows.items()}
+
+    @property
+    def _index(self) -> dict[str, int]:
+        if self._index_map is None:
+            self._index_map = {p: i for i, p in enumerate(self._paths)}
+        return self._index_map
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._paths)
+
+    def get(self, path: str, key: str | None) -> Any:
+        """The value stored for ``path`` under ``key``, or MISSING."""
+        if key is None:
+            return MISSING
+        row = self._new.get(path)
+        if row is not None and row[0] == key:
+            return row[1]
+        self._load()
+        row = self._delta.get(path)
+        if row is not None and row[0] == key:
+            return row[1]
+        i = self._index.get(path)
+        if i is None or self._keys[i] != key:
+            return MISSING
+        return self._values[i]
+
+    def get_many(self, paths: list[str], keys: list[str | None]) -> list[Any]:
+        """``get(path, key)`` for each path and its key, in one pass (fast when little changed)."""
+        self._load()
+        new, delta = self._new, self._delta
+        if paths == self._paths:
+            # The usual case: the same files as last time, so compare keys position by position.
+            out = list(self._values)
+            stored = self._keys
+            for i in [i for i, (a, b) in enumerate(zip(keys, stored)) if a != b or a is None]:
+                out[i] = self.get(paths[i], keys[i])
+            for path in new.keys() | delta.keys():
+                i = self._index.get(path)
+                if i is not None and i < len(paths) and paths[i] == path:
+                    out[i] = self.get(path, keys[i])
+            return out
+        return [self.get(path, key) for path, key in zip(paths, keys)]
+
+    # writing
+
+    def put(self, path: str, key: str | None, value: Any) -> None:
+        """Remember ``value`` for ``path`` under ``key`` (kept only if it can be stored)."""
+        if key is not None:
+            self._new[path] = (key, value)
+
+    @property
+    def changed(self) -> bool:
+        """True when rows were put since loading."""
+        return bool(self._new)
+
+    def save(self, current: Iterable[str]) -> None:
+        """Write what changed; ``current`` are the paths that exist now (others are dropped on a rewrite)."""
+        if not self._new:
+            return
+        if not self._loaded:
+            # Only a few rows to add: the base's header is enough (a big base is not read at all).
+            header = _read_header(self.directory / f"{self.name}.bin", self.env)
+            if header is not None:
+                generation, count = header
+                old = _read(self.directory / f"{self.name}.delta", self.env)
+                delta = old[1] if old is not None and old[0] == generation and isinstance(old[1], dict) else {}
+                rows = {**delta, **self._new}
+                if count and len(rows) <= min(DELTA_MAX, max(100, int(count * DELTA_SHARE))):
+                    with contextlib.suppress(OSError, ValueError):
+                        _write(self.directory / f"{self.name}.delta", self.env, generation, _interned_rows(rows))
+                    self._new = {}
+                    return
+            self._load()
+        rows = {**self._delta, **self._new}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self._paths and len(rows) <= min(DELTA_MAX, max(100, int(len(self._paths) * DELTA_SHARE))):
+                _write(self.directory / f"{self.name}.delta", self.env, self.generation, _interned_rows(rows))
+                self._new = {}
+                return
+            paths, keys, values = [], [], []
+            interned: dict[bytes, Any] = {}
+            for p in current:
+                row = rows.get(p)
+                if row is None:
+                    i = self._index.get(p)
+                    if i is None:
+                        continue
+                    row = (self._keys[i], self._values[i])
+                paths.append(p)
+                keys.append(row[0])
+                values.append(_intern(row[1], interned))
+            generation = os.urandom(8).hex()
+            _write(self.directory / f"{self.name}.bin", self.env, generation, (paths, keys, values))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / f"{self.name}.delta")
+        except (OSError, ValueError):
+            pass  # a read-only .git or a full disk: the cache is only ever an optimisation
+        self._new = {}
+
+
+def _intern(value: Any, seen: dict[bytes, Any]) -> Any:
+    # Identical values are stored once (marshal writes a shared object as a reference).
+    try:
+        blob = marshal.dumps(value, 4)
+    except ValueError:
+        raise
+    return seen.setdefault(blob, value)
+
+
+def _interned_rows(rows: dict[str, tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
+    seen: dict[bytes, Any] = {}
+    return {p: (k, _intern(v, seen)) for p, (k, v) in rows.items()}
+
+
+# --- the file format: magic, header length, header (format, env, generation, size, checksum), payload
+
+
+def _write(path: Path, env: str, generation: str, payload: Any) -> None:
+    body = marshal.dumps(payload, 4)
+    count = len(payload[0]) if isinstance(payload, tuple) and payload and isinstance(payload[0], list) else len(payload)
+    header = marshal.dumps((CACHE_FORMAT, env, generation, len(body), zlib.adler32(body), count), 4)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + struct.pack("<I", len(header)) + header)
+            f.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path: Path, env: str) -> tuple[str, Any] | None:
+    """(generation, payload) of a cache file, or None when it is missing, foreign, stale or damaged."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    try:
+        if data[:8] != MAGIC:
+            return None
+        (size,) = struct.unpack_from("<I", data, 8)
+        header = marshal.loads(data[12 : 12 + size])
+        fmt, stored_env, generation, length, checksum, _ = header
+        body = memoryview(data)[12 + size :]
+        if fmt != CACHE_FORMAT or stored_env != env or len(body) != length or zlib.adler32(body) != checksum:
+            return None
+        return generation, marshal.loads(body)
+    except Exception:  # any damage at all means "no cache"
+        return None
+
+
+def _read_header(path: Path, env: str) -> tuple[str, int] | None:
+    """(generation, row count) from a cache file's header, without reading its body."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:8] != MAGIC:
+                return None
+            (size,) = struct.unpack_from("<I", head, 8)
+            fmt, stored_env, generation, length, _, count = marshal.loads(f.read(size))
+            f.seek(0, os.SEEK_END)
+            if fmt != CACHE_FORMAT or stored_env != env or f.tell() != 12 + size + length:
+                return None
+            return generation, count
+    except Exception:  # any damage at all means "no cache"
+        return None
+
+
+def clear(desk: Any) -> None:
+    """Remove the desk's cache (``itsm validate`` then starts cold)."""
+    import shutil
+
+    cache = Cache.open(desk)
+    if cache is not None:
+        shutil.rmtree(cache.directory, ignore_errors=True)
+
+
+# --- parallel work ---------------------------------------------------------------------------
+
+PARALLEL_MIN = 2000
+CHUNK = 400
+
+
+def cpu_count() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def parallel_map(func: Any, items: list, initializer: Any, initargs: tuple, chunk: int = CHUNK) -> list:
+    """``func`` over chunks of ``items`` in worker processes (one per core), results in order.
+
+    ``initializer(*initargs)`` sets up each worker; ``func`` takes a list of items
+    and returns a list of results. Runs in this process when there is little to do.
+    """
+    workers = min(cpu_count(), max(1, len(items) // chunk))
+    if len(items) < PARALLEL_MIN or workers < 2:
+        initializer(*initargs)
+        return func(items)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork shares what is already imported; from 3.12 forking a process that has threads warns.
+    method = "fork" if sys.version_info < (3, 12) and sys.platform == "linux" else "forkserver"
+    if method not in multiprocessing.get_all_start_methods():
+        method = "spawn"
+    out: list = []
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                             initializer=initializer, initargs=initargs) as pool:
+        for part in pool.map(func, [items[i : i + chunk] for i in range(0, len(items), chunk)]):
+            out.extend(part)
+    return out
+
+
+# --- summaries for `itsm list` ---------------------------------------------------------------
+
+# What `itsm list` filters on, sorts by most often and shows; a record's summary holds exactly
+# these values, so filtering summaries selects exactly what filtering whole records would.
+SUMMARY_FIELDS = (
+    "id", "type", "title", "name", "status", "created", "updated", "requester", "service", "services", "offering",
+    "change_class", "impact", "urgency", "priority", "major", "assignee", "group", "tags", "due",
+)
+_ABSENT = None
+
+
+def _summary_row(data: dict[str, Any]) -> tuple:
+    row = []
+    for name in SUMMARY_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and len(value) <= 64:
+            value = sys.intern(value)  # stored (and loaded) once however many records share it
+        row.append(value)
+    return tuple(row)
+
+
+def _summarise(items: list[tuple[str, bytes | None]]) -> list[tuple[str, str | None, Any, str]]:
+    """(path, key, summary row or None when it does not load, search text) of each file."""
+    from itsm_cli.core.query import searchable_text
+    from itsm_cli.errors import EnvironmentProblem, InvalidRecord
+    from itsm_cli.store.desk import kind_of_path, parse_record
+
+    desk = _SUMMARY_DESK[0]
+    out = []
+    for rel, raw in items:
+        key: str | None = None
+        try:
+            if raw is None:
+                raw = desk.read_bytes(rel)
+            key = blob_id(raw)
+            data = parse_record(raw, rel, kind_of_path(rel) or "ticket").data
+        except EnvironmentProblem:
+            raise
+        except InvalidRecord:
+            out.append((rel, key, None, ""))
+            continue
+        out.append((rel, key, _summary_row(data), searchable_text(data)))
+    return out
+
+
+_SUMMARY_DESK: list[Any] = []
+
+
+def _summary_init(root: str) -> None:
+    from itsm_cli.store.desk import Desk
+
+    _SUMMARY_DESK[:] = [Desk(Path(root))]
+
+
+def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bool = False) -> list[tuple[str, tuple, str]]:
+    """(path, summary row, search text) of every record in ``folders`` that loads, in path order.
+
+    A row holds the values of :data:`SUMMARY_FIELDS`; the text is what
+    ``--search`` looks in (lower case), or "" unless ``with_text``. Files whose
+    summaries are cached are not read at all; the others are parsed (in
+    worker processes when there are many) and both their summary and their
+    text are cached.
+    """
+    cache = Cache.open(desk)
+    if cache is not None:
+        cache.start(folders)
+    paths = desk.record_paths(tuple(folders))
+    listing = cache.listing(paths) if cache is not None else Listing(paths)
+    env = code_fingerprint()
+    summaries = cache.section("summary", env) if cache is not None else None
+    texts = cache.section("text", env) if cache is not None else None
+    keys = listing.keys_of(paths)
+    rows = summaries.get_many(paths, keys) if summaries is not None else [MISSING] * len(paths)
+    found = texts.get_many(paths, keys) if texts is not None and with_text else [""] * len(paths)
+    todo = [(rel, listing.raw_of(rel)) for rel, row, text in zip(paths, rows, found) if row is MISSING or text is MISSING]
+    if todo:
+        at = {rel: i for i, rel in enumerate(paths)}
+        for rel, key, row, text in parallel_map(_summarise, todo, _summary_init, (str(desk.root),)):
+            rows[at[rel]] = row
+            found[at[rel]] = text if with_text else ""
+            if summaries is not None and texts is not None:
+                summaries.put(rel, key, row)
+                texts.put(rel, key, text)
+        if summaries is not None and texts is not None:
+            summaries.save(paths)
+            texts.save(paths)
+    return [(rel, row, text) for rel, row, text in zip(paths, rows, found) if row is not None]
+
+
+def summaries(desk: Any, folders: Sequence[str] = ("tickets",)) -> list[dict[str, Any]]:
+    """A small dict per record (the :data:`SUMMARY_FIELDS` it has), in path order; see :func:`summary_rows`."""
+    return [_as_dict(row) for _, row, _ in summary_rows(desk, folders)]
+
+
+def _as_dict(row: tuple) -> dict[str, Any]:
+    return {name: value for name, value in zip(SUMMARY_FIELDS, row) if value is not None}
+
+
+def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False) -> list[dict[str, Any]]:
+    """What ``itsm list`` prints: the records ``query`` selects, filtered, sorted and limited.
+
+    Answers from cached summaries; returns summary dicts (every field
+    ``itsm list`` shows), or, with ``full`` (``--format json``) or a sort
+    field outside :data:`SUMMARY_FIELDS`, the whole records, parsing only those
+    that match. Same records, same order as
+    ``run_query(config, (r.data for r in desk.records(folders)), query)``.
+    """
+    from dataclasses import replace
+
+    from itsm_cli.core.query import matches, run_query
+
+    config = desk.config
+    words = query.search.lower().split() if query.search else []
+    plain = replace(query, search=None)
+    order = type(query)(sort=query.sort, limit=query.limit)  # only sorts and limits what already matched
+    found: list[tuple[str, dict[str, Any]]] = []
+    fields = SUMMARY_FIELDS
+    rows = summary_rows(desk, folders, with_text=bool(words))
+    for word in words:
+        rows = [r for r in rows if word in r[2]]
+    for rel, row, _ in rows:
+        summary = dict(zip(fields, row))  # absent fields are None, as record.get() would say
+        if matches(config, summary, plain):
+            found.append((rel, summary))
+    sort_field = query.sort.lstrip("-")
+    if sort_field in SUMMARY_FIELDS:
+        ordered = run_query(config, [s for _, s in found], order)
+        if not full:
+            return ordered
+        where = {id(s): rel for rel, s in found}
+        chosen = [where[id(s)] for s in ordered]
+    else:
+        chosen = [rel for rel, _ in found]
+    from itsm_cli.errors import InvalidRecord
+
+    records = []
+    for rel in chosen:
+        try:
+            records.append(desk.load(rel).data)
+        except InvalidRecord:
+            continue  # changed since it was summarised: left out, as desk.records() would
+    return run_query(config, records, order)

@@ -1,0 +1,499 @@
+"""The desk's history as git holds it: one streaming ``git log`` pass plus one ``git cat-file --batch``.
+
+:class:`Trail` runs ``git log --raw`` over the record folders and ``itsm.yaml``
+(oldest first, every parent of a merge followed) and reads the versions of
+the changed files through a single ``git cat-file --batch`` process, a window
+of commits at a time. Never a process per commit or per file, so the cost is
+one walk of the history whatever its length, and memory stays flat: commits
+are yielded as they are read, and parsed versions are kept in a small cache.
+
+Versions parse lazily and cheaply: most commits append entries to the end of
+a history, which :meth:`BlobVersion.appended_to` sees as a text prefix, so
+only the new entries are parsed; anything else falls back to parsing the
+history block, then the whole file, with the strict loader.
+
+:func:`ensure_commit_graph` keeps ``git log -- PATH`` fast on long histories
+(see its docstring).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange
+from itsm_cli.errors import EnvironmentProblem, InvalidRecord
+from itsm_cli.store import yaml_io
+from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
+from itsm_cli.store.gitstore import Git, _clean_env
+
+__all__ = ["COMMIT_GRAPH_STALE", "BlobVersion", "Trail", "ensure_commit_graph"]
+
+#: Rewrite the commit-graph when this many commits are not in it yet.
+COMMIT_GRAPH_STALE = 500
+_MARKER = "itsm-commit-graph"
+_ZERO = "0" * 40
+_SEP = "\x1e"
+_LOG_FORMAT = "%x1e" + "%x00".join([
+    "%H", "%an", "%ae", "%aI", "%cI", "{sig}", "%P", "%s",
+    "%(trailers:key=Itsm-Id,valueonly,separator=%x2C)",
+    "%(trailers:key=Itsm-Action,valueonly,separator=%x2C)",
+])
+_WINDOW = 256  # commits resolved per cat-file round trip
+_CHUNK = 200  # object names per write: far below a pipe buffer, so writing never blocks
+_CACHE = 4096  # parsed versions kept
+# The history key at the top level, and where its block ends: the next top-level key or a '---' fence.
+_HISTORY_KEY = re.compile(r"history:[ \t]*(?:#.*)?\n")
+_BLOCK_END = re.compile(r"\n(?:---|[^ \t\-#\n])")
+_FIRST_LINE = re.compile(r"( *- )")  # the block's first line must start its first item
+# One "key: value" line whose value is a plain scalar that cannot mean anything else, or single-quoted.
+_SIMPLE_LINE = re.compile(r"([a-z_][a-z0-9_]*): ('[^\n]*'|[A-Za-z0-9_.+/(][^\t\n#:]*?(?<! ))")
+_OPEN_KEY = re.compile(r"([a-z_][a-z0-9_]*):")
+
+
+def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool:
+    """Write git's commit-graph (with changed-path Bloom filters) when it is missing or stale; True if written.
+
+    ``git log -- PATH`` on a long history is fast only with a commit-graph
+    holding changed-path filters. Writing one after every itsm commit would cost
+    more than it saves, so the reading commands call this instead: one
+    ``git rev-parse`` when nothing changed; when HEAD moved, one
+    ``git rev-list --count`` since the last write; and a rewrite
+    (``git commit-graph write --reachable --changed-paths``, incremental with
+    ``--split`` once one exists) only when ``stale_after`` commits are missing.
+    The last written HEAD is remembered in ``.git/itsm-commit-graph``. Set
+    ``ITSM_COMMIT_GRAPH=0`` to leave the commit-graph alone. Failures are ignored:
+    the graph only makes things faster.
+    """
+    if os.environ.get("ITSM_COMMIT_GRAPH") == "0":
+        return False
+    out = git.run("rev-parse", "--git-common-dir", "--verify", "-q", "HEAD", check=False).split()
+    if len(out) != 2:
+        return False  # not a repository, or no commits yet
+    common, head = out
+    common_dir = git.root / common
+    marker = common_dir / _MARKER
+    graph = common_dir / "objects" / "info"
+    has_graph = (graph / "commit-graph").is_file() or (graph / "commit-graphs" / "commit-graph-chain").is_file()
+    last = ""
+    with contextlib.suppress(OSError):
+        last = marker.read_text(encoding="ascii").strip()
+    if has_graph and last == head:
+        return False
+    split: list[str] = []
+    if has_graph and re.fullmatch(r"[0-9a-f]{40,64}", last):
+        count = git.run("rev-list", "--count", f"{last}..{head}", check=False).strip()
+        if count.isdigit():
+            if int(count) < stale_after:
+                return False
+            split = ["--split"]
+    proc = subprocess.run(
+        ["git", "commit-graph", "write", "--reachable", "--changed-paths", *split],
+        cwd=git.root, capture_output=True, env=_clean_env(),
+    )
+    if proc.returncode != 0:
+        return False
+    with contextlib.suppress(OSError):
+        marker.write_text(head + "\n", encoding="ascii")
+    return True
+
+
+def _utc(text: str) -> str:
+    if text.endswith("+00:00") and len(text) == 25:
+        return text[:19] + "Z"
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return text
+
+
+class BlobVersion:
+    """One version of a record file, parsed on demand (implements :class:`itsm_cli.core.audit.Version`)."""
+
+    __slots__ = ("_block", "_error", "_history", "_record", "blob", "kind", "path", "text")
+
+    def __init__(self, blob: str, path: str, kind: str, raw: bytes):
+        self.blob = blob
+        self.path = path
+        self.kind = kind
+        self._error: InvalidRecord | None = None
+        try:
+            self.text = yaml_io.decode(raw, path)
+        except InvalidRecord as e:
+            self.text, self._error = "", e
+        self._block: tuple[str, str] | bool | None = False  # (item marker, block text); None: no block
+        self._history: list[dict[str, Any]] | None = None
+        self._record: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"BlobVersion({self.path!r}, {self.blob[:10]})"
+
+    def block(self) -> tuple[str, str] | None:
+        """(item marker such as ``'  - '``, text) of the top-level ``history:`` block list, or None."""
+        if self._block is False:
+            self._block = None
+            text = self.text
+            key = 0 if text.startswith("history:") else text.find("\nhistory:") + 1
+            start = _HISTORY_KEY.match(text, key) if key or text.startswith("history:") else None
+            if start is not None:
+                first = _FIRST_LINE.match(text, start.end())
+                if first is not None:
+                    end = _BLOCK_END.search(text, start.end())
+                    self._block = (first.group(1), text[start.end(): end.start() + 1 if end else len(text)])
+        return self._block  # type: ignore[return-value]
+
+    def history(self) -> list[dict[str, Any]]:
+        """The history entries (InvalidRecord when the file cannot be parsed)."""
+        if self._history is None:
+            block = self.block()
+            entries = None
+            if block is not None:
+                with contextlib.suppress(InvalidRecord):
+                    entries = parse_entries(block[1], block[0], self.path)
+            if entries is None:
+                value = self.record().get("history")
+                entries = value if isinstance(value, list) else []
+            self._history = entries
+        return self._history
+
+    def record(self) -> dict[str, Any]:
+        """The whole record, or the configuration mapping for ``itsm.yaml``."""
+        if self._error is not None:
+            raise self._error
+        if self._record is None:
+            raw = self.text.encode("utf-8")
+            if self.kind == CONFIG_KIND:
+                self._record = yaml_io.load_mapping(raw, self.path)
+            else:
+                self._record = parse_record(raw, self.path, self.kind).data
+        return self._record
+
+    def appended_to(self, old: Any) -> list[dict[str, Any]] | None:
+        """Entries after ``old``'s history when ``old``'s history block is, as text, the start of this one."""
+        if not isinstance(old, BlobVersion):
+            return None
+        mine, theirs = self.block(), old.block()
+        if mine is None or theirs is None or mine[0] != theirs[0]:
+            return None
+        new_text, old_text = mine[1], theirs[1]
+        if not new_text.startswith(old_text) or not old_text.endswith("\n"):
+            return None
+        rest = new_text[len(old_text):]
+        if not rest.strip():
+            return []
+        if not rest.startswith(mine[0]):
+            return None
+        try:
+            return parse_entries(rest, mine[0], self.path)
+        except InvalidRecord:
+            return None
+
+
+def parse_entries(block: str, marker: str, path: str) -> list[dict[str, Any]] | None:
+    """Parse the items of a history block list (``marker`` is how each item starts, e.g. ``'  - '``).
+
+    Entries as itsm writes them (one ``key: scalar`` per line, plain or
+    single-quoted) are read line by line, which is what keeps a pass over a
+    long history quick; anything else goes to the strict YAML loader.
+    """
+    fast = _fast_entries(block, marker)
+    if fast is not None:
+        return fast
+    data = yaml_io.loads("history:\n" + block, path)
+    value = data.get("history") if isinstance(data, dict) else None
+    return value if isinstance(value, list) else None
+
+
+def _fast_entries(block: str, marker: str) -> list[dict[str, Any]] | None:
+    inner = " " * len(marker)
+    nested_indent = inner + "  "
+    entries: list[dict[str, Any]] = []
+    entry: dict[str, Any] = {}
+    target: dict[str, Any] | None = None  # the mapping a "key:" line opened, one level down
+    for line in block.split("\n"):
+        if line.startswith(marker):
+            entry, target = {}, None
+            entries.append(entry)
+            line = line[len(marker):]
+            into = entry
+        elif line.startswith(nested_indent) and target is not None:
+            line = line[len(nested_indent):]
+            into = target
+        elif line.startswith(inner) and entries and line[len(inner)] != " ":
+            line = line[len(inner):]
+            into, target = entry, None
+        elif not line:
+            continue
+        else:
+            return None
+        m = _SIMPLE_LINE.fullmatch(line)
+        if m is None:
+            opened = _OPEN_KEY.fullmatch(line)
+            if opened is None or into is not entry or opened.group(1) in entry:
+                return None
+            target = entry[opened.group(1)] = {}
+            continue
+        key, value = m.group(1), m.group(2)
+        if key in into:
+            return None
+        if value.startswith("'"):
+            if len(value) < 2 or not value.endswith("'") or "'" in value[1:-1].replace("''", ""):
+                return None
+            into[key] = value[1:-1].replace("''", "'")
+        else:
+            into[key] = yaml_io.resolve_plain(value)
+    if any(v == {} for e in entries for v in e.values()):
+        return None  # "key:" with nothing under it is null in YAML: leave that to the loader
+    return entries
+
+
+@dataclass
+class _RawCommit:
+    fields: list[str]
+    changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (old sha, new sha, status, path)
+    paths: list[str] = field(default_factory=list)
+
+
+class _BlobReader:
+    """One ``git cat-file --batch`` process answering many object names per round trip."""
+
+    def __init__(self, git: Git):
+        self.proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=git.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=_clean_env(),
+        )
+
+    def read(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
+        """(blob ID, content) for each object name (``SHA`` or ``REV:PATH``), None when missing or not a blob."""
+        out: list[tuple[str, bytes] | None] = []
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        for i in range(0, len(names), _CHUNK):
+            chunk = names[i: i + _CHUNK]
+            try:
+                stdin.write(("\n".join(chunk) + "\n").encode("utf-8"))
+                stdin.flush()
+            except BrokenPipeError:
+                raise EnvironmentProblem("git cat-file stopped unexpectedly") from None
+            for _ in chunk:
+                header = stdout.readline().decode("utf-8", "replace").split()
+                if len(header) != 3:
+                    if not header:
+                        raise EnvironmentProblem("git cat-file stopped unexpectedly")
+                    out.append(None)  # "<name> missing" or "ambiguous"
+                    continue
+                sha, kind, size = header
+                data = stdout.read(int(size) + 1)[:-1]
+                out.append((sha, data) if kind == "blob" else None)
+        return out
+
+    def close(self) -> None:
+        """End the process."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()  # type: ignore[union-attr]
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Trail:
+    """Commits that changed records, oldest first, each with its files' versions before and after.
+
+    ``paths`` limits the walk (default: the whole desk; every file is read
+    relative to the desk, which may be a folder of a larger repository);
+    ``since``/``until`` (``...Z``) skip commits whose commit date is outside
+    ``[since, until)`` before their files are read (git's own ``--since`` stops at
+    the first old commit, which misses commits behind a skewed clock);
+    ``signatures`` asks git for ``%G?``, which runs gpg on signed commits, so only
+    when signatures matter.
+    """
+
+    def __init__(
+        self,
+        git: Git,
+        paths: Sequence[str] = (),
+        *,
+        rev: str = "HEAD",
+        since: str | None = None,
+        until: str | None = None,
+        signatures: bool = False,
+    ):
+        self.git = git
+        self.paths = tuple(paths)
+        self.rev = rev
+        self.since = since
+        self.until = until
+        self.signatures = signatures
+        self._cache: OrderedDict[tuple[str, str], BlobVersion] = OrderedDict()
+
+    def _log_args(self) -> list[str]:
+        args = [
+            "-c", "core.quotePath=false", "-c", "log.showRoot=true", "-c", "log.follow=false",
+            "log", "--reverse", "--date-order", "--full-history", "--diff-merges=separate", "--raw",
+            "--relative", "--no-abbrev", "--no-renames", "--no-color", "--no-show-signature",
+            "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self.signatures else ""),
+        ]
+        return [*args, self.rev, "--", *self.paths]
+
+    def commits(self) -> Iterator[CommitInfo]:
+        """Stream the commits; EnvironmentProblem if git fails."""
+        found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}", check=False)
+        lines = found.split("\n")
+        if len(lines) < 2 or not lines[1].strip():
+            if not self.git.run("rev-parse", "--git-dir", check=False).strip():
+                raise EnvironmentProblem(f"the desk is not in a git repository, so it has no history: {self.git.root}")
+            if self.rev == "HEAD":
+                return  # a repository without commits has no history
+            raise EnvironmentProblem(f"unknown revision '{self.rev}'")
+        if lines[0] and not self.paths:
+            self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
+        with tempfile.TemporaryFile() as errors:
+            log = subprocess.Popen(
+                ["git", *self._log_args()], cwd=self.git.root, stdout=subprocess.PIPE, stderr=errors, env=_clean_env(),
+            )
+            reader = _BlobReader(self.git)
+            try:
+                assert log.stdout is not None
+                window: list[_RawCommit] = []
+                for raw in _parse_log(log.stdout):
+                    if self.since or self.until:
+                        date = _utc(raw.fields[4])
+                        if (self.since and date < self.since) or (self.until and date >= self.until):
+                            continue
+                    window.append(raw)
+                    if len(window) >= _WINDOW:
+                        yield from self._resolve(window, reader)
+                        window = []
+                yield from self._resolve(window, reader)
+                log.stdout.close()
+                if log.wait() != 0:
+                    errors.seek(0)
+                    lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+                    raise EnvironmentProblem(f"git log failed: {lines[-1] if lines else 'exit ' + str(log.returncode)}")
+            finally:
+                reader.close()
+                if log.poll() is None:
+                    log.kill()
+                    log.wait()
+                if log.stdout is not None:
+                    log.stdout.close()
+
+    def _remember(self, blob: str, path: str, raw: bytes) -> BlobVersion | None:
+        kind = _kind(path)
+        if kind is None:
+            return None
+        version = self._cache.get((blob, path))
+        if version is None:
+            version = self._cache[(blob, path)] = BlobVersion(blob, path, kind, raw)
+            if len(self._cache) > _CACHE:
+                self._cache.popitem(last=False)
+        return version
+
+    def _resolve(self, window: list[_RawCommit], reader: _BlobReader) -> Iterator[CommitInfo]:
+        """Fetch every version the window's commits need (one batch), then yield the commits."""
+        names: list[str] = []
+        wanted: dict[tuple[str, str], int] = {}
+        local: dict[tuple[str, str], BlobVersion | None] = {}
+
+        def want(name: str, path: str) -> None:
+            key = (name, path)
+            if key in local or key in wanted:
+                return
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                local[key] = cached
+            else:
+                wanted[key] = len(names)
+                names.append(name)
+
+        for raw in window:
+            parents = raw.fields[6].split()
+            if len(parents) > 1:
+                for path in raw.paths:
+                    if _kind(path) is not None:
+                        for rev in (raw.fields[0], *parents):
+                            want(f"{rev}:./{path}", path)
+            else:
+                for old, new, _, path in raw.changes:
+                    if _kind(path) is not None:
+                        for sha in (old, new):
+                            if sha != _ZERO:
+                                want(sha, path)
+        fetched = reader.read(names) if names else []
+        for (name, path), index in wanted.items():
+            got = fetched[index]
+            local[(name, path)] = self._remember(got[0], path, got[1]) if got is not None else None
+
+        for raw in window:
+            f = raw.fields
+            parents = tuple(f[6].split())
+            info = CommitInfo(
+                sha=f[0], author_name=f[1], author_email=f[2], author_date=_utc(f[3]), commit_date=_utc(f[4]),
+                signature=f[5], parents=parents, subject=f[7],
+                ids=tuple(x.strip() for x in f[8].split(",") if x.strip()),
+                action=(f[9].split(",")[-1].strip() or None),
+            )
+            if len(parents) > 1:
+                for path in raw.paths:
+                    kind = _kind(path)
+                    if kind is None:
+                        continue
+                    new = local.get((f"{f[0]}:./{path}", path))
+                    olds = tuple(local.get((f"{p}:./{path}", path)) for p in parents)
+                    if any(o is None or new is None or o.blob != new.blob for o in olds):
+                        info.files.append(FileChange(path, _record_id(path), kind, olds, new))
+            else:
+                for old, new_sha, _, path in raw.changes:
+                    kind = _kind(path)
+                    if kind is None:
+                        continue
+                    before = local.get((old, path)) if old != _ZERO else None
+                    after = local.get((new_sha, path)) if new_sha != _ZERO else None
+                    info.files.append(FileChange(path, _record_id(path), kind, (before,), after))
+            yield info
+
+
+def _kind(path: str) -> str | None:
+    return CONFIG_KIND if path == CONFIG_FILE else kind_of_path(path)
+
+
+def _record_id(path: str) -> str:
+    return path if path == CONFIG_FILE else path.rpartition("/")[2].rpartition(".")[0]
+
+
+def _parse_log(stream: IO[bytes]) -> Iterator[_RawCommit]:
+    """Commits from ``git log --format=<sentinel>... --raw``; a merge's per-parent diffs are joined into one."""
+    current: _RawCommit | None = None
+    for line in stream:
+        text = line.decode("utf-8", "replace").rstrip("\n")
+        if text.startswith(_SEP):
+            fields = text[1:].split("\0")
+            if len(fields) < 10:
+                fields += [""] * (10 - len(fields))
+            if current is not None and current.fields[0] == fields[0]:
+                continue  # the same merge, diffed against its next parent
+            if current is not None:
+                yield current
+            current = _RawCommit(fields)
+        elif text.startswith(":") and current is not None:
+            meta, _, path = text.partition("\t")
+            parts = meta.split()
+            if len(parts) < 5 or path.startswith('"'):
+                continue  # git quoted a path with control characters: not a record file
+            if path not in current.paths:
+                current.paths.append(path)
+            current.changes.append((parts[2], parts[3], parts[4], path))
+    if current is not None:
+        yield current
