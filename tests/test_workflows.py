@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SKELETON_WORKFLOWS = REPO / "itsm_cli" / "data" / "skeleton" / ".github" / "workflows"
 REPO_WORKFLOWS = REPO / ".github" / "workflows"
-NAMES = ("validate.yml", "publish.yml", "sweep.yml")
+NAMES = ("validate.yml", "publish.yml", "sweep.yml", "intake.yml")
 WORKFLOW_FILES = [SKELETON_WORKFLOWS / n for n in NAMES] + [REPO_WORKFLOWS / n for n in NAMES]
 VENV_BIN = Path(sys.executable).parent
 
@@ -295,7 +295,7 @@ def test_checkout_says_whether_credentials_persist(name: str) -> None:
     assert checkouts
     for step in checkouts:
         # Only the sweep pushes, and only it keeps the token in .git/config.
-        assert step["with"]["persist-credentials"] is (name == "sweep.yml")
+        assert step["with"]["persist-credentials"] is (name in ("sweep.yml", "intake.yml"))
 
 
 def test_validate_workflow_checks_pull_requests_against_their_base() -> None:
@@ -336,7 +336,10 @@ def test_sweep_workflow_runs_on_a_schedule_and_pushes() -> None:
     job = workflow["jobs"]["sweep"]
     assert job["permissions"] == {"contents": "write"}
     runs = {s["run"].strip(): s for s in job["steps"] if "run" in s}
-    assert list(runs)[-3:] == ["itsm sweep", "itsm notify", 'git push origin "HEAD:$GITHUB_REF"']
+    assert list(runs)[-3:] == [
+        "itsm sweep", "itsm notify",
+        'git pull --rebase origin "$GITHUB_REF_NAME"\ngit push origin "HEAD:$GITHUB_REF_NAME"',
+    ]
     assert runs["itsm notify"]["env"] == {"ITSM_SMTP_PASSWORD": "${{ secrets.ITSM_SMTP_PASSWORD }}"}
 
 

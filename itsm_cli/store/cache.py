@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
+import operator
 import os
 import re
 import struct
@@ -566,12 +567,19 @@ SUMMARY_FIELDS = (
 _ABSENT = None
 
 
+# Fields with few distinct values: interned, so each value is stored and loaded once.
+_CATEGORICAL = frozenset({"type", "status", "requester", "service", "offering", "change_class", "impact", "urgency",
+                          "priority", "assignee", "group"})
+# What core.query.matches() looks at (besides the search text): rows alike in these are selected alike.
+_FILTER_FIELDS = ("type", "status", "service", "services", "assignee", "group", "priority")
+
+
 def _summary_row(data: dict[str, Any]) -> tuple:
     row = []
     for name in SUMMARY_FIELDS:
         value = data.get(name)
-        if isinstance(value, str) and len(value) <= 64:
-            value = sys.intern(value)  # stored (and loaded) once however many records share it
+        if name in _CATEGORICAL and isinstance(value, str) and len(value) <= 64:
+            value = sys.intern(value)
         row.append(value)
     return tuple(row)
 
@@ -653,6 +661,27 @@ def _as_dict(row: tuple) -> dict[str, Any]:
     return {name: value for name, value in zip(SUMMARY_FIELDS, row) if value is not None}
 
 
+class _Probe(dict):
+    """A summary that notices when it is asked for a field outside :data:`_FILTER_FIELDS`."""
+
+    strayed = False
+
+    def get(self, name: Any, default: Any = None) -> Any:
+        if name not in _FILTER_FIELDS:
+            self.strayed = True
+        return super().get(name, default)
+
+    def __getitem__(self, name: Any) -> Any:
+        if name not in _FILTER_FIELDS:
+            self.strayed = True
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        if name not in _FILTER_FIELDS:
+            self.strayed = True
+        return super().__contains__(name)
+
+
 def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False) -> list[dict[str, Any]]:
     """What ``itsm list`` prints: the records ``query`` selects, filtered, sorted and limited.
 
@@ -675,10 +704,30 @@ def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), f
     rows = summary_rows(desk, folders, with_text=bool(words))
     for word in words:
         rows = [r for r in rows if word in r[2]]
+    # Rows alike in the fields matches() reads are selected alike: ask once per distinct combination,
+    # unless matches() turns out to read anything else (then every row is asked).
+    project = operator.itemgetter(*(fields.index(f) for f in _FILTER_FIELDS))
+    verdicts: dict[tuple, bool] | None = {}
     for rel, row, _ in rows:
-        summary = dict(zip(fields, row))  # absent fields are None, as record.get() would say
-        if matches(config, summary, plain):
-            found.append((rel, summary))
+        key = None
+        if verdicts is not None:
+            key = project(row)
+            try:
+                verdict = verdicts.get(key)
+            except TypeError:  # a list value (services): not hashable, ask directly
+                key, verdict = None, None
+            if verdict is not None:
+                if verdict:
+                    found.append((rel, dict(zip(fields, row))))
+                continue
+        summary = _Probe(zip(fields, row))  # absent fields are None, as record.get() would say
+        verdict = matches(config, summary, plain)
+        if summary.strayed:
+            verdicts = None
+        elif key is not None and verdicts is not None:
+            verdicts[key] = verdict
+        if verdict:
+            found.append((rel, dict(summary)))
     sort_field = query.sort.lstrip("-")
     if sort_field in SUMMARY_FIELDS:
         ordered = run_query(config, [s for _, s in found], order)
