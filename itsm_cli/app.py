@@ -129,7 +129,9 @@ class App:
         known_ids = known if known is not None else self.desk.taken_ids()
         return apply_event_rules(self.config, data, event, self.now, self.config.bot, self.desk.services(), known_ids)
 
-    def _save(self, items: list[tuple[Record, dict[str, Any]]], action: str, summary: str) -> str | None:
+    def _save(
+        self, items: list[tuple[Record, dict[str, Any]]], action: str, summary: str, notes: list[str] | None = None
+    ) -> str | None:
         writes = []
         for rec, data in items:
             new = Record(rec.path, data, rec.kind, rec.body, rec.body_line)
@@ -137,7 +139,8 @@ class App:
             writes.append((rec.path, new.serialise()))
         main_id = items[0][1]["id"]
         others = [d["id"] for _, d in items[1:]]
-        message = transaction.commit_message(main_id, action, summary, others)
+        acted = [n.split(":", 1)[0] for n in notes or [] if ": skipped" not in n]
+        message = transaction.commit_message(main_id, action, summary, others, acted)
         return transaction.save(
             self.desk, writes, message, self.config.display_name(self.actor), self.actor, commit=self.commit
         )
@@ -153,7 +156,7 @@ class App:
             new = op(rec, self.policy(rec.data))
             title = summary(new)
             new, notes = self.run_rules(new, action)
-            sha = self._save([(rec, new)], action, title)
+            sha = self._save([(rec, new)], action, title, notes)
             return Change(new, sha, notes)
 
     # --- commands ----------------------------------------------------------------------
@@ -182,7 +185,7 @@ class App:
                 data = records.ordered(data)
             data, notes = self.run_rules(data, "create", taken | {record_id})
             rec = Record(rel, data, rtype.kind, body if rtype.kind == "article" else None)
-            sha = self._save([(rec, data)], "create", f"create {type_name} \"{data.get('title')}\"")
+            sha = self._save([(rec, data)], "create", f"create {type_name} \"{data.get('title')}\"", notes)
             return Change(data, sha, notes)
 
     def ids_on_branches(self) -> set[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from desk_testing import ANN, BOB, EVE, git, run
 
 from itsm_cli.app import App
@@ -378,3 +379,22 @@ def test_the_packaged_and_demo_config_schemas_are_identical() -> None:
     if not demo.exists():
         pytest.skip("the demo desk has no schemas/ folder")
     assert demo.read_text() == shipped.read_text()
+
+
+def test_rules_run_inside_commands_and_the_trail_stays_verifiable(desk: Path) -> None:
+    configure(desk, rules=[MAJOR])
+    r = run("new", "incident", "--title", "Everything is down", "--service", "email", "--impact", "high", "--urgency", "high")
+    assert r.exit_code == 0 and r.stdout == "INC-0001\n"
+    assert "rule major" in r.stderr
+    data = yaml.safe_load((desk / "tickets/INC-0001.yaml").read_text())
+    assert any(e["by"] == BOT for e in data["history"][1:])
+    message = git(desk, "log", "-1", "--format=%B")
+    assert f"Itsm-Rule: {MAJOR['id']}" in message
+    assert run("audit", "verify").exit_code == 0
+    # The same bot entries without the trailer are not backed by anyone.
+    path = desk / "tickets/INC-0001.yaml"
+    data["history"].append({**data["history"][-1], "at": "2026-03-02T10:00:00Z", "note": "forged"})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    git(desk, "commit", "-qam", "hand edit")
+    r = run("audit", "verify")
+    assert r.exit_code == 1 and "unbacked" in r.stdout

@@ -115,6 +115,7 @@ class CommitInfo:
     subject: str
     ids: tuple[str, ...] = ()  # Itsm-Id trailers
     action: str | None = None  # Itsm-Action trailer
+    rules: tuple[str, ...] = ()  # Itsm-Rule trailers: desk rules that acted (as the bot) inside this commit
     files: list[FileChange] = field(default_factory=list)
 
     @property
@@ -401,9 +402,12 @@ def _check_delta(
     baseline = commit.action in BASELINE_ACTIONS and all(p is None for p in change.parents)
     if not baseline:
         author = commit.author_email.lower()
+        # Entries by the bot ride in the commit of the person whose change triggered
+        # a desk rule; the commit's Itsm-Rule trailers declare it.
+        bot = config.bot.lower() if commit.rules else None
         for entry in delta.added:
             by = str(entry.get("by", ""))
-            if by.lower() != author:
+            if by.lower() != author and by.lower() != bot:
                 yield finding("unbacked", f"{_describe(entry)} says by {by} but the commit's author is {commit.author_email}")
     if change.new is not None and any(e.get("action") in ("approve", "reject") for e in delta.added):
         yield from (finding("approval", m) for m in _approval_problems(change.new, delta.added, config, services))

@@ -46,6 +46,7 @@ _LOG_FORMAT = "%x1e" + "%x00".join([
     "%H", "%an", "%ae", "%aI", "%cI", "{sig}", "%P", "%s",
     "%(trailers:key=Itsm-Id,valueonly,separator=%x2C)",
     "%(trailers:key=Itsm-Action,valueonly,separator=%x2C)",
+    "%(trailers:key=Itsm-Rule,valueonly,separator=%x2C)",
 ])
 _WINDOW = 256  # commits resolved per cat-file round trip
 _CHUNK = 200  # object names per write: far below a pipe buffer, so writing never blocks
@@ -444,6 +445,7 @@ class Trail:
                 signature=f[5], parents=parents, subject=f[7],
                 ids=tuple(x.strip() for x in f[8].split(",") if x.strip()),
                 action=(f[9].split(",")[-1].strip() or None),
+                rules=tuple(x.strip() for x in f[10].split(",") if x.strip()),
             )
             if len(parents) > 1:
                 for path in raw.paths:
@@ -480,8 +482,8 @@ def _parse_log(stream: IO[bytes]) -> Iterator[_RawCommit]:
         text = line.decode("utf-8", "replace").rstrip("\n")
         if text.startswith(_SEP):
             fields = text[1:].split("\0")
-            if len(fields) < 10:
-                fields += [""] * (10 - len(fields))
+            if len(fields) < 11:
+                fields += [""] * (11 - len(fields))
             if current is not None and current.fields[0] == fields[0]:
                 continue  # the same merge, diffed against its next parent
             if current is not None:

@@ -12,13 +12,20 @@ from itsm_cli.store.desk import Desk
 from itsm_cli.store.gitstore import Git, check_identity
 
 
-def commit_message(record_id: str, action: str, summary: str, extra_ids: Sequence[str] = ()) -> str:
-    """``INC-0042: transition new -> assigned`` plus the ``Itsm-Id``/``Itsm-Action`` trailers."""
+def commit_message(
+    record_id: str, action: str, summary: str, extra_ids: Sequence[str] = (), rules: Sequence[str] = ()
+) -> str:
+    """``INC-0042: transition new -> assigned`` plus the ``Itsm-Id``/``Itsm-Action`` (and ``Itsm-Rule``) trailers.
+
+    ``rules`` names the desk rules that acted, as the bot, inside this change, so
+    an auditor sees why entries by the bot ride in a person's commit.
+    """
     # The summary quotes titles from hostile files: keep it one line with no terminal escapes,
     # so it cannot forge trailers or rewrite the terminal of whoever runs git log.
     lines = [one_line(f"{record_id}: {summary}", 400), "", f"Itsm-Id: {record_id}"]
     lines.extend(f"Itsm-Id: {other}" for other in extra_ids)
     lines.append(f"Itsm-Action: {action}")
+    lines.extend(f"Itsm-Rule: {one_line(rule, 80)}" for rule in dict.fromkeys(rules))
     return "\n".join(lines) + "\n"
 
 
