@@ -81,19 +81,22 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("ITSM_NOW", "2026-03-02T09:00:00Z")
 
 
-def run(*args: str, input: str | None = None, cwd: Path | None = None) -> Result:
+def run(*args: str, input: str | None = None, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
     """Run ``itsm ARGS`` in-process, as the console script would (exit code and both streams)."""
     runner = CliRunner()
     argv = list(args)
     if cwd is not None:
         argv = ["-C", str(cwd), *argv]
-    with runner.isolation(input=input) as streams:
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = streams[0].getvalue(), streams[1].getvalue()
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in (env or {}).items():
+            mp.setenv(k, v)
+        with runner.isolation(input=input) as streams:
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            out, err = streams[0].getvalue(), streams[1].getvalue()
     return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 

@@ -458,3 +458,15 @@ def test_a_section_keeps_base_and_delta_apart(tmp_path: Path, monkeypatch: pytes
     fourth.save(paths[:100])  # a rewrite keeps only the files that still exist
     fifth = Section(tmp_path, "t", "env")
     assert len(fifth) == 100 and fifth.get(paths[9], "nine") == 9 and not (tmp_path / "t.delta").exists()
+
+
+def test_list_of_articles_with_service_lists(busy: Path) -> None:
+    for i, services in enumerate((["email"], [], ["email", "vpn"])):
+        (busy / f"kb/KB-000{i + 1}.md").write_text(
+            f"---\nid: KB-000{i + 1}\ntype: article\ntitle: Article {i}\nstatus: published\nservices: {services}\n"
+            f"owner: {ANN}\nreview_by: '2027-01-01'\nupdated: '2026-01-01T00:00:00Z'\n---\n# Body {i}\n")
+    d = Desk(busy)
+    for query in (Query(type_name="article"), Query(type_name="article", service="email"), Query(service="vpn")):
+        expected = run_query(d.config, (r.data for r in d.records(("kb",))), query)
+        assert find_records(Desk(busy), query, ("kb",), full=True) == expected
+        assert [s["id"] for s in find_records(Desk(busy), query, ("kb",))] == [r["id"] for r in expected]

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from itsm_cli.cli import output
+from itsm_cli.cli.record_commands import build_query, query_options
 from itsm_cli.errors import BadArgument, EnvironmentProblem
 
 
@@ -151,36 +152,18 @@ def import_cmd(obj: Any, kind: str, file: Path, type_name: str, maps: tuple[str,
 
 
 @click.command("export")
-@click.argument("type_name", metavar="[TYPE]", required=False)
-@click.option("--status", "statuses", multiple=True, help="Only these states (repeatable).")
-@click.option("--service", help="Only this service.")
-@click.option("--assignee", help="Only this assignee ('none' for unassigned).")
-@click.option("--group", help="Only this group.")
-@click.option("--priority", "priorities", multiple=True, help="Only these priorities (repeatable).")
-@click.option("--open", "open_", is_flag=True, help="Only records still being worked on.")
-@click.option("--closed", is_flag=True, help="Only resolved or closed records.")
-@click.option("--search", help="Case-insensitive text in title, description and public comments.")
-@click.option("--sort", "sort_key", default="id", show_default=True, help="Field to sort by; prefix '-' for descending.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N records.")
+@query_options
 @click.option("--output", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of standard output.")
 @output.format_option("json", "csv", default="json")
 @click.pass_obj
-def export_cmd(obj: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None, assignee: str | None,
-               group: str | None, priorities: tuple[str, ...], open_: bool, closed: bool, search: str | None,
-               sort_key: str, limit: int | None, out: Path | None, fmt: str) -> None:
+def export_cmd(obj: Any, out: Path | None, fmt: str, **filters: Any) -> None:
     """Export whole records (tickets unless TYPE says otherwise) as JSON or CSV, filtered like list.
 
     'itsm import' of the output into an empty desk reproduces the records.
     """
     from itsm_cli.automation import export_records
-    from itsm_cli.core.query import Query
 
-    if open_ and closed:
-        raise BadArgument("--open and --closed exclude each other")
-    query = Query(
-        type_name=type_name, statuses=set(statuses), service=service, assignee=assignee, group=group,
-        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key, limit=limit,
-    )
+    query = build_query(obj.desk.config, **filters)
     text = export_records(obj.desk, query, fmt)
     if out is None:
         click.echo(text, nl=False)

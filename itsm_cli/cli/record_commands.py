@@ -161,42 +161,63 @@ def render_record(rec: Any, config: Any) -> str:
     return "\n".join(lines)
 
 
+_QUERY_OPTIONS = (
+    click.argument("type_name", metavar="[TYPE]", required=False),
+    click.option("--status", "statuses", multiple=True, help="Only these states (repeatable)."),
+    click.option("--service", help="Only this service."),
+    click.option("--assignee", help="Only this assignee ('none' for unassigned)."),
+    click.option("--group", help="Only this group."),
+    click.option("--priority", "priorities", multiple=True, help="Only these priorities (repeatable)."),
+    click.option("--open", "open_", is_flag=True, help="Only records still being worked on."),
+    click.option("--closed", is_flag=True, help="Only resolved or closed records."),
+    click.option("--search", help="Case-insensitive text in title, description and public comments."),
+    click.option("--sort", "sort_key", default="id", show_default=True, help="Field to sort by; prefix '-' for descending."),
+    click.option("--limit", type=click.IntRange(min=1), help="At most N records."),
+)
+
+
+def query_options(f: Any) -> Any:
+    """The record filters ``list`` and ``export`` share (TYPE, --status, --service, ... --limit)."""
+    for decorator in reversed(_QUERY_OPTIONS):
+        f = decorator(f)
+    return f
+
+
+def build_query(config: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None,
+                assignee: str | None, group: str | None, priorities: tuple[str, ...], open_: bool, closed: bool,
+                search: str | None, sort_key: str, limit: int | None) -> Any:
+    """The :class:`~itsm_cli.core.query.Query` the shared filter options describe."""
+    from itsm_cli.core.query import Query
+
+    if type_name is not None:
+        config.record_type(type_name)
+    if open_ and closed:
+        raise BadArgument("--open and --closed exclude each other")
+    return Query(
+        type_name=type_name, statuses=set(statuses), service=service, assignee=assignee, group=group,
+        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key, limit=limit,
+    )
+
+
 @click.command("list")
-@click.argument("type_name", metavar="[TYPE]", required=False)
-@click.option("--status", "statuses", multiple=True, help="Only these states (repeatable).")
-@click.option("--service", help="Only this service.")
-@click.option("--assignee", help="Only this assignee ('none' for unassigned).")
-@click.option("--group", help="Only this group.")
-@click.option("--priority", "priorities", multiple=True, help="Only these priorities (repeatable).")
-@click.option("--open", "open_", is_flag=True, help="Only records still being worked on.")
-@click.option("--closed", is_flag=True, help="Only resolved or closed records.")
-@click.option("--search", help="Case-insensitive text in title, description and public comments.")
-@click.option("--sort", "sort_key", default="id", show_default=True, help="Field to sort by; prefix '-' for descending.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N records.")
+@query_options
 @click.option("--breaching", is_flag=True, help="Only tickets whose running SLA clock breaches within --within.")
 @click.option("--within", metavar="DURATION", help="With --breaching: how soon, e.g. 30m, 2h, 1d (wall-clock; default 2h).")
 @click.option("--breached", is_flag=True, help="Only tickets whose response or resolution clock has breached.")
 @format_option("table", "json", "csv")
 @click.pass_obj
-def list_cmd(obj: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None, assignee: str | None,
-             group: str | None, priorities: tuple[str, ...], open_: bool, closed: bool, search: str | None,
-             sort_key: str, limit: int | None, breaching: bool, within: str | None, breached: bool, fmt: str) -> None:
+def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt: str, **filters: Any) -> None:
     """List records (tickets unless TYPE says otherwise), filtered, searched and sorted."""
     from itsm_cli.cli.service_level_commands import sla_filter
-    from itsm_cli.core.query import Query, run_query
+    from itsm_cli.core.query import run_query
 
     desk = obj.desk
     config = desk.config
-    if type_name is not None:
-        config.record_type(type_name)
-    if open_ and closed:
-        raise BadArgument("--open and --closed exclude each other")
-    folders = ("tickets",) if type_name is None else (config.types[type_name].folder,)
-    query = Query(
-        type_name=type_name, statuses=set(statuses), service=service, assignee=assignee, group=group,
-        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key,
-        limit=None if breaching or breached else limit,
-    )
+    query = build_query(config, **filters)
+    limit = query.limit
+    if breaching or breached:
+        query.limit = None  # the SLA filter runs after the query; limit what it leaves
+    folders = ("tickets",) if query.type_name is None else (config.types[query.type_name].folder,)
     found = run_query(config, (r.data for r in desk.records(folders)), query)
     if breaching or breached or within:
         found = sla_filter(desk, found, breaching=breaching, within=within, breached=breached)[:limit]

@@ -86,12 +86,20 @@ def fingerprint(*parts: bytes | str) -> str:
 
 
 _CODE: str | None = None
+# The modules whose code decides a cached result (parsing, validation, summaries). Their size and
+# mtime are part of every cache's environment, so an edited checkout never reuses stale results.
+CODE_FILES = (
+    "errors.py", "core/validate.py", "core/workflow.py", "core/config.py", "core/schema.py", "core/ids.py",
+    "core/query.py", "store/yaml_io.py", "store/desk.py", "store/check.py", "store/cache.py",
+)
 
 
 def code_fingerprint() -> str:
-    """The itsm version and the code that computes cached results (so an edited checkout never reuses them)."""
+    """The itsm version, the code that computes cached results, and the libraries it relies on."""
     global _CODE
     if _CODE is None:
+        import importlib.util
+
         import yaml
 
         from itsm_cli import __version__
@@ -99,11 +107,17 @@ def code_fingerprint() -> str:
 
         package = Path(__file__).resolve().parents[1]
         parts: list[str] = [__version__, str(CACHE_FORMAT), sys.version, yaml.__version__, str(HAVE_LIBYAML)]
-        for folder in ("core", "store"):
-            for path in sorted((package / folder).glob("*.py")):
-                with contextlib.suppress(OSError):
-                    st = path.stat()
-                    parts.append(f"{folder}/{path.name}:{st.st_size}:{st.st_mtime_ns}")
+        spec = importlib.util.find_spec("jsonschema")  # it words the messages of schema problems
+        files = [package / name for name in CODE_FILES]
+        if spec is not None and spec.origin:
+            files.append(Path(spec.origin))
+        for path in files:
+            try:
+                st = path.stat()
+            except OSError:
+                parts.append(f"{path}:-")
+                continue
+            parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
         _CODE = fingerprint(*parts)
     return _CODE
 
@@ -177,14 +191,23 @@ class Cache:
                 return
         self._started = (folders, (index_file, before, snapshot_env), known, ls, df)
 
+    def _reap(self) -> None:
+        """Wait for git processes started by :meth:`start` whose answer is not needed (no open pipes left)."""
+        started, self._started = self._started, None
+        for proc in (started or ())[3:]:
+            if proc is not None:
+                proc.communicate()
+
     def listing(self, paths: Sequence[str]) -> Listing:
         """The keys of ``paths`` (see the module docstring), and one digest for all of them."""
         listing = Listing(paths)
+        folders = tuple(sorted({p.partition("/")[0] for p in paths}))
+        if self._started is not None and (not paths or not set(folders) <= set(self._started[0])):
+            self._reap()  # git was asked about other folders: let it finish, unused
         if not paths:
             listing.digest = fingerprint("")
             return listing
-        folders = tuple(sorted({p.partition("/")[0] for p in paths}))
-        if self._started is None or not set(folders) <= set(self._started[0]):
+        if self._started is None:
             self.start(folders)
         assert self._started is not None
         _, state, known, ls, df = self._started
@@ -237,9 +260,9 @@ class Cache:
             listing.digest = fingerprint(stamp, "\0".join(paths), extra)
         return listing
 
-    def section(self, name: str, env: str) -> Section:
+    def section(self, name: str, env: str, packed: bool = False) -> Section:
         """The named section, empty unless stored under the same environment."""
-        return Section(self.directory, name, env)
+        return Section(self.directory, name, env, packed)
 
 
 # An entry of `git ls-files -s -v -z` that starts right after the previous one's NUL (never inside a path).
@@ -294,10 +317,11 @@ class Section:
     everything into a new base when the delta has grown large.
     """
 
-    def __init__(self, directory: Path, name: str, env: str):
+    def __init__(self, directory: Path, name: str, env: str, packed: bool = False):
         self.directory = directory
         self.name = name
         self.env = env
+        self.packed = packed  # values are text, stored as one string (fast to load and to search)
         self.generation = ""
         self._paths: list[str] = []
         self._index_map: dict[str, int] | None = None
@@ -319,7 +343,9 @@ class Section:
         generation, payload = base
         try:
             paths, keys, values = payload
-            if not (isinstance(paths, list) and isinstance(keys, list) and isinstance(values, list)):
+            if isinstance(values, tuple) and len(values) == 3 and values[0] == "packed":
+                values = _Packed.from_stored(values)
+            if not (isinstance(paths, list) and isinstance(keys, list) and isinstance(values, (list, _Packed))):
                 return
             if not len(paths) == len(keys) == len(values):
                 return
@@ -379,6 +405,28 @@ class Section:
             return out
         return [self.get(path, key) for path, key in zip(paths, keys)]
 
+    def search(self, paths: list[str], keys: list[str | None], words: list[str]) -> list[Any]:
+        """For each path: whether its stored text contains every word, or MISSING when it has none stored."""
+        self._load()
+        values = self._values
+        if not (isinstance(values, _Packed) and paths == self._paths):
+            out: list[Any] = []
+            for path, key in zip(paths, keys):
+                text = self.get(path, key)
+                out.append(MISSING if text is MISSING else all(w in text for w in words))
+            return out
+        marks = values.containing(words)
+        out = [bool(m) for m in marks]
+        for i in [i for i, (a, b) in enumerate(zip(keys, self._keys)) if a != b or a is None]:
+            text = self.get(paths[i], keys[i])
+            out[i] = MISSING if text is MISSING else all(w in text for w in words)
+        for path in self._new.keys() | self._delta.keys():
+            i = self._index.get(path)
+            if i is not None and i < len(paths) and paths[i] == path:
+                text = self.get(path, keys[i])
+                out[i] = MISSING if text is MISSING else all(w in text for w in words)
+        return out
+
     # writing
 
     def put(self, path: str, key: str | None, value: Any) -> None:
@@ -405,7 +453,7 @@ class Section:
                 rows = {**delta, **self._new}
                 if count and len(rows) <= min(DELTA_MAX, max(100, int(count * DELTA_SHARE))):
                     with contextlib.suppress(OSError, ValueError):
-                        _write(self.directory / f"{self.name}.delta", self.env, generation, _interned_rows(rows))
+                        _write(self.directory / f"{self.name}.delta", self.env, generation, rows)
                     self._new = {}
                     return
             self._load()
@@ -413,11 +461,10 @@ class Section:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             if self._paths and len(rows) <= min(DELTA_MAX, max(100, int(len(self._paths) * DELTA_SHARE))):
-                _write(self.directory / f"{self.name}.delta", self.env, self.generation, _interned_rows(rows))
+                _write(self.directory / f"{self.name}.delta", self.env, self.generation, rows)
                 self._new = {}
                 return
             paths, keys, values = [], [], []
-            interned: dict[bytes, Any] = {}
             for p in current:
                 row = rows.get(p)
                 if row is None:
@@ -427,9 +474,10 @@ class Section:
                     row = (self._keys[i], self._values[i])
                 paths.append(p)
                 keys.append(row[0])
-                values.append(_intern(row[1], interned))
+                values.append(row[1])
             generation = os.urandom(8).hex()
-            _write(self.directory / f"{self.name}.bin", self.env, generation, (paths, keys, values))
+            stored: Any = _Packed.pack(values) if self.packed else values
+            _write(self.directory / f"{self.name}.bin", self.env, generation, (paths, keys, stored))
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.directory / f"{self.name}.delta")
         except (OSError, ValueError):
@@ -437,18 +485,63 @@ class Section:
         self._new = {}
 
 
-def _intern(value: Any, seen: dict[bytes, Any]) -> Any:
-    # Identical values are stored once (marshal writes a shared object as a reference).
-    try:
-        blob = marshal.dumps(value, 4)
-    except ValueError:
-        raise
-    return seen.setdefault(blob, value)
+class _Packed:
+    """Many texts kept as one string, each followed by a newline (so no search word can span two)."""
 
+    def __init__(self, text: str, offsets: Any):
+        self.text = text
+        self.offsets = offsets  # where each text starts, and where the next one would
 
-def _interned_rows(rows: dict[str, tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
-    seen: dict[bytes, Any] = {}
-    return {p: (k, _intern(v, seen)) for p, (k, v) in rows.items()}
+    @classmethod
+    def pack(cls, values: list[str]) -> tuple[str, str, bytes]:
+        """The stored form of ``values``."""
+        from array import array
+
+        offsets = array("q", [0])
+        at = 0
+        for v in values:
+            at += len(v) + 1
+            offsets.append(at)
+        return ("packed", "".join(v + "\n" for v in values), offsets.tobytes())
+
+    @classmethod
+    def from_stored(cls, stored: tuple) -> _Packed:
+        """Back from :meth:`pack`'s form (ValueError when it does not fit together)."""
+        from array import array
+
+        _, text, raw = stored
+        offsets = array("q")
+        offsets.frombytes(raw)
+        if not isinstance(text, str) or not offsets or offsets[-1] != len(text):
+            raise ValueError("damaged packed text")
+        return cls(text, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:
+        if i < 0:
+            i += len(self)
+        return self.text[self.offsets[i] : self.offsets[i + 1] - 1]
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def containing(self, words: list[str]) -> bytearray:
+        """1 for each text that contains every word (no word may hold whitespace), else 0."""
+        import bisect
+
+        result: bytearray | None = None
+        find, offsets = self.text.find, self.offsets
+        for word in words:
+            marks = bytearray(len(self))
+            pos = find(word)
+            while pos >= 0:
+                i = bisect.bisect_right(offsets, pos) - 1
+                marks[i] = 1
+                pos = find(word, offsets[i + 1])
+            result = marks if result is None else bytearray(a & b for a, b in zip(result, marks))
+        return result if result is not None else bytearray(b"\1") * len(self)
 
 
 # --- the file format: magic, header length, header (format, env, generation, size, checksum), payload
@@ -617,6 +710,41 @@ def _summary_init(root: str) -> None:
     _SUMMARY_DESK[:] = [Desk(Path(root))]
 
 
+def _table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
+    """Paths, summary rows (None: does not load) and, per path, the text or (given ``words``) whether it holds them all."""
+    cache = Cache.open(desk)
+    if cache is not None:
+        cache.start(folders)
+    paths = desk.record_paths(tuple(folders))
+    listing = cache.listing(paths) if cache is not None else Listing(paths)
+    env = code_fingerprint()
+    summaries = cache.section("summary", env) if cache is not None else None
+    texts = cache.section("text", env, packed=True) if cache is not None else None
+    keys = listing.keys_of(paths)
+    rows = summaries.get_many(paths, keys) if summaries is not None else [MISSING] * len(paths)
+    if words == []:
+        found: list[Any] = [True] * len(paths)  # nothing to search for: the texts are not even loaded
+    elif texts is None:
+        found = [MISSING] * len(paths)
+    elif words is None:
+        found = texts.get_many(paths, keys)
+    else:
+        found = texts.search(paths, keys, words)
+    todo = [(rel, listing.raw_of(rel)) for rel, row, text in zip(paths, rows, found) if row is MISSING or text is MISSING]
+    if todo:
+        at = {rel: i for i, rel in enumerate(paths)}
+        for rel, key, row, text in parallel_map(_summarise, todo, _summary_init, (str(desk.root),)):
+            rows[at[rel]] = row
+            found[at[rel]] = text if words is None else all(w in text for w in words)
+            if summaries is not None and texts is not None:
+                summaries.put(rel, key, row)
+                texts.put(rel, key, text)
+        if summaries is not None and texts is not None:
+            summaries.save(paths)
+            texts.save(paths)
+    return paths, rows, found
+
+
 def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bool = False) -> list[tuple[str, tuple, str]]:
     """(path, summary row, search text) of every record in ``folders`` that loads, in path order.
 
@@ -626,30 +754,8 @@ def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bo
     worker processes when there are many) and both their summary and their
     text are cached.
     """
-    cache = Cache.open(desk)
-    if cache is not None:
-        cache.start(folders)
-    paths = desk.record_paths(tuple(folders))
-    listing = cache.listing(paths) if cache is not None else Listing(paths)
-    env = code_fingerprint()
-    summaries = cache.section("summary", env) if cache is not None else None
-    texts = cache.section("text", env) if cache is not None else None
-    keys = listing.keys_of(paths)
-    rows = summaries.get_many(paths, keys) if summaries is not None else [MISSING] * len(paths)
-    found = texts.get_many(paths, keys) if texts is not None and with_text else [""] * len(paths)
-    todo = [(rel, listing.raw_of(rel)) for rel, row, text in zip(paths, rows, found) if row is MISSING or text is MISSING]
-    if todo:
-        at = {rel: i for i, rel in enumerate(paths)}
-        for rel, key, row, text in parallel_map(_summarise, todo, _summary_init, (str(desk.root),)):
-            rows[at[rel]] = row
-            found[at[rel]] = text if with_text else ""
-            if summaries is not None and texts is not None:
-                summaries.put(rel, key, row)
-                texts.put(rel, key, text)
-        if summaries is not None and texts is not None:
-            summaries.save(paths)
-            texts.save(paths)
-    return [(rel, row, text) for rel, row, text in zip(paths, rows, found) if row is not None]
+    paths, rows, texts = _table(desk, folders, None if with_text else [])
+    return [(rel, row, text if with_text else "") for rel, row, text in zip(paths, rows, texts) if row is not None]
 
 
 def summaries(desk: Any, folders: Sequence[str] = ("tickets",)) -> list[dict[str, Any]]:
@@ -701,9 +807,8 @@ def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), f
     order = type(query)(sort=query.sort, limit=query.limit)  # only sorts and limits what already matched
     found: list[tuple[str, dict[str, Any]]] = []
     fields = SUMMARY_FIELDS
-    rows = summary_rows(desk, folders, with_text=bool(words))
-    for word in words:
-        rows = [r for r in rows if word in r[2]]
+    paths, table, hits = _table(desk, folders, words)
+    rows = [(rel, row, None) for rel, row, hit in zip(paths, table, hits) if row is not None and hit]
     # Rows alike in the fields matches() reads are selected alike: ask once per distinct combination,
     # unless matches() turns out to read anything else (then every row is asked).
     project = operator.itemgetter(*(fields.index(f) for f in _FILTER_FIELDS))

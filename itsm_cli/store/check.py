@@ -89,7 +89,7 @@ def load_config(desk: Desk, result: CheckResult) -> tuple[Config, SchemaSet] | N
 #   ("E", path, line, col, message)                   it does not load (InvalidRecord)
 #   ("K", record id, service id or None, depends_on)   it loads
 # A file's *verdict* (vr) also depends on what validation looked up elsewhere:
-#   (problems, ((link target, existed), ...), ((service id, its file's key or None), ...))
+#   ((path, line, col, message, rule)..., ((link target, existed), ...), ((service id, its file's key or None), ...))
 # or None when the lookups could not be recorded (then it is not cached).
 
 
@@ -204,8 +204,8 @@ def _evaluate(ctx: _Context, rel: str, raw: bytes | None) -> tuple[str, str | No
         return rel, key, pf, None
     ids, services = _Ids(ctx.known_ids), _Services(ctx.services, ctx.service_keys)
     found = validate_records(ctx.config, ctx.schemas, [record], ids, services)  # type: ignore[arg-type]
-    problems = tuple((p.line, p.col, p.message, p.rule) for p in found)
-    if any(p.path != rel for p in found) or not (ids.ok and services.ok):
+    problems = tuple((p.path, p.line, p.col, p.message, p.rule) for p in found)
+    if not (ids.ok and services.ok):
         return rel, None, pf, (problems, (), ())
     return rel, key, pf, (problems, tuple(ids.seen.items()), tuple(services.seen.items()))
 
@@ -342,7 +342,9 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
             if record is not None and isinstance(record.data.get("id"), str):
                 services[record.data["id"]] = record.data
         ctx = _Context(desk, config, schemas, known_ids, services, service_keys)
+        verdicts: dict[Any, Any] = {}  # equal verdicts shared: stored (and loaded) once
         for rel, key, pf, vr in _evaluate_all(ctx, [(rel, raw_of.get(rel)) for rel in todo]):
+            vr = verdicts.setdefault(vr, vr)
             outcomes[rel] = (pf, vr)
             pure = pure and key is not None
             if section is not None and pf and pf[0] != "X":
@@ -356,7 +358,7 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
             result.problems.append(Problem(pf[1], pf[2], pf[3], pf[4], "yaml"))
             continue
         in_scope.append((rel, pf[1]))
-        result.problems.extend(Problem(rel, *p) for p in vr[0])  # type: ignore[index]
+        result.problems.extend(Problem(*p) for p in vr[0])  # type: ignore[index]
     seen: dict[str, str] = {}
     for rel, rid in in_scope:
         upper = rid.upper()

@@ -77,6 +77,12 @@ def resolve_plain(value: str) -> Any:
     return value
 
 
+# resolve_plain returns any scalar unchanged unless it is one of these words or starts with one of
+# these characters; the loader skips the call for all others (keep the two in step).
+_SPECIAL = _NULLS | _TRUE | _FALSE
+_NUMBER_START = frozenset("0123456789+-")
+
+
 def decode(data: bytes, path: str) -> str:
     """Check the size limit and decode strict UTF-8, or raise InvalidRecord."""
     if len(data) > MAX_BYTES:
@@ -111,12 +117,56 @@ def loads(text: str, path: str = "<string>", positions: Positions | None = None)
     root: Any = None
     documents = 0
     nodes = 0
+    get_event = parser.get_event
     try:
         while True:
-            event = parser.get_event()
+            event = get_event()
             if event is None:
                 break
             cls = type(event)
+            if cls is _SCALAR:
+                # The commonest event first; the same checks, in the same order, as for any other node below.
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _err(f"more than {MAX_NODES:,} values in one file", path, event.start_mark)
+                if event.anchor is not None:
+                    raise _err(f"anchors (&{event.anchor}) are not allowed", path, event.start_mark)
+                if event.tag is not None and event.tag != "!":
+                    raise _err(f"explicit tags ({event.tag}) are not allowed", path, event.start_mark)
+                value = event.value
+                plain = not event.style and event.implicit[0]
+                if plain:
+                    if value in _SPECIAL or value[:1] in _NUMBER_START:
+                        value = resolve_plain(value)
+                    if value == "<<" and stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY:
+                        # Only a plain << is a merge key; a quoted '<<' is an ordinary key (and the writer quotes it).
+                        raise _err("merge keys (<<) are not allowed", path, event.start_mark)
+                if not stack:
+                    root = value
+                    continue
+                # _attach, inlined for speed.
+                frame = stack[-1]
+                container = frame[0]
+                if type(container) is list:
+                    if positions is not None and not isinstance(value, (dict, list)):
+                        mark = event.start_mark
+                        positions[(*frame[1], len(container))] = (mark.line + 1, mark.column + 1)
+                    container.append(value)
+                elif frame[2] is _NO_KEY:
+                    if not isinstance(value, str):
+                        raise _err("mapping keys must be strings (quote numbers, true, false, null)", path,
+                                   event.start_mark)
+                    if value in container:
+                        raise _err(f"duplicate key '{value}'", path, event.start_mark)
+                    frame[2] = value
+                    frame[3] = event.start_mark
+                else:
+                    if positions is not None:
+                        key_mark = frame[3]
+                        positions[(*frame[1], frame[2])] = (key_mark.line + 1, key_mark.column + 1)
+                    container[frame[2]] = value
+                    frame[2] = _NO_KEY
+                continue
             if cls in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
                 if cls is yaml.StreamEndEvent:
                     break
@@ -184,6 +234,7 @@ def loads(text: str, path: str = "<string>", positions: Positions | None = None)
 
 
 _NO_KEY = object()
+_SCALAR = yaml.ScalarEvent
 
 
 def _child_path(stack: list[list[Any]]) -> tuple:

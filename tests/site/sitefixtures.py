@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from desk_testing import Result, run
 
-from itsm_cli.cli import main
 from itsm_cli.store import yaml_io
 from itsm_cli.store.desk import Desk
 
@@ -259,30 +258,9 @@ Being reviewed.
 }
 
 
-@dataclass
-class Result:
-    """What a CLI run produced."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 def itsm(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None) -> Result:
     """Run ``itsm ARGS`` in-process (exit code and both streams), optionally with extra environment."""
-    argv = (["-C", str(cwd)] if cwd else []) + list(args)
-    runner = CliRunner()
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in (env or {}).items():
-            mp.setenv(k, v)
-        with runner.isolation(input=input) as streams:
-            try:
-                main(argv)
-                code = 0
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else 1
-            out, err = streams[0].getvalue(), streams[1].getvalue()
-    return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    return run(*args, cwd=cwd, env=env, input=input)
 
 
 def _ok(*args: str, cwd: Path, at: str) -> str:

@@ -1,0 +1,541 @@
+"""Benchmarks: itsm side by side with its peers on the same data, in one run.
+
+    python benchmarks/run.py                          # 10,000 records (a few minutes)
+    python benchmarks/run.py --sizes 10000,100000     # and 100,000 (builds a desk once, ~15 min)
+
+Desks are built once with ``benchmarks/gen_desk.py`` and kept under
+``benchmarks/work/`` (git-ignored); every run resets them to how they were
+built. Each operation is a whole process, timed from start to exit with a
+warm page cache; the table shows medians, the peer doing the same job on the
+same files, the ratio, and the target from issue 8. The results are also
+written as JSON to ``benchmarks/results/<date>-<host>.json``.
+
+Peers: ``check-jsonschema`` with the desk's own schema, the bare libyaml parse
+floor (``CSafeLoader``, 1 and 2 processes), plain ``git`` (``add`` + ``commit``,
+``log -- path``), Backlog.md (``npm install backlog.md``; skipped with a note
+when it cannot be installed) and plain MkDocs for the site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+RESULTS = HERE / "results"
+BIN = Path(sys.executable).parent
+ITSM = [str(BIN / "itsm")] if (BIN / "itsm").exists() else [sys.executable, "-m", "itsm_cli"]
+AGENT = "ann.agent@example.com"
+SEARCH_WORD = "zeppelin"  # in ~1% of generated records
+SAMPLE = 1000  # check-jsonschema files checked (then extrapolated)
+TAG = "bench-base"
+
+PARSE_FLOOR = textwrap.dedent("""
+    import os, sys, yaml
+    from multiprocessing import Pool
+    def parse(paths):
+        for p in paths:
+            with open(p, "rb") as f:
+                yaml.load(f.read(), Loader=yaml.CSafeLoader)
+        return len(paths)
+    if __name__ == "__main__":
+        root, procs = sys.argv[1], int(sys.argv[2])
+        paths = [os.path.join(root, n) for n in sorted(os.listdir(root)) if n.endswith(".yaml")]
+        if procs == 1:
+            parse(paths)
+        else:
+            chunks = [paths[i:i + 500] for i in range(0, len(paths), 500)]
+            with Pool(procs) as pool:
+                sum(pool.map(parse, chunks))
+""")
+
+
+# `itsm list` through itsm_cli.store.cache.find_records, printed by the list command's own code.
+FIND_RECORDS = textwrap.dedent("""
+    import sys
+    import itsm_cli.cli  # the same imports as the command
+    from itsm_cli.cli.record_commands import emit_records
+    from itsm_cli.core.query import Query
+    from itsm_cli.store.cache import find_records
+    from itsm_cli.store.desk import Desk
+
+    flag, value = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
+    query = Query(open_only=flag == "--open", statuses={value} if flag == "--status" else set(),
+                  search=value if flag == "--search" else None)
+    emit_records(find_records(Desk.find("."), query, ("tickets",)), "table")
+""")
+
+
+# --- running things ----------------------------------------------------------------------------
+
+
+class Runner:
+    """Times commands (whole processes) and collects the results."""
+
+    def __init__(self, repeat: int, verbose: bool):
+        self.repeat = repeat
+        self.verbose = verbose
+
+    def once(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600,
+             check: bool = True) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+        """Run ``cmd`` once; (seconds, process)."""
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, timeout=timeout,
+                              check=False)
+        took = time.perf_counter() - started
+        if check and proc.returncode not in (0, 1):
+            raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
+        return took, proc
+
+    def median(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None, repeat: int | None = None,
+               before: Any = None, warmup: bool = True) -> dict[str, Any]:
+        """Median wall time of ``cmd`` over ``repeat`` runs (``before()`` runs, untimed, before each)."""
+        runs = []
+        if warmup and before is None:
+            self.once(cmd, cwd, env)
+        codes = set()
+        for _ in range(repeat or self.repeat):
+            if before is not None:
+                before()
+            took, proc = self.once(cmd, cwd, env)
+            runs.append(took)
+            codes.add(proc.returncode)
+        result: dict[str, Any] = {"median": statistics.median(runs), "runs": [round(r, 4) for r in runs]}
+        if codes != {0}:
+            result["exit_codes"] = sorted(codes)
+        if self.verbose:
+            print(f"  {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))[:90]:<90} {result['median']:.3f}s",
+                  file=sys.stderr)
+        return result
+
+
+def git(desk: Path, *args: str) -> str:
+    """Run git in the desk."""
+    return subprocess.run(["git", *args], cwd=desk, check=True, capture_output=True, text=True).stdout
+
+
+def itsm_has(desk: Path, *command: str) -> bool:
+    """True when this itsm has the command."""
+    proc = subprocess.run([*ITSM, *command, "--help"], cwd=desk, capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+def reset(desk: Path) -> None:
+    """Put the desk back exactly as it was built (work tree, index, main)."""
+    git(desk, "checkout", "-q", "-f", "main")
+    git(desk, "reset", "-q", "--hard", TAG)
+    git(desk, "clean", "-q", "-fd", "--", "tickets", "kb", "catalog")
+    for branch in git(desk, "branch", "--format=%(refname:short)").split():
+        if branch != "main":
+            git(desk, "branch", "-q", "-D", branch)
+
+
+def build_desk(n: int, rebuild: bool) -> Path:
+    """The cached benchmark desk with ``n`` records (built with history commits on first use)."""
+    desk = WORK / f"desk-{n}"
+    marker = desk / ".git" / "itsm-bench.json"
+    if desk.exists() and marker.exists() and not rebuild:
+        return desk
+    if desk.exists():
+        shutil.rmtree(desk)
+    print(f"building the {n:,}-record desk (once; kept in {desk})...", file=sys.stderr)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(HERE / "gen_desk.py"), str(n), str(desk), "--commits"], check=True)
+    git(desk, "tag", "-f", TAG)
+    git(desk, "config", "gc.auto", "0")
+    marker.write_text(json.dumps({"records": n, "built_in_s": round(time.perf_counter() - started, 1)}))
+    return desk
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    try:
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    except (OSError, IndexError, ValueError):
+        mem = 0
+    return {
+        "host": socket.gethostname(), "cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": mem, "os": platform.platform(), "python": platform.python_version(),
+        "git": subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip(),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+# --- the benchmarks ----------------------------------------------------------------------------
+
+
+def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
+    """Every operation and its peer on the desk of ``n`` records."""
+    desk = build_desk(n, args.rebuild)
+    reset(desk)
+    env = {"ITSM_USER": AGENT, "NO_COLOR": "1"}
+    heavy = max(1, min(3, r.repeat if n <= 20_000 else 1))
+    tickets = sorted(p.name for p in (desk / "tickets").iterdir() if p.suffix == ".yaml")
+    n_files = len(tickets) + sum(1 for p in (desk / "kb").iterdir() if p.suffix == ".md") + \
+        sum(1 for p in (desk / "catalog").iterdir() if p.suffix == ".yaml")
+    incidents = [t for t in tickets if t.startswith("INC-")]
+    show_id = incidents[len(incidents) // 2].removesuffix(".yaml")
+    history_id = "INC-0042"
+    out: dict[str, Any] = {"records": n, "files": n_files, "commits": int(git(desk, "rev-list", "--count", "HEAD")),
+                           "ops": {}, "peers": {}, "notes": []}
+    ops, peers, notes = out["ops"], out["peers"], out["notes"]
+    cache = desk / ".git" / "itsm-cache"
+
+    def clear_cache() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    print(f"\n== {n:,} records ({n_files:,} files, {out['commits']:,} commits) ==", file=sys.stderr)
+    ops["help"] = r.median([*ITSM, "--help"], desk, env)
+    ops["show"] = r.median([*ITSM, "show", show_id], desk, env)
+
+    # validate: cold (no cache), warm (nothing changed)
+    ops["validate_cold"] = r.median([*ITSM, "validate"], desk, env, repeat=heavy, before=clear_cache)
+    ops["validate_warm"] = r.median([*ITSM, "validate"], desk, env)
+    _, proc = r.once([*ITSM, "validate"], desk, env)
+    ops["validate_warm"]["result"] = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+
+    # list: cold, then warm (the command as it stands, and the cached query it is meant to call)
+    lists = (("list_open", ["list", "--open"]), ("list_status", ["list", "--status", "in_progress"]),
+             ("list_search", ["list", "--search", SEARCH_WORD]))
+    for name, cmd in lists:
+        ops[name + "_cold"] = r.median([*ITSM, *cmd], desk, env, repeat=heavy, before=clear_cache)
+        ops[name + "_warm"] = r.median([*ITSM, *cmd], desk, env)
+    script = WORK / "find_records.py"
+    script.write_text(FIND_RECORDS)
+    for name, cmd in lists:
+        ops["lib_" + name + "_cold"] = r.median([sys.executable, str(script), *cmd[1:]], desk, env, repeat=heavy,
+                                                before=clear_cache)
+        ops["lib_" + name + "_warm"] = r.median([sys.executable, str(script), *cmd[1:]], desk, env)
+
+    # history and audit, when this itsm has them; git log is the floor, with and without a commit-graph
+    graph = desk / ".git" / "objects" / "info"
+    for f in ("commit-graph",):
+        (graph / f).unlink(missing_ok=True)
+    shutil.rmtree(graph / "commit-graphs", ignore_errors=True)
+    path = f"tickets/{history_id}.yaml"
+    peers["git_log_path_no_graph"] = r.median(["git", "log", "--format=%H %an %s", "--", path], desk, repeat=heavy)
+    git(desk, "commit-graph", "write", "--reachable", "--changed-paths")
+    peers["git_log_path"] = r.median(["git", "log", "--format=%H %an %s", "--", path], desk)
+    if itsm_has(desk, "history"):
+        ops["history"] = r.median([*ITSM, "history", history_id], desk, env)
+    else:
+        notes.append("itsm history: not in this build, skipped")
+    if itsm_has(desk, "audit"):
+        ops["audit"] = r.median([*ITSM, "audit", "--format", "csv"], desk, env, repeat=1, warmup=False)
+        peers["git_log_name_status"] = r.median(["git", "log", "--name-status", "--format=%H %an %ae %aI %s"], desk,
+                                                repeat=1, warmup=False)
+    else:
+        notes.append("itsm audit: not in this build, skipped")
+
+    # validate --base with 10 changed files, on a branch
+    git(desk, "checkout", "-q", "-b", "bench-pr")
+    _, proc = r.once([*ITSM, "list", "--open", "--format", "csv", "--limit", "10"], desk, env)
+    changed = [line.split(",")[0] for line in proc.stdout.decode().splitlines()[1:]]
+    for rid in changed:
+        r.once([*ITSM, "comment", rid, "Benchmark comment on a pull request"], desk, env)
+    ops["validate_base_10"] = r.median([*ITSM, "validate", "--base", "main"], desk, env)
+    ops["validate_base_10"]["changed"] = len(changed)
+    git(desk, "checkout", "-q", "main")
+
+    # new and transition, each including its commit; plain git add + commit is the floor
+    created: list[str] = []
+
+    def new() -> None:
+        _, p = r.once([*ITSM, "new", "incident", "--title", "Benchmark ticket", "--service", "email"], desk, env)
+        created.append(p.stdout.decode().strip())
+
+    took = []
+    for _ in range(r.repeat):
+        started = time.perf_counter()
+        new()
+        took.append(time.perf_counter() - started)
+    ops["new"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took]}
+    took = []
+    for rid in created:
+        t, _ = r.once([*ITSM, "transition", rid, "cancelled", "--note", "benchmark"], desk, env)
+        took.append(t)
+    ops["transition"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took]}
+    counter = iter(range(10**6))
+
+    def plain_file() -> None:
+        (desk / "tickets" / f"ZZ-{next(counter)}.txt").write_text("x" * 2000)
+
+    took = []
+    for _ in range(r.repeat):
+        plain_file()
+        name = f"tickets/ZZ-{len(took)}.txt"
+        t, _ = r.once(["sh", "-c", f"git add {name} && git commit -q -m bench -- {name}"], desk)
+        took.append(t)
+    peers["git_add_commit"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took]}
+    reset(desk)
+
+    # peers on the same files
+    peers.update(bench_parse_floor(desk, r, heavy))
+    peers.update(bench_check_jsonschema(desk, incidents, r, notes))
+    peers.update(bench_backlog(n, r, notes, args))
+    if itsm_has(desk, "site", "build") and not args.no_site:
+        site_out = WORK / f"site-{n}"
+        shutil.rmtree(site_out, ignore_errors=True)
+        ops["site_build"] = r.median([*ITSM, "site", "build", "-o", str(site_out)], desk, env, repeat=1, warmup=False)
+        pages = count_pages(site_out)
+        ops["site_build"]["pages"] = pages
+        peers.update(bench_mkdocs(pages, r))
+    else:
+        notes.append("site build: skipped (no 'itsm site build' or --no-site)")
+    reset(desk)
+    return out
+
+
+def count_pages(site: Path) -> int:
+    """Pages the site build produced (for the plain MkDocs peer)."""
+    return max(1, sum(1 for _ in site.rglob("*.html"))) if site.is_dir() else 1
+
+
+def bench_parse_floor(desk: Path, r: Runner, repeat: int) -> dict[str, Any]:
+    """The bare libyaml parse of every ticket file, 1 and 2 processes (the floor for validate)."""
+    script = WORK / "parse_floor.py"
+    script.write_text(PARSE_FLOOR)
+    out = {}
+    for procs in (1, 2):
+        out[f"parse_floor_{procs}p"] = r.median([sys.executable, str(script), str(desk / "tickets"), str(procs)],
+                                                desk, repeat=repeat)
+    return out
+
+
+def bench_check_jsonschema(desk: Path, incidents: list[str], r: Runner, notes: list[str]) -> dict[str, Any]:
+    """check-jsonschema with the desk's incident schema over a sample of the incident files, extrapolated."""
+    exe = BIN / "check-jsonschema"
+    if not exe.exists() and shutil.which("check-jsonschema") is None:
+        notes.append("check-jsonschema: not installed, skipped")
+        return {}
+    schema = desk / "schemas" / "incident.schema.json"
+    sample = [f"tickets/{n}" for n in incidents[:SAMPLE]]
+    cmd = [str(exe if exe.exists() else "check-jsonschema"), "--schemafile", str(schema), "--base-uri", schema.as_uri(), *sample]
+    result = r.median(cmd, desk, repeat=1, warmup=True)
+    rate = len(sample) / result["median"]
+    result.update(files=len(sample), files_per_s=round(rate, 1),
+                  note=f"a sample of {len(sample)} incident files; whole desk extrapolated at the same rate")
+    return {"check_jsonschema_sample": result}
+
+
+def bench_backlog(n: int, r: Runner, notes: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Backlog.md with the same number of tasks: create (with its commit), list, search."""
+    if args.no_backlog:
+        return {}
+    exe = WORK / "node_modules" / ".bin" / "backlog"
+    if not exe.exists():
+        if shutil.which("npm") is None:
+            notes.append("Backlog.md: npm not found, skipped")
+            return {}
+        proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(WORK), "backlog.md"],
+                              capture_output=True, text=True, check=False, timeout=600)
+        if proc.returncode != 0 or not exe.exists():
+            notes.append("Backlog.md: npm install backlog.md failed (offline?), skipped")
+            return {}
+    project = WORK / f"backlog-{n}"
+    marker = project / ".git" / "bench-ok"
+    env = {"NO_COLOR": "1"}
+    if not marker.exists():
+        shutil.rmtree(project, ignore_errors=True)
+        project.mkdir(parents=True)
+        git(project, "init", "-q", "-b", "main")
+        r.once([str(exe), "init", "bench", "--defaults"], project, env)
+        r.once([str(exe), "config", "set", "remoteOperations", "false"], project, env)
+        r.once([str(exe), "config", "set", "autoCommit", "true"], project, env)
+        write_backlog_tasks(project, n)
+        git(project, "add", "-A")
+        git(project, "-c", "user.email=b@example.com", "-c", "user.name=B", "commit", "-q", "-m", "tasks")
+        git(project, "tag", "-f", TAG)
+        marker.write_text(str(n))
+    git(project, "reset", "-q", "--hard", TAG)
+    git(project, "clean", "-q", "-fd")
+    genv = {**env, "GIT_AUTHOR_NAME": "B", "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "B",
+            "GIT_COMMITTER_EMAIL": "b@example.com"}
+    out: dict[str, Any] = {}
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    big = n > 20_000  # slow enough that one run each says enough
+    out["backlog_create"] = r.median([str(exe), "task", "create", "Benchmark task", "-d", "made by the benchmark",
+                                      "--plain"], project, genv, warmup=False, repeat=1 if big else None)
+    out["backlog_list"] = r.median([str(exe), "task", "list", "-s", "In Progress", "--plain"], project, genv,
+                                   repeat=1 if big else None, warmup=not big)
+    out["backlog_search"] = r.median([str(exe), "search", SEARCH_WORD, "--plain"], project, genv,
+                                     repeat=1 if big else None, warmup=not big)
+    for v in out.values():
+        v["version"] = version
+    git(project, "reset", "-q", "--hard", TAG)
+    return out
+
+
+def write_backlog_tasks(project: Path, n: int) -> None:
+    """``n`` Backlog.md task files of about the same size as the desk's tickets."""
+    import random
+
+    sys.path.insert(0, str(HERE))
+    from gen_desk import paragraphs, text
+
+    rng = random.Random(5)
+    folder = project / "backlog" / "tasks"
+    folder.mkdir(parents=True, exist_ok=True)
+    statuses = ["To Do", "In Progress", "Done"]
+    for i in range(1, n + 1):
+        title = text(rng, rng.randint(5, 9)).rstrip(".")[:80]
+        slug = "-".join(title.split()[:6])
+        body = paragraphs(rng, rng.randint(120, 180))
+        notes = "\n".join(f"- {text(rng, 20)}" for _ in range(rng.randint(1, 4)))
+        folder.joinpath(f"task-{i} - {slug}.md").write_text(
+            f"---\nid: TASK-{i}\ntitle: {json.dumps(title)}\nstatus: {rng.choice(statuses)}\nassignee: []\n"
+            f"created_date: '2024-01-01 09:00'\nlabels: []\ndependencies: []\nordinal: {i * 1000}\n---\n\n"
+            f"## Description\n\n<!-- SECTION:DESCRIPTION:BEGIN -->\n{body}<!-- SECTION:DESCRIPTION:END -->\n\n"
+            f"## Implementation Notes\n\n<!-- SECTION:NOTES:BEGIN -->\n{notes}\n<!-- SECTION:NOTES:END -->\n"
+        )
+
+
+def bench_mkdocs(pages: int, r: Runner) -> dict[str, Any]:
+    """Plain MkDocs (Material) building the same number of hand-written pages."""
+    import random
+
+    sys.path.insert(0, str(HERE))
+    from gen_desk import paragraphs
+
+    project = WORK / f"mkdocs-{pages}"
+    if not (project / "mkdocs.yml").exists():
+        shutil.rmtree(project, ignore_errors=True)
+        (project / "docs").mkdir(parents=True)
+        rng = random.Random(9)
+        (project / "mkdocs.yml").write_text("site_name: Plain\ntheme:\n  name: material\nplugins:\n  - search\n")
+        (project / "docs" / "index.md").write_text("# Plain\n")
+        for i in range(1, pages):
+            (project / "docs" / f"page-{i}.md").write_text(f"# Page {i}\n\n{paragraphs(rng, 200)}\n")
+    mkdocs = BIN / "mkdocs"
+    result = r.median([str(mkdocs if mkdocs.exists() else "mkdocs"), "build", "-q", "-d", str(project / "site")],
+                      project, repeat=1, warmup=False)
+    result["pages"] = pages
+    return {"mkdocs_plain": result}
+
+
+# --- the table -------------------------------------------------------------------------------------
+
+
+def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(operation, itsm, peer, peer time, ratio, target) lines for one desk size."""
+    ops, peers = size["ops"], size["peers"]
+    files = size["files"]
+    out = []
+
+    def t(entry: dict[str, Any] | None) -> str:
+        return f"{entry['median']:.3f} s" if entry else "-"
+
+    def add(label: str, op: str | None, peer: str | None, peer_label: str, target: str, ratio: str | None = None,
+            peer_time: str | None = None) -> None:
+        a, b = ops.get(op) if op else None, peers.get(peer) if peer else None
+        if ratio is None:
+            ratio = f"{b['median'] / a['median']:.1f}x faster" if a and b and a["median"] < b["median"] else (
+                f"{a['median'] / b['median']:.2f}x" if a and b else "-")
+        out.append((label, t(a), peer_label if b or peer_time else "-", peer_time or t(b), ratio, target))
+
+    add("itsm --help", "help", None, "", "< 100 ms")
+    add("itsm show ID", "show", None, "", "< 100 ms")
+    add("itsm new (incl. commit)", "new", "git_add_commit", "git add && git commit", "< 200 ms")
+    add("itsm transition (incl. commit)", "transition", "git_add_commit", "git add && git commit", "< 200 ms")
+    cj = peers.get("check_jsonschema_sample")
+    cold = ops.get("validate_cold")
+    if cold:
+        rate = files / cold["median"]
+        if cj:
+            extra = cj["files_per_s"]
+            add(f"itsm validate, cold ({rate:,.0f} files/s)", "validate_cold", None,
+                f"check-jsonschema ({extra:,.0f} files/s, sample)", ">= 20x check-jsonschema",
+                ratio=f"{rate / extra:.0f}x the files/s", peer_time=f"{files / extra:,.0f} s (extrap.)")
+        floor = peers.get("parse_floor_2p")
+        if floor:
+            add("itsm validate, cold vs parse floor", "validate_cold", "parse_floor_2p", "libyaml parse, 2 procs",
+                "<= 1.5x floor", ratio=f"{cold['median'] / floor['median']:.2f}x floor")
+        add("", None, "parse_floor_1p", "libyaml parse, 1 proc", "", ratio="")
+    add("itsm validate, nothing changed", "validate_warm", None, "", "< 1 s")
+    add("itsm validate --base main (10 changed)", "validate_base_10", None, "", "< 1 s")
+    for prefix, how in (("", ""), ("lib_", " [find_records]")):
+        add(f"itsm list --status in_progress, warm{how}", prefix + "list_status_warm", "backlog_list",
+            "backlog task list -s", "< 1 s")
+        add(f"itsm list --status in_progress, cold{how}", prefix + "list_status_cold", None, "", "<= full parse")
+        add(f"itsm list --open, warm{how}", prefix + "list_open_warm", None, "", "< 1 s")
+        add(f"itsm list --open, cold{how}", prefix + "list_open_cold", None, "", "<= full parse")
+        add(f"itsm list --search {SEARCH_WORD}, warm{how}", prefix + "list_search_warm", "backlog_search",
+            "backlog search", "< 1 s")
+        add(f"itsm list --search {SEARCH_WORD}, cold{how}", prefix + "list_search_cold", None, "", "<= full parse")
+    add("itsm new vs Backlog.md create", "new", "backlog_create", "backlog task create", "")
+    add("itsm history ID", "history", "git_log_path", "git log -- path (commit-graph)", "< 200 ms")
+    add("", None, "git_log_path_no_graph", "git log -- path (no commit-graph)", "", ratio="")
+    add("itsm audit", "audit", "git_log_name_status", "git log --name-status", "< 15 s")
+    if "site_build" in ops:
+        add(f"itsm site build ({ops['site_build'].get('pages')} pages)", "site_build", "mkdocs_plain", "plain mkdocs",
+            "<= 1.2x mkdocs")
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """Print the results as a Markdown table per size."""
+    m = results["machine"]
+    print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, {m['git']}")
+    for n, size in results["sizes"].items():
+        print(f"\n### {int(n):,} records ({size['files']:,} files, {size['commits']:,} commits)\n")
+        head = ("operation", "itsm (median)", "peer", "peer (median)", "ratio", "target")
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" for _ in head) + "|")
+        for row in rows(size):
+            print("| " + " | ".join(row) + " |")
+        for note in size["notes"]:
+            print(f"\n- {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10000", help="comma-separated desk sizes (default: 10000)")
+    p.add_argument("--repeat", type=int, default=5, help="runs per measurement (median reported)")
+    p.add_argument("--rebuild", action="store_true", help="build the desks again")
+    p.add_argument("--no-backlog", action="store_true", help="skip Backlog.md")
+    p.add_argument("--no-site", action="store_true", help="skip the site build")
+    p.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    p.add_argument("-q", "--quiet", action="store_true", help="only the table")
+    args = p.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    runner = Runner(args.repeat, not args.quiet)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    itsm_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE.parent, capture_output=True,
+                                 text=True, check=False).stdout.strip()
+    results: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "itsm_commit": itsm_commit, "machine": machine(), "sizes": {}}
+    for n in sizes:
+        results["sizes"][str(n)] = bench_size(n, runner, args)
+    results["machine"]["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"{results['date'][:10]}-{results['machine']['host']}.json"
+    target.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nresults: {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
