@@ -110,15 +110,15 @@ class App:
             line, col = record.locate(path)
             raise InvalidRecord(f"{message}; fix the file (see 'itsm validate') before changing it", record.path, line, col)
 
-    def check(self, record: Record) -> None:
-        """Validate a record about to be written; InvalidRecord with the first problem."""
+    def check(self, changed: list[Record], known: set[str] | None = None) -> None:
+        """Validate records about to be written (links checked against ``known``, default: the desk's IDs)."""
         schemas = SchemaSet(self.desk.schemas())
-        known = self.desk.taken_ids() | {record.id}
-        problems = validate_records(self.config, schemas, [record], known, self.desk.services())
+        known = (self.desk.taken_ids() if known is None else known) | {r.id for r in changed}
+        problems = validate_records(self.config, schemas, changed, known, self.desk.services())
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise InvalidRecord(f"the result would be invalid: {first.message}{more}", record.path)
+            raise InvalidRecord(f"the result would be invalid: {first.message}{more}", first.path)
 
     def run_rules(self, data: dict[str, Any], event: str, known: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
         """Apply the desk's event rules (acting as the bot) to a record just changed by ``event``."""
@@ -130,17 +130,24 @@ class App:
         return apply_event_rules(self.config, data, event, self.now, self.config.bot, self.desk.services(), known_ids)
 
     def _save(
-        self, items: list[tuple[Record, dict[str, Any]]], action: str, summary: str, notes: list[str] | None = None
+        self,
+        items: list[tuple[Record, dict[str, Any]]],
+        action: str,
+        summary: str,
+        notes: list[str] | None = None,
+        removed: Record | None = None,
+        known: set[str] | None = None,
     ) -> str | None:
-        writes = []
-        for rec, data in items:
-            new = Record(rec.path, data, rec.kind, rec.body, rec.body_line)
-            self.check(new)
-            writes.append((rec.path, new.serialise()))
-        main_id = items[0][1]["id"]
-        others = [d["id"] for _, d in items[1:]]
+        """Check every changed record, write them (and delete ``removed``), commit once with trailers."""
+        changed = [Record(rec.path, data, rec.kind, rec.body, rec.body_line) for rec, data in items]
+        self.check(changed, known)
+        writes: list[tuple[str, str | None]] = [(r.path, r.serialise()) for r in changed]
+        others = [r.id for r in changed[1:]]
+        if removed is not None:
+            writes.append((removed.path, None))
+            others.insert(0, removed.id)
         acted = [n.split(":", 1)[0] for n in notes or [] if ": skipped" not in n]
-        message = transaction.commit_message(main_id, action, summary, others, acted)
+        message = transaction.commit_message(changed[0].id, action, summary, others, acted)
         return transaction.save(
             self.desk, writes, message, self.config.display_name(self.actor), self.actor, commit=self.commit
         )
@@ -270,22 +277,6 @@ class App:
                 relinked = records.relink(other.data, record_id, new_id)
                 if relinked is not None:
                     items.append((other, relinked))
-            writes = []
-            for r, d in items:
-                checked = Record(r.path, d, r.kind, r.body, r.body_line)
-                writes.append((r.path, checked.serialise()))
-            writes.append((rec.path, None))
-            self._check_renumbered(items, record_id, new_id)
-            message = transaction.commit_message(new_id, "renumber", f"renumber {record_id} -> {new_id}",
-                                                 [record_id, *(d["id"] for _, d in items[1:])])
-            sha = transaction.save(self.desk, writes, message, self.config.display_name(self.actor), self.actor,
-                                   commit=self.commit)
+            known = (self.desk.taken_ids() - {record_id}) | {new_id}
+            sha = self._save(items, "renumber", f"renumber {record_id} -> {new_id}", removed=rec, known=known)
             return Change(data, sha)
-
-    def _check_renumbered(self, items: list[tuple[Record, dict[str, Any]]], old_id: str, new_id: str) -> None:
-        schemas = SchemaSet(self.desk.schemas())
-        known = (self.desk.taken_ids() - {old_id}) | {new_id}
-        checked = [Record(r.path, d, r.kind, r.body, r.body_line) for r, d in items]
-        problems = validate_records(self.config, schemas, checked, known, self.desk.services())
-        if problems:
-            raise InvalidRecord(f"the result would be invalid: {problems[0].message}", problems[0].path)

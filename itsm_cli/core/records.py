@@ -244,6 +244,18 @@ def edit(
     return ordered(new)
 
 
+def _approval_gate(config: Config, record: dict[str, Any], actor: str, policy: ApprovalPolicy | None) -> tuple[Replay, dict]:
+    """Where the record stands and its approval gate; Refused when it is not awaiting approval or ``actor`` may not decide."""
+    position = position_of(config, record, policy)
+    gate = (config.state(record["type"], position.state or "") or {}).get("approval")
+    if not gate:
+        raise Refused(f"{record['id']} is '{position.state}', not awaiting approval")
+    problems = position.approver_problems(actor)
+    if problems:
+        raise Refused(f"{record['id']}: {problems[0]}")
+    return position, gate
+
+
 def approve(
     config: Config,
     record: dict[str, Any],
@@ -253,13 +265,7 @@ def approve(
     note: str | None = None,
 ) -> dict[str, Any]:
     """Record an approval; the one that completes the count moves the record on."""
-    position = position_of(config, record, policy)
-    gate = (config.state(record["type"], position.state or "") or {}).get("approval")
-    if not gate:
-        raise Refused(f"{record['id']} is '{position.state}', not awaiting approval")
-    problems = position.approver_problems(actor)
-    if problems:
-        raise Refused(f"{record['id']}: {problems[0]}")
+    position, gate = _approval_gate(config, record, actor, policy)
     needed = policy.count if policy else 1
     done = len(position.approvers | {actor.lower()}) >= needed
     extra: dict[str, Any] = {"from": position.state}
@@ -281,13 +287,7 @@ def reject(
     """Reject the record: it moves to the approval state's rejected state."""
     if not note or not note.strip():
         raise BadArgument("a rejection needs --note saying why")
-    position = position_of(config, record, policy)
-    gate = (config.state(record["type"], position.state or "") or {}).get("approval")
-    if not gate:
-        raise Refused(f"{record['id']} is '{position.state}', not awaiting approval")
-    problems = position.approver_problems(actor)
-    if problems:
-        raise Refused(f"{record['id']}: {problems[0]}")
+    position, gate = _approval_gate(config, record, actor, policy)
     group = policy.group if policy else None
     entry = _entry(now, actor, "reject", **{"from": position.state, "to": gate["rejected"]}, group=group, note=note)
     return _append(config, record, policy, entry)
