@@ -102,7 +102,7 @@ def sweep(desk: Desk, now: str, dry_run: bool = False) -> SweepResult:
             rec = loaded[step.record_id]
             new = Record(rec.path, step.data, rec.kind, rec.body, rec.body_line)
             try:
-                app.check(new)
+                app.check([new])
             except InvalidRecord as e:
                 result.problems.append(f"{step.record_id}: {e.message}")
                 failed.add(step.record_id)
