@@ -64,6 +64,10 @@ def test_different_transitions_on_both_sides_conflict(clones: tuple[Path, Path],
     text = (bob / "tickets/INC-0001.yaml").read_text()
     assert text.startswith("# itsm merge conflict: status")
     assert "UU tickets/INC-0001.yaml" in git(bob, "status", "--porcelain")
+    git(bob, "add", "tickets/INC-0001.yaml")  # a careless add keeps the conflict note...
+    r = run("validate", cwd=bob)
+    assert r.exit_code == 1  # ...which validate (and so the PR check) refuses
+    assert "tickets/INC-0001.yaml:1:1: unresolved merge conflict" in r.stdout
 
 
 def test_new_tickets_on_both_sides_collide_and_renumber_fixes_it(clones: tuple[Path, Path]) -> None:

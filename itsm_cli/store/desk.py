@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
@@ -79,8 +80,20 @@ class Record:
         return yaml_io.dumps(self.data)
 
 
+# What the record merge driver (or git itself) leaves in a file it could not merge.
+_CONFLICT = re.compile(rb"^(?:# itsm merge conflict: |<{7,}(?: |$)|>{7,}(?: |$))", re.M)
+
+
 def parse_record(raw: bytes, path: str, kind: str) -> Record:
-    """Parse file content into a Record (YAML, or Markdown with front matter for articles)."""
+    """Parse file content into a Record (YAML, or Markdown with front matter for articles).
+
+    A file still marked by an unresolved merge conflict is refused, so that a
+    careless ``git add`` cannot commit one side's values without a decision.
+    """
+    marker = _CONFLICT.search(raw)
+    if marker is not None:
+        line = raw.count(b"\n", 0, marker.start()) + 1
+        raise InvalidRecord("unresolved merge conflict: settle it, remove the marker lines, then git add", path, line, 1)
     if kind == "article":
         text = yaml_io.decode(raw, path)
         front, body, body_line = yaml_io.split_front_matter(text, path)
