@@ -209,7 +209,7 @@ def build_query(config: Any, type_name: str | None, statuses: tuple[str, ...], s
 def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt: str, **filters: Any) -> None:
     """List records (tickets unless TYPE says otherwise), filtered, searched and sorted."""
     from itsm_cli.cli.service_level_commands import sla_filter
-    from itsm_cli.core.query import run_query
+    from itsm_cli.store.cache import find_records
 
     desk = obj.desk
     config = desk.config
@@ -218,7 +218,8 @@ def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt:
     if breaching or breached:
         query.limit = None  # the SLA filter runs after the query; limit what it leaves
     folders = ("tickets",) if query.type_name is None else (config.types[query.type_name].folder,)
-    found = run_query(config, (r.data for r in desk.records(folders)), query)
+    # Cached summaries answer the filters; whole records are parsed only for JSON and SLA clocks.
+    found = find_records(desk, query, folders, full=fmt == "json" or breaching or breached or bool(within))
     if breaching or breached or within:
         found = sla_filter(desk, found, breaching=breaching, within=within, breached=breached)[:limit]
     emit_records(found, fmt)
