@@ -27,31 +27,9 @@ def _resolve_base(git: Git, ref: str) -> str:
     return git.merge_base(sha)
 
 
-def _changed(git: Git, base: str) -> list[tuple[str, str]]:
-    """(status letter, path) of desk files changed between ``base`` and the work tree, untracked ones as added.
-
-    Only the folders and files validation cares about are compared, so a big
-    desk's other files (a built site, benchmark output) cost nothing.
-    """
-    spec = ["--", *FOLDERS, *GLOBAL_FILES, "schemas"]
-    out = git.run("diff", "--name-status", "-z", "--no-renames", base, *spec)
-    parts = out.split("\0")
-    result = []
-    i = 0
-    while i < len(parts) - 1:
-        status = parts[i]
-        if not status:
-            break
-        result.append((status[0], parts[i + 1]))
-        i += 2
-    untracked = git.run("ls-files", "--others", "--exclude-standard", "-z", *spec, check=False)
-    result.extend(("A", p) for p in untracked.split("\0") if p)
-    return result
-
-
 def changed_records(desk: Desk, base: str) -> tuple[list[tuple[str, str]], bool]:
     """(status, path) of record files changed since ``base``, and whether config or schemas changed."""
-    changed = _changed(Git(desk.root), base)
+    changed = Git(desk.root).changed(base, [*FOLDERS, *GLOBAL_FILES, "schemas"])
     global_change = any(p in GLOBAL_FILES or p.startswith("schemas/") for _, p in changed)
     records = [(s, p) for s, p in changed if kind_of_path(p)]
     return records, global_change

@@ -10,7 +10,7 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,9 +239,14 @@ class Git:
         """The merge base of two revisions."""
         return self.run("merge-base", a, b).strip()
 
-    def changed(self, base: str) -> list[tuple[str, str, str | None]]:
-        """Files changed between ``base`` and the work tree: (status letter, path, old path for renames)."""
-        out = self.run("diff", "--name-status", "-z", "--no-renames", base, "--")
+    def changed(self, base: str, paths: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(status letter, path) of files changed between ``base`` and the work tree, untracked ones as added.
+
+        ``paths`` limits the comparison to those folders and files, so a big desk's
+        other files (a built site, benchmark output) cost nothing.
+        """
+        spec = ["--", *paths]
+        out = self.run("diff", "--name-status", "-z", "--no-renames", base, *spec)
         parts = out.split("\0")
         result = []
         i = 0
@@ -249,19 +254,8 @@ class Git:
             status = parts[i]
             if not status:
                 break
-            result.append((status[0], parts[i + 1], None))
+            result.append((status[0], parts[i + 1]))
             i += 2
-        untracked = self.run("ls-files", "--others", "--exclude-standard", "-z", check=False)
-        result.extend(("A", p, None) for p in untracked.split("\0") if p)
+        untracked = self.run("ls-files", "--others", "--exclude-standard", "-z", *spec, check=False)
+        result.extend(("A", p) for p in untracked.split("\0") if p)
         return result
-
-    def log_stream(self, *args: str) -> Iterator[str]:
-        """Lines of ``git log`` (or any git command), streamed as they come."""
-        proc = subprocess.Popen(["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=_DEVNULL, env=_clean_env())
-        assert proc.stdout is not None
-        try:
-            for raw in proc.stdout:
-                yield raw.decode("utf-8", "replace").rstrip("\n")
-        finally:
-            proc.stdout.close()
-            proc.wait()
