@@ -140,11 +140,6 @@ class Config:
         d = self.data["priority"].get("default") or {}
         return {"impact": d.get("impact", mid), "urgency": d.get("urgency", mid)}
 
-    @cached_property
-    def priorities(self) -> list[str]:
-        """All priorities the matrix can produce, most urgent first."""
-        return sorted({p for row in self.data["priority"]["matrix"].values() for p in row.values()})
-
     # --- people and groups ---------------------------------------------------
 
     @cached_property

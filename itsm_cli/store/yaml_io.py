@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import warnings
 from typing import Any
 
@@ -377,8 +376,3 @@ def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
         rest = rest[1:]
     body_line = front.count("\n") + 3
     return front, rest, body_line
-
-
-def stderr_warning(message: str) -> None:
-    """Print a warning line to stderr (used when libyaml is missing)."""
-    print(f"itsm: warning: {message}", file=sys.stderr)
