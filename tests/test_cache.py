@@ -256,7 +256,9 @@ def test_cross_record_rules_are_evaluated_on_every_run(busy: Path) -> None:
     assert any(p.rule == "cycle" for p in found)
 
 
-def test_named_paths_and_broken_files(busy: Path) -> None:
+@pytest.mark.parametrize("few", [0, 200])
+def test_named_paths_and_broken_files(busy: Path, few: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("itsm_cli.store.check.FEW", few)  # 0: named files go through the cache as well
     (busy / "tickets/INC-0005.yaml").write_text("id: [unclosed\n")
     (busy / "tickets/INC-0006.yaml").symlink_to(busy / "tickets/INC-0001.yaml")
     same(busy)
@@ -470,3 +472,13 @@ def test_list_of_articles_with_service_lists(busy: Path) -> None:
         expected = run_query(d.config, (r.data for r in d.records(("kb",))), query)
         assert find_records(Desk(busy), query, ("kb",), full=True) == expected
         assert [s["id"] for s in find_records(Desk(busy), query, ("kb",))] == [r["id"] for r in expected]
+
+
+def test_base_versions_come_from_one_git_process(busy: Path) -> None:
+    from itsm_cli.store.basecheck import _blobs_at
+    from itsm_cli.store.gitstore import Git
+
+    g = Git(busy)
+    rels = ["tickets/INC-0001.yaml", "tickets/INC-0404.yaml", "tickets", "catalog/email.yaml", "tickets/REQ-0001.yaml"]
+    assert _blobs_at(g, "HEAD", rels) == {r: g.show("HEAD", r) for r in rels}
+    assert _blobs_at(g, "HEAD", rels)["tickets/INC-0404.yaml"] is None

@@ -241,7 +241,7 @@ def test_event_rules_through_the_app_commit_once_by_the_person_acting(desk: Path
     data = records.new_record(d.config, "incident", "INC-0001", fields, EVE, NOW)
     data, applied = apply_event_rules(d.config, data, "create", NOW, d.config.bot, d.services(), d.taken_ids())
     assert len(applied) == 3
-    app.check(Record("tickets/INC-0001.yaml", data, "ticket"))
+    app.check([Record("tickets/INC-0001.yaml", data, "ticket")])  # the result is valid
 
 
 # --- templated text ---------------------------------------------------------------------

@@ -6,6 +6,8 @@ is reviewed against). Work-tree changes, staged or not, count as changed.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Sequence
 
 from itsm_cli.core.diffrules import compare_with_base
@@ -50,20 +52,49 @@ def check_against_base(desk: Desk, ref: str, paths: Sequence[str] | None = None)
     except ItsmError:
         config = None  # already reported by the full check
     refs = _Refs(git)
+    before = _blobs_at(git, base, [rel for status, rel in records if status == "M"]) if config is not None else {}
     for status, rel in records:
         if status == "D":
             result.problems.append(Problem(rel, 1, 1, "records are never deleted; move it to a closed state instead", "deleted"))
             continue
         if status == "M" and config is not None:
-            _compare(desk, git, base, rel, config, result)
+            _compare(desk, before.get(rel), rel, config, result)
         elif status == "A":
             _check_id_reuse(desk, git, refs, rel, result)
     result.problems = sorted(set(result.problems))
     return result
 
 
-def _compare(desk: Desk, git: Git, base: str, rel: str, config: object, result: CheckResult) -> None:
-    old_raw = git.show(base, rel)
+def _blobs_at(git: Git, rev: str, rels: list[str]) -> dict[str, bytes | None]:
+    """The bytes of each file at ``rev`` (None where it is no file there), from one ``git cat-file --batch``."""
+    if not rels:
+        return {}
+    simple = [r for r in rels if "\n" not in r and "\r" not in r]
+    out: dict[str, bytes | None] = {r: git.show(rev, r) for r in rels if r not in simple}
+    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=git.root, env=env, capture_output=True, check=False,
+                              input="".join(f"{rev}:{r}\n" for r in simple).encode("utf-8", "surrogateescape"))
+    except OSError:
+        proc = None
+    if proc is None or proc.returncode != 0:
+        out.update((r, git.show(rev, r)) for r in simple)
+        return out
+    data, at = proc.stdout, 0
+    for rel in simple:
+        end = data.index(b"\n", at)
+        header = data[at:end].split(b" ")
+        at = end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            out[rel] = data[at : at + size] if header[1] == b"blob" else None
+            at += size + 1
+        else:
+            out[rel] = None  # "<spec> missing" (or ambiguous)
+    return out
+
+
+def _compare(desk: Desk, old_raw: bytes | None, rel: str, config: object, result: CheckResult) -> None:
     kind = kind_of_path(rel)
     if old_raw is None or kind is None:
         return

@@ -36,6 +36,7 @@ from itsm_cli.store import yaml_io
 from itsm_cli.store.cache import MISSING, Cache, Listing, code_fingerprint, fingerprint, parallel_map
 from itsm_cli.store.desk import FOLDERS, Desk, Record, kind_of_path, parse_record
 
+FEW = 200
 UNKEYED = "!"  # the fingerprint of a service whose file could not be keyed: never equal to a stored one
 
 
@@ -264,7 +265,9 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
     if loaded is None:
         return result
     config, schemas = loaded
-    cache = Cache.open(desk)
+    # A few named files (a pull request's) are quicker to check than the cache is to consult.
+    few = paths is not None and len(paths) <= FEW
+    cache = None if few else Cache.open(desk)
     if cache is not None:
         cache.start(FOLDERS)  # git works on the keys while the folders are listed here
     all_paths = desk.record_paths()
