@@ -498,7 +498,8 @@ def print_table(results: dict[str, Any]) -> None:
     m = results["machine"]
     print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, {m['git']}")
     for n, size in results["sizes"].items():
-        print(f"\n### {int(n):,} records ({size['files']:,} files, {size['commits']:,} commits)\n")
+        when = f", measured {size['measured_at']} at {size.get('itsm_commit', '?')}" if "measured_at" in size else ""
+        print(f"\n### {int(n):,} records ({size['files']:,} files, {size['commits']:,} commits{when})\n")
         head = ("operation", "itsm (median)", "peer", "peer (median)", "ratio", "target")
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join("---" for _ in head) + "|")
@@ -527,10 +528,19 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                "itsm_commit": itsm_commit, "machine": machine(), "sizes": {}}
     for n in sizes:
-        results["sizes"][str(n)] = bench_size(n, runner, args)
+        size = bench_size(n, runner, args)
+        size.update(measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), itsm_commit=itsm_commit)
+        results["sizes"][str(n)] = size
     results["machine"]["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"{results['date'][:10]}-{results['machine']['host']}.json"
+    try:  # a run of some sizes keeps the other sizes measured earlier the same day
+        earlier = json.loads(target.read_text())
+        results["sizes"] = {**{k: v for k, v in earlier.get("sizes", {}).items() if k not in results["sizes"]},
+                            **results["sizes"]}
+        results["sizes"] = dict(sorted(results["sizes"].items(), key=lambda kv: int(kv[0])))
+    except (OSError, ValueError, AttributeError):
+        pass
     target.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     print(f"\nresults: {target}", file=sys.stderr)

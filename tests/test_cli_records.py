@@ -377,3 +377,10 @@ def test_new_ids_skip_ids_used_on_other_branches(desk: Path) -> None:
     git(desk, "checkout", "-q", "main")
     r = run("new", "incident", "--title", "on main")
     assert r.stdout == "INC-0003\n"
+
+
+def test_init_with_a_name_writes_a_valid_config(tmp_path: Path) -> None:
+    r = run("init", str(tmp_path / "d"), "--name", "Acme IT: Service Desk")
+    assert r.exit_code == 0, r.stderr
+    assert run("validate", cwd=tmp_path / "d").exit_code == 0
+    assert yaml.safe_load((tmp_path / "d/itsm.yaml").read_text())["desk"]["name"] == "Acme IT: Service Desk"

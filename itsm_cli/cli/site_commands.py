@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
+from itsm_cli.core.intake import FORM_PATH
 from itsm_cli.errors import BadArgument, EnvironmentProblem
-from itsm_cli.store.skeleton import FORM_PATH
 
 
 @click.group("site")
