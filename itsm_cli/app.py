@@ -178,8 +178,8 @@ class App:
         if template or fields.get("offering"):
             fields = apply_template(self.config, self.desk.services(), type_name, fields, template)
         with self.desk.lock():
-            taken = self.desk.taken_ids() | self.ids_on_branches()
-            record_id = ids.next_id(rtype.prefix or "", taken)
+            local = self.desk.taken_ids()  # link targets; IDs on other branches only block numbers
+            record_id = ids.next_id(rtype.prefix or "", local | self.ids_on_branches())
             data = records.new_record(self.config, type_name, record_id, fields, self.actor, self.now)
             path = self.desk.path_for(record_id)
             rel = path.relative_to(self.desk.root.resolve()).as_posix()
@@ -190,9 +190,9 @@ class App:
                 data.setdefault("services", [])
                 data.setdefault("review_by", review_date(self.now, self.config.data["types"][type_name]))
                 data = records.ordered(data)
-            data, notes = self.run_rules(data, "create", taken | {record_id})
+            data, notes = self.run_rules(data, "create", local | {record_id})
             rec = Record(rel, data, rtype.kind, body if rtype.kind == "article" else None)
-            sha = self._save([(rec, data)], "create", f"create {type_name} \"{data.get('title')}\"", notes)
+            sha = self._save([(rec, data)], "create", f"create {type_name} \"{data.get('title')}\"", notes, known=local)
             return Change(data, sha, notes)
 
     def ids_on_branches(self) -> set[str]:

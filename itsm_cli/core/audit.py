@@ -164,15 +164,7 @@ def entry_key(entry: Any) -> str:
 
 def _minus(items: Sequence[Entry], other: Sequence[Entry]) -> list[Entry]:
     """Multiset difference in ``items`` order: each entry of ``other`` cancels one equal entry of ``items``."""
-    pending = Counter(entry_key(e) for e in other)
-    out = []
-    for e in items:
-        k = entry_key(e)
-        if pending[k]:
-            pending[k] -= 1
-        else:
-            out.append(e)
-    return out
+    return _take(list(items), Counter(entry_key(e) for e in other))
 
 
 def _is_subsequence(small: Sequence[Entry], big: Sequence[Entry]) -> bool:
