@@ -667,7 +667,7 @@ def test_unmerged_paths_are_refused(desk: Path, ticket: str) -> None:
 def test_a_held_index_lock_fails_cleanly_and_restores(desk: Path, ticket: str) -> None:
     (desk / ".git/index.lock").write_text("")
     try:
-        refused(desk, ["comment", "INC-0001", "x"], 3, "git add failed", "index.lock")
+        refused(desk, ["comment", "INC-0001", "x"], 3, "git update-index failed", "index.lock")
     finally:
         (desk / ".git/index.lock").unlink()
     assert run("comment", "INC-0001", "x").exit_code == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,41 @@ def _detail(stderr: bytes, code: int) -> str:
             if line.startswith(prefix):
                 return line[len(prefix):]
     return lines[-1] if lines else f"exit {code}"
+
+
+_COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
+# One entry of ``git ls-tree -z``: "<mode> <type> <object id>" (then a tab and the name).
+_ENTRY_META = re.compile(rb"[0-7]{6} [a-z]+ [0-9a-f]{40,64}")
+
+
+def _is_plain_file_path(root: Path, path: str) -> bool:
+    """True for a relative path to a regular file or to nothing (not ``.``, a folder, a link, a pattern)."""
+    parts = path.split("/")
+    if not path or any(part in ("", ".", "..") for part in parts):
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(root / path).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _file_mode(path: Path) -> bytes:
+    """The git mode of a regular file in the work tree."""
+    return b"100755" if os.lstat(path).st_mode & 0o100 else b"100644"
+
+
+def _without_entry(listing: bytes, name: bytes) -> bytes:
+    """``git ls-tree -z`` output without the entry called ``name`` (unchanged when there is none)."""
+    needle = b"\t" + name + b"\0"
+    at = listing.find(needle)
+    while at != -1:
+        start = listing.rfind(b"\0", 0, at) + 1
+        if _ENTRY_META.fullmatch(listing, start, at):  # a real entry, not a name that merely ends so
+            return listing[:start] + listing[at + len(needle):]
+        at = listing.find(needle, at + 1)
+    return listing
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -86,6 +122,13 @@ class Git:
         ``shielded`` run (used to undo a failed change) gets its own process group,
         so a second Ctrl-C at the terminal cannot interrupt it.
         """
+        return self.run_bytes(*args, input=input, env=env, check=check, shielded=shielded).decode("utf-8", "replace")
+
+    def run_bytes(
+        self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True,
+        shielded: bool = False,
+    ) -> bytes:
+        """:meth:`run`, returning stdout as git wrote it (for file names that need not be UTF-8)."""
         try:
             proc = subprocess.Popen(
                 ["git", *args], cwd=self.root, env=_clean_env(env),
@@ -102,7 +145,7 @@ class Git:
                 raise
         if check and proc.returncode != 0:
             raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, proc.returncode)}")
-        return out.decode("utf-8", "replace")
+        return out
 
     def is_repo(self) -> bool:
         """True when the desk is (inside) a git work tree."""
@@ -112,6 +155,17 @@ class Git:
         """A git config value, or None."""
         value = self.run("config", "--get", key, check=False).strip()
         return value or None
+
+    def config_values(self, *keys: str) -> dict[str, str]:
+        """The last value of each of ``keys`` that is set (one ``git config`` call; keys in lower case)."""
+        pattern = "^(" + "|".join(re.escape(k) for k in keys) + ")$"
+        out = self.run("config", "-z", "--get-regexp", pattern, check=False)
+        values: dict[str, str] = {}
+        for item in out.split("\0"):
+            key, newline, value = item.partition("\n")
+            if key:
+                values[key.lower()] = value if newline else "true"  # a bare boolean key means true
+        return values
 
     # --- commits ----------------------------------------------------------------------
 
@@ -184,15 +238,29 @@ class Git:
                 self.run("update-index", "--add", "--cacheinfo", f"{entry},{p}", check=False, shielded=True)
 
     def commit(self, paths: Sequence[str], message: str, author_name: str, author_email: str) -> str:
-        """Stage ``paths`` and commit only them, authored by the acting person; returns the commit ID."""
+        """Stage ``paths`` and commit only them, authored by the acting person; returns the commit ID.
+
+        Anything else staged stays staged and out of the commit (``git commit
+        --only``). When the repository has no commit hooks to run, the commit is
+        made with git's plumbing instead of ``git commit`` (see :meth:`_commit_plumbing`):
+        the same commit, an order of magnitude faster on a desk of 100,000 records.
+        """
         check_identity(author_name, author_email)
         env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
-        if not self.config_value("user.email"):
+        settings = self.config_values("user.email", "commit.gpgsign")
+        if not settings.get("user.email"):
             env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
         now = os.environ.get("ITSM_NOW")
         if now and "GIT_AUTHOR_DATE" not in os.environ:
             env["GIT_AUTHOR_DATE"] = now
             env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+        head = self.head()
+        plain = head is not None and all(_is_plain_file_path(self.root, p) for p in paths)
+        if plain:
+            prefix, hooks = self.run("rev-parse", "--show-prefix", "--git-path", "hooks").splitlines()
+            if not any(os.access(self.root / hooks / name, os.X_OK) for name in _COMMIT_HOOKS):
+                sign = settings.get("commit.gpgsign", "false").lower() in ("true", "yes", "on", "1")
+                return self._commit_plumbing(head, prefix, paths, message, env, sign)
         # A path that is neither on disk nor known to git (a record created and removed
         # within this change) has nothing to commit, and git would refuse its pathspec.
         tracked = set(self.run("ls-files", "-z", "--", *paths).split("\0"))
@@ -200,6 +268,70 @@ class Git:
         self.run("add", "-A", "--", *paths)
         self.run("commit", "-q", "-m", message, "--only", "--", *paths, env=env)
         return self.run("rev-parse", "HEAD").strip()
+
+    def _commit_plumbing(
+        self, head: str, prefix: str, paths: Sequence[str], message: str, env: dict[str, str], sign: bool
+    ) -> str:
+        """``git commit --only -- paths`` without building a second index from HEAD.
+
+        ``git commit --only`` builds a temporary index from HEAD's tree (100,000
+        entries on a big desk), so it costs a second or more. Instead: the index
+        entries of ``paths`` are updated in place (``git update-index``, which also
+        writes the blobs), the trees on the way from each path to the root are
+        rebuilt from HEAD's trees with only those entries changed (``git ls-tree``
+        and ``git mktree``), and the commit is made with ``git commit-tree`` (signed
+        when ``commit.gpgSign`` asks, as ``git commit`` would) and moved onto the branch with
+        ``git update-ref``, compare-and-swap against the HEAD the change started
+        from. Only ``paths`` are in the commit, as with ``--only``. ``prefix`` is
+        where the desk sits in the repository (``git rev-parse --show-prefix``).
+        """
+        self.run("update-index", "--add", "--remove", "--", *paths)
+        present = [p for p in paths if os.path.lexists(self.root / p)]
+        shas = self.run("hash-object", "--", *present).split() if present else []
+        blobs = dict.fromkeys((prefix + p).encode("utf-8", "surrogateescape") for p in paths)
+        for p, sha in zip(present, shas):
+            blobs[(prefix + p).encode("utf-8", "surrogateescape")] = (_file_mode(self.root / p), sha.encode("ascii"))
+        # The edits per folder; each folder is rebuilt after its subfolders (deepest first).
+        edits: dict[bytes, dict[bytes, tuple[bytes, bytes] | None]] = {}
+        for path, entry in blobs.items():
+            folder, _, name = path.rpartition(b"/")
+            edits.setdefault(folder, {})[name] = entry
+            while folder:
+                folder = folder.rpartition(b"/")[0]
+                edits.setdefault(folder, {})
+        trees: dict[bytes, bytes | None] = {}
+        for folder in sorted(edits, key=lambda f: (-(f.count(b"/") + bool(f)), f)):
+            for child, tree in trees.items():
+                parent, _, name = child.rpartition(b"/")
+                if parent == folder and child != folder:
+                    edits[folder][name] = (b"040000", tree) if tree else None
+            trees[folder] = self._edited_tree(head, folder, edits[folder])
+        root = (trees[b""] or self.run_bytes("mktree", input=b"").strip()).decode("ascii")
+        if root == self.run("rev-parse", f"{head}^{{tree}}").strip():
+            raise EnvironmentProblem("git commit failed: nothing to commit (the change leaves the files as they were)")
+        signing = ["-S"] if sign else []
+        commit = self.run("commit-tree", *signing, root, "-p", head, "-F", "-", input=message.encode("utf-8"),
+                          env=env).strip()
+        subject = message.split("\n", 1)[0]
+        self.run("update-ref", "-m", f"commit: {subject}", "HEAD", commit, head)
+        self.run("maintenance", "run", "--auto", "--quiet", check=False)  # as git commit does
+        return commit
+
+    def _edited_tree(self, head: str, folder: bytes, edits: dict[bytes, tuple[bytes, bytes] | None]) -> bytes | None:
+        """The ID of ``folder``'s tree at ``head`` with ``edits`` applied (name -> (mode, ID), or None to remove).
+
+        None when the folder ends up empty (git stores no empty trees).
+        """
+        spec = f"{head}:{folder.decode('utf-8', 'surrogateescape')}" if folder else head
+        listing = self.run_bytes("ls-tree", "-z", spec, check=not folder)  # a new folder: not in HEAD
+        for name, entry in edits.items():
+            listing = _without_entry(listing, name)
+            if entry is not None:
+                mode, sha = entry
+                listing += mode + (b" tree " if mode == b"040000" else b" blob ") + sha + b"\t" + name + b"\0"
+        if not listing:
+            return None
+        return self.run_bytes("mktree", "-z", "--missing", input=listing).strip()
 
     # --- refs and trees ---------------------------------------------------------------
 
