@@ -776,7 +776,7 @@ class _Importer:
         self.mapping = mapping
         self.source = source
         self.ignored: dict[str, None] = {}
-        self.taken = app.desk.taken_ids() | app.ids_on_branches()
+        self.taken = set(app.desk.taken_ids()) | app.ids_on_branches()
         self.services = app.desk.services()
 
     def fields(self, row: Mapping[str, Any], from_csv: bool) -> dict[str, Any]:

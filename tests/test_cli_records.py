@@ -6,11 +6,12 @@ import csv
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, run, status
+from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, make_desk, run, status
 
 from itsm_cli.cli import cli
 
@@ -377,6 +378,38 @@ def test_new_ids_skip_ids_used_on_other_branches(desk: Path) -> None:
     git(desk, "checkout", "-q", "main")
     r = run("new", "incident", "--title", "on main")
     assert r.stdout == "INC-0003\n"
+
+
+def test_new_ids_step_over_uncommitted_records_and_follow_the_highest_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outer = tmp_path / "repo"
+    desk = make_desk(outer / "it" / "desk")  # a desk in a folder of a larger repository
+    shutil.rmtree(desk / ".git")
+    git(outer, "init", "-q", "-b", "main")
+    git(outer, "add", "-A")
+    git(outer, "commit", "-q", "-m", "repository")
+    monkeypatch.chdir(desk)
+    assert run("new", "incident", "--title", "one").stdout == "INC-0001\n"
+    assert run("new", "incident", "--title", "two", "--no-commit").stdout == "INC-0002\n"
+    assert run("new", "incident", "--title", "three").stdout == "INC-0003\n"  # INC-0002 is only on disk
+    assert run("new", "problem", "--title", "own numbers").stdout == "PRB-0001\n"
+    git(outer, "checkout", "-q", "-b", "far")
+    (desk / "tickets/INC-0041.yaml").write_text((desk / "tickets/INC-0001.yaml").read_text().replace("INC-0001", "INC-0041"))
+    git(outer, "add", "-A")
+    git(outer, "commit", "-q", "-m", "a far number on another branch")
+    git(outer, "update-ref", "refs/remotes/origin/far", "HEAD")  # and on a remote-tracking ref
+    git(outer, "checkout", "-q", "main")
+    git(outer, "branch", "-q", "-D", "far")
+    assert run("new", "incident", "--title", "after the far one").stdout == "INC-0042\n"
+
+
+def test_highest_number_in_a_raw_tree_reads_only_whole_names() -> None:
+    from itsm_cli.core.ids import highest_number_in_tree
+
+    sha = b"\x01" * 20
+    tree = b"".join(b"100644 " + name + b"\0" + sha for name in
+                    [b"INC-0007.yaml", b"INC-0100.yaml.bak", b"XINC-0900.yaml", b"INC-12.yaml", b"PRB-5000.yaml"])
+    assert highest_number_in_tree("INC", tree) == 12  # .bak is not a record file; INC-12 counts as 12
+    assert highest_number_in_tree("KB", tree) == 0
 
 
 def test_init_with_a_name_writes_a_valid_config(tmp_path: Path) -> None:

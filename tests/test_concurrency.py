@@ -208,15 +208,20 @@ def test_sigkill_at_any_moment_never_leaves_a_partial_file(desk: Path, incident:
 
 
 def test_the_next_writer_removes_temp_files_a_killed_writer_left(desk: Path, incident: bytes) -> None:
+    # What a writer killed mid-write leaves: its temp file, named in the lock file's journal.
     stale = desk / "tickets/.INC-0001.yaml.k1ll3d_x.tmp"
     stale.write_text("id: INC-0001\ntitle: half wri")
-    kept = [desk / "tickets/.gitkeep", desk / "tickets/.notes.tmp", desk / "tickets/.itsm-merge-x.tmp"]
+    kept = [desk / "tickets/.gitkeep", desk / "tickets/.notes.tmp", desk / "tickets/.itsm-merge-x.tmp",
+            desk.parent / ".outside.yaml.k1ll3d_y.tmp"]
     for path in kept[1:]:
         path.write_text("not ours\n")
+    journal = "".join(f"{path}\n" for path in [stale, *kept])  # a tampered journal names more than ours
+    (desk / ".git/itsm.lock").write_text(journal)
     assert run("list").exit_code == 0 and run("validate").exit_code == 0  # hidden: never read as a record
     assert run("comment", "INC-0001", "sweep").exit_code == 0
     assert not stale.exists()
-    assert all(path.exists() for path in kept)  # only names our own writer makes are swept
+    assert all(path.exists() for path in kept)  # only names our own writer makes, inside the desk, are swept
+    assert (desk / ".git/itsm.lock").read_text() == ""  # the journal is emptied once swept
 
 
 def test_the_lock_of_a_linked_worktree_stays_out_of_its_work_tree(desk: Path, incident: bytes) -> None:

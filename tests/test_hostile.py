@@ -664,6 +664,18 @@ def test_unmerged_paths_are_refused(desk: Path, ticket: str) -> None:
             "tickets/INC-0001.yaml: the index has unmerged paths", "resolve them")
 
 
+def test_a_merge_waiting_for_its_commit_is_refused(desk: Path, ticket: str) -> None:
+    git(desk, "checkout", "-q", "-b", "other")
+    (desk / "notes.txt").write_text("other\n")
+    git(desk, "add", "notes.txt")
+    git(desk, "commit", "-q", "-m", "other")
+    git(desk, "checkout", "-q", "main")
+    git(desk, "merge", "-q", "--no-commit", "--no-ff", "other")  # resolved, not committed yet
+    refused(desk, ["comment", "INC-0001", "x"], 3, "a merge, cherry-pick or revert is in progress", "finish it")
+    git(desk, "merge", "--abort")
+    assert run("comment", "INC-0001", "x").exit_code == 0
+
+
 def test_a_held_index_lock_fails_cleanly_and_restores(desk: Path, ticket: str) -> None:
     (desk / ".git/index.lock").write_text("")
     try:

@@ -43,6 +43,16 @@ def format_id(prefix: str, number: int) -> str:
     return f"{prefix}-{number:0{ID_WIDTH}d}"
 
 
+def highest_number_in_tree(prefix: str, tree: bytes) -> int:
+    """The highest number of a ``PREFIX-NNNN.ext`` file in a raw git tree object, else 0.
+
+    A match found by chance inside an object ID could only make the next ID
+    skip numbers, never reuse one.
+    """
+    pattern = re.compile(rb"[0-7] " + re.escape(prefix.encode()) + rb"-([0-9]{1,9})\.[a-z]+\0")
+    return max(map(int, pattern.findall(tree)), default=0)
+
+
 def next_id(prefix: str, taken: Iterable[str]) -> str:
     """The ID after the highest taken ID with this prefix."""
     highest = 0

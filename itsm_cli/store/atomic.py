@@ -3,8 +3,9 @@
 A temp file in the same folder is written, fsynced and renamed over the target,
 so a reader (or a crash) sees the old file or the new one, never a mix. Temp
 files are named ``.<name>.<random>.tmp``: hidden from the record scan, and
-recognisable so that the next writer, holding the desk lock, can remove what a
-killed process (SIGKILL, power loss) could not.
+recognisable. A writer holding the desk lock names each temp file in a journal
+before creating it, so the next writer removes what a killed process (SIGKILL,
+power loss) could not, without listing a folder of 100,000 records.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import stat
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
-# mkstemp's names: the prefix, 8 characters from [a-z0-9_], the suffix.
+# Temp file names: the prefix, 8 random characters (hex now; [a-z0-9_] from mkstemp before), the suffix.
 _OURS = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
@@ -31,17 +33,31 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
+def _create_temp(path: Path, journal: Callable[[Path], None] | None) -> tuple[int, Path]:
+    """A new, empty temp file beside ``path`` (named in the journal first, when there is one)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        if journal is not None:
+            journal(tmp)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp file name beside {path}")
+
+
+def write_atomic(path: Path, content: str | bytes, journal: Callable[[Path], None] | None = None) -> None:
     """Write ``content`` to ``path`` via a temp file in the same folder, fsync and rename.
 
     A crash at any point leaves either the old file or the new one, never a mix,
     and the temp file is removed on any failure (including KeyboardInterrupt).
     Text is written as UTF-8 with ``\\n`` line ends; the file keeps its mode.
+    ``journal`` is told the temp file's name before the file is created.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = _create_temp(path, journal)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
@@ -66,16 +82,17 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def remove_stale_temp_files(folder: Path) -> list[str]:
-    """Remove temp files a killed writer left in ``folder``; only call while holding the desk lock."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for entry in entries:
-        if _OURS.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-                removed.append(entry.name)
-    return removed
+def is_temp_name(name: str) -> bool:
+    """True for the name of a temp file :func:`write_atomic` makes."""
+    return _OURS.fullmatch(name) is not None
+
+
+def remove_temp_file(path: Path) -> bool:
+    """Remove ``path`` if it is a temp file of ours (a regular file with our kind of name); True if removed."""
+    if not is_temp_name(path.name):
+        return False
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.unlink(path)
+            return True
+    return False

@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -25,9 +25,9 @@ from itsm_cli.core import ids
 from itsm_cli.core.config import Config, RecordType
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError, Refused
 from itsm_cli.store import yaml_io
-from itsm_cli.store.atomic import remove_stale_temp_files, write_atomic
+from itsm_cli.store.atomic import remove_temp_file, write_atomic
 
-__all__ = ["Desk", "Record", "kind_of_path", "parse_record", "write_atomic"]
+__all__ = ["Desk", "Record", "RecordIds", "kind_of_path", "parse_record", "write_atomic"]
 
 CONFIG_FILE = "itsm.yaml"
 FOLDERS = ("tickets", "kb", "catalog")
@@ -119,11 +119,59 @@ def kind_of_path(rel: str) -> str | None:
     return None
 
 
+class RecordIds(Set):
+    """The IDs of the desk's record files: ``in`` looks for the one file, iterating lists them all.
+
+    Commands ask whether a few IDs exist (link targets), so on a desk of
+    100,000 records this answers without listing a folder. ``|`` and ``-``
+    give views with IDs added or taken away (a record being created, renumbered).
+    """
+
+    def __init__(self, desk: Desk, added: Iterable[str] = (), removed: Iterable[str] = ()):
+        self._desk = desk
+        self._added = frozenset(added)
+        self._removed = frozenset(removed) - self._added
+        self._listed: set[str] | None = None
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, str) or item in self._removed:
+            return False
+        if item in self._added:
+            return True
+        try:
+            return os.path.lexists(self._desk.path_for(item))
+        except ItsmError:
+            return False
+
+    def _all(self) -> set[str]:
+        if self._listed is None:
+            on_disk = {rel.rpartition("/")[2].rpartition(".")[0] for rel in self._desk.record_paths()}
+            self._listed = (on_disk - self._removed) | self._added
+        return self._listed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __or__(self, other: Iterable[str]) -> RecordIds:  # type: ignore[override]
+        other = set(other)
+        return RecordIds(self._desk, self._added | other, self._removed - other)
+
+    __ror__ = __or__
+
+    def __sub__(self, other: Iterable[str]) -> RecordIds:  # type: ignore[override]
+        other = set(other)
+        return RecordIds(self._desk, self._added - other, self._removed | other)
+
+
 class Desk:
     """A service desk rooted at a folder holding ``itsm.yaml``."""
 
     def __init__(self, root: Path):
         self.root = root
+        self._journal: int | None = None  # the lock file's descriptor while this desk holds the lock
 
     @classmethod
     def find(cls, start: Path | str = ".") -> Desk:
@@ -310,9 +358,9 @@ class Desk:
             return None
         return self.load(rel).data
 
-    def taken_ids(self) -> set[str]:
-        """IDs of every record file in the work tree."""
-        return {rel.rpartition("/")[2].rpartition(".")[0] for rel in self.record_paths()}
+    def taken_ids(self) -> RecordIds:
+        """IDs of every record file in the work tree (a view that lists the folders only when iterated)."""
+        return RecordIds(self)
 
     # --- writing ------------------------------------------------------------------
 
@@ -331,10 +379,12 @@ class Desk:
 
         The lock is an ``flock`` on a file in ``.git``: the kernel releases it when
         the holder exits, however it exits (even SIGKILL), so no stale lock is
-        ever left behind. Holding it, temp files a killed writer left are removed.
+        ever left behind. The file is also a journal: a writer holding the lock
+        names each temp file there before creating it, and the next writer
+        removes those a killed writer left behind, then empties the journal.
         """
         lock_path = self._lock_path()
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -347,13 +397,33 @@ class Desk:
                     if time.monotonic() > deadline:
                         raise EnvironmentProblem(f"another itsm command holds the desk lock ({lock_path})") from None
                     time.sleep(0.02)
-            for folder in FOLDERS:
-                remove_stale_temp_files(self.root / folder)
+            self._remove_journalled_temp_files(fd)
+            self._journal = fd
             yield
         finally:
+            if self._journal is not None:  # alive to get here: write_atomic removed its own temp files
+                self._journal = None
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
             os.close(fd)
+
+    def _remove_journalled_temp_files(self, fd: int) -> None:
+        """Remove the temp files the journal names (those a killed writer left), then empty it."""
+        if os.fstat(fd).st_size == 0:
+            return
+        root = self.root.resolve()
+        for line in os.pread(fd, 1 << 20, 0).decode("utf-8", "surrogateescape").splitlines():
+            path = Path(line)
+            with contextlib.suppress(OSError, ValueError):
+                if path.is_absolute() and path.parent.resolve().is_relative_to(root):
+                    remove_temp_file(path)
+        os.ftruncate(fd, 0)
+
+    def _note_temp_file(self, path: Path) -> None:
+        if self._journal is not None:
+            os.write(self._journal, os.fsencode(os.path.abspath(path)) + b"\n")
 
     def write_text(self, rel: str, text: str) -> None:
         """Atomically write a desk file (refusing to write through a symlink or out of the desk)."""
         self.check_path(rel)
-        write_atomic(self.root / rel, text)
+        write_atomic(self.root / rel, text, self._note_temp_file)

@@ -77,7 +77,7 @@ def save(
                 desk.write_text(rel, text)
         if not commit:
             return None
-        return git.commit(paths, message, author_name, author_email)
+        return git.commit(paths, message, author_name, author_email, snap.head)
     except BaseException:
         with _interrupts_deferred():
             git.restore(snap)
