@@ -46,10 +46,11 @@ def format_id(prefix: str, number: int) -> str:
 def highest_number_in_tree(prefix: str, tree: bytes) -> int:
     """The highest number of a ``PREFIX-NNNN.ext`` file in a raw git tree object, else 0.
 
-    A match found by chance inside an object ID could only make the next ID
-    skip numbers, never reuse one.
+    A match found by chance inside an object ID or a longer name could only
+    make the next ID skip numbers, never reuse one.
     """
-    pattern = re.compile(rb"[0-7] " + re.escape(prefix.encode()) + rb"-([0-9]{1,9})\.[a-z]+\0")
+    # Led by a literal (the space after the mode), so the regex engine can search for it.
+    pattern = re.compile(rb" " + re.escape(prefix.encode()) + rb"-([0-9]{1,9})\.[a-z]+\x00")
     return max(map(int, pattern.findall(tree)), default=0)
 
 

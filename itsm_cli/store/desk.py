@@ -172,6 +172,7 @@ class Desk:
     def __init__(self, root: Path):
         self.root = root
         self._journal: int | None = None  # the lock file's descriptor while this desk holds the lock
+        self._services: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def find(cls, start: Path | str = ".") -> Desk:
@@ -346,8 +347,10 @@ class Desk:
         return [r for r in self.iter_records(folders) if isinstance(r, Record)]
 
     def services(self) -> dict[str, dict[str, Any]]:
-        """Catalog services by ID."""
-        return {r.id: r.data for r in self.records(("catalog",))}
+        """Catalog services by ID (read once; itsm changes the catalog only through :meth:`write_text`)."""
+        if self._services is None:
+            self._services = {r.id: r.data for r in self.records(("catalog",))}
+        return self._services
 
     def service(self, service_id: str | None) -> dict[str, Any] | None:
         """One service's data, or None if it has no file."""
@@ -426,4 +429,6 @@ class Desk:
     def write_text(self, rel: str, text: str) -> None:
         """Atomically write a desk file (refusing to write through a symlink or out of the desk)."""
         self.check_path(rel)
+        if rel.startswith("catalog/"):
+            self._services = None
         write_atomic(self.root / rel, text, self._note_temp_file)

@@ -175,3 +175,36 @@ def test_splice_tree_agrees_with_git_on_a_real_tree(desk: Path) -> None:
     assert splice_tree(raw, {}) == raw
     with pytest.raises(ValueError):
         splice_tree(raw[:-3], {b"zzz": None})
+
+
+def test_trees_written_without_git_are_objects_git_reads(desk: Path) -> None:
+    import zlib
+
+    git(desk, "config", "core.looseCompression", "9")
+    assert run("new", "incident", "--title", "Compressed as asked").exit_code == 0
+    tree = git(desk, "rev-parse", "HEAD:tickets").strip()
+    stored = (desk / ".git" / "objects" / tree[:2] / tree[2:]).read_bytes()
+    assert stored[:2] == b"\x78\xda"  # zlib at level 9, as core.looseCompression says
+    assert zlib.decompress(stored).startswith(b"tree ")
+    assert os.stat(desk / ".git" / "objects" / tree[:2] / tree[2:]).st_mode & 0o222 == 0  # read-only, as git's
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+    assert git(desk, "ls-tree", "--name-only", "HEAD:tickets").split() == [".gitkeep", "INC-0001.yaml"]
+
+
+def test_first_entry_at_least_stops_at_the_first_key_not_below(desk: Path) -> None:
+    from itsm_cli.store.gittree import first_entry_at_least
+
+    oid = b"\x00" * 20  # NUL bytes inside object IDs must not confuse the walk
+    entries = [(b"100644", b"a"), (b"100644", b"b.txt"), (TREE_MODE, b"b"), (b"100644", b"c")]  # git's order
+    raw = b"".join(entry(mode, name, oid) for mode, name in entries)
+    offsets = [0]
+    for mode, name in entries:
+        offsets.append(offsets[-1] + len(entry(mode, name, oid)))
+    assert first_entry_at_least(raw, b"a") == offsets[0]
+    assert first_entry_at_least(raw, b"b") == offsets[1]
+    assert first_entry_at_least(raw, b"b.u") == offsets[2]  # the tree "b" sorts as "b/", after "b.txt"
+    assert first_entry_at_least(raw, b"b/") == offsets[2]
+    assert first_entry_at_least(raw, b"b0") == offsets[3]
+    assert first_entry_at_least(raw, b"zz") == offsets[4]
+    odd = entry(b"040000", b"a", oid) + raw  # a zero-padded mode: stop there, to be safe
+    assert first_entry_at_least(odd, b"zz") == 0
