@@ -169,7 +169,8 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
 
     Each row: the commit date, the commit, its author (git) and the history
     entry's 'by', the record, the action and the move. Rows stream as git is
-    read, so a long period costs no memory; '--format csv' is for auditors.
+    read (spooled to a temp file to come out oldest first), so a long period
+    costs no memory; '--format csv' is for auditors.
     Subcommands: 'verify' checks the trail, 'change ID' shows a change's evidence.
     """
     if ctx.invoked_subcommand is not None:
@@ -193,9 +194,13 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
             if t != "config":
                 config.record_type(t)
         wanted = frozenset(types)
-    trail = Trail(_git(desk), since=start, until=end)
-    rows = audit_rows(trail.commits(), _type_namer(config), since=start, until=end, types=wanted)
-    _emit_stream(rows, ROW_KEYS, fmt)
+    from itsm_cli.store.spool import reversed_groups
+
+    # git streams newest first (its walk overlaps with reading the versions); rows go out oldest first.
+    trail = Trail(_git(desk), since=start, until=end, newest_first=True)
+    type_of = _type_namer(config)
+    groups = (list(audit_rows((commit,), type_of, since=start, until=end, types=wanted)) for commit in trail.commits())
+    _emit_stream(reversed_groups(groups), ROW_KEYS, fmt)
 
 
 def _type_namer(config: Any) -> Any:

@@ -55,6 +55,8 @@ def cell(value: Any) -> str:
     escape sequence in a title must not reach the terminal of whoever runs
     ``itsm list`` (it could retitle the window, hide lines or fake output).
     """
+    if type(value) is str and value.isprintable():  # the common case: nothing to escape or join (no tab, no newline)
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -22,6 +22,7 @@ import contextlib
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -96,9 +97,14 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool
             if int(count) < stale_after:
                 return False
             split = ["--split"]
+    # The first write on a long history takes a while (a minute for 100,000 commits): say so on a terminal.
+    shown = sys.stderr.isatty()
+    if shown and not split:
+        print("itsm: indexing the history for fast lookups (once; git commit-graph)...", file=sys.stderr, flush=True)
     proc = subprocess.run(
-        ["git", "commit-graph", "write", "--reachable", "--changed-paths", *split],
-        cwd=git.root, capture_output=True, env=_clean_env(),
+        ["git", "commit-graph", "write", "--reachable", "--changed-paths", *split,
+         "--progress" if shown else "--no-progress"],
+        cwd=git.root, stdout=subprocess.DEVNULL, stderr=None if shown else subprocess.DEVNULL, env=_clean_env(),
     )
     if proc.returncode != 0:
         return False
@@ -260,7 +266,7 @@ def _fast_entries(block: str, marker: str) -> list[dict[str, Any]] | None:
 class _RawCommit:
     fields: list[str]
     changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (old sha, new sha, status, path)
-    paths: list[str] = field(default_factory=list)
+    paths: dict[str, None] = field(default_factory=dict)  # an ordered set: a bulk commit has thousands
 
 
 class _BlobReader:
@@ -317,7 +323,9 @@ class Trail:
     ``[since, until)`` before their files are read (git's own ``--since`` stops at
     the first old commit, which misses commits behind a skewed clock);
     ``signatures`` asks git for ``%G?``, which runs gpg on signed commits, so only
-    when signatures matter.
+    when signatures matter. ``newest_first`` streams in git's own order, which
+    lets git's walk overlap with the reading (oldest first, git walks the whole
+    history before it prints the first commit).
     """
 
     def __init__(
@@ -329,8 +337,10 @@ class Trail:
         since: str | None = None,
         until: str | None = None,
         signatures: bool = False,
+        newest_first: bool = False,
     ):
         self.git = git
+        self.newest_first = newest_first
         self.paths = tuple(paths)
         self.rev = rev
         self.since = since
@@ -341,7 +351,7 @@ class Trail:
     def _log_args(self) -> list[str]:
         args = [
             "-c", "core.quotePath=false", "-c", "log.showRoot=true", "-c", "log.follow=false",
-            "log", "--reverse", "--date-order", "--full-history", "--diff-merges=separate", "--raw",
+            "log", *([] if self.newest_first else ["--reverse"]), "--date-order", "--full-history", "--diff-merges=separate", "--raw",
             "--relative", "--no-abbrev", "--no-renames", "--no-color", "--no-show-signature",
             "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self.signatures else ""),
         ]
@@ -494,8 +504,7 @@ def _parse_log(stream: IO[bytes]) -> Iterator[_RawCommit]:
             parts = meta.split()
             if len(parts) < 5 or path.startswith('"'):
                 continue  # git quoted a path with control characters: not a record file
-            if path not in current.paths:
-                current.paths.append(path)
+            current.paths[path] = None
             current.changes.append((parts[2], parts[3], parts[4], path))
     if current is not None:
         yield current
