@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -214,9 +214,29 @@ def parse_entries(block: str, marker: str, path: str) -> list[dict[str, Any]] | 
     fast = _fast_entries(block, marker)
     if fast is not None:
         return fast
-    data = yaml_io.loads("history:\n" + block, path)
-    value = data.get("history") if isinstance(data, dict) else None
-    return value if isinstance(value, list) else None
+    # Item by item: the loader reads only the items the line reader cannot (a link's nested list).
+    entries: list[dict[str, Any]] = []
+    for item in _items(block, marker):
+        one = _fast_entries(item, marker)
+        if one is None or len(one) != 1:
+            data = yaml_io.loads("history:\n" + item, path)
+            one = data.get("history") if isinstance(data, dict) else None
+            if not isinstance(one, list):
+                return None
+        entries.extend(one)
+    return entries
+
+
+def _items(block: str, marker: str) -> list[str]:
+    """The text of each item of a block list (a line starting with ``marker`` starts an item)."""
+    starts = [0] if block.startswith(marker) else []
+    at = block.find("\n" + marker)
+    while at != -1:
+        starts.append(at + 1)
+        at = block.find("\n" + marker, at + 1)
+    if not starts or starts[0] != 0:
+        return [block]  # text before the first item: let the loader judge the whole block
+    return [block[a:b] for a, b in zip(starts, [*starts[1:], len(block)])]
 
 
 def _fast_entries(block: str, marker: str) -> list[dict[str, Any]] | None:
@@ -377,7 +397,7 @@ class Trail:
             try:
                 assert log.stdout is not None
                 window: list[_RawCommit] = []
-                for raw in _parse_log(log.stdout):
+                for raw in _parse_log(_read_ahead(log.stdout)):
                     if self.since or self.until:
                         date = _utc(raw.fields[4])
                         if (self.since and date < self.since) or (self.until and date >= self.until):
@@ -485,7 +505,58 @@ def _record_id(path: str) -> str:
     return path if path == CONFIG_FILE else path.rpartition("/")[2].rpartition(".")[0]
 
 
-def _parse_log(stream: IO[bytes]) -> Iterator[_RawCommit]:
+def _read_ahead(stream: IO[bytes], chunk: int = 1 << 20, ahead: int = 64) -> Iterator[bytes]:
+    """The lines of ``stream``, read by a thread up to ``ahead`` chunks ahead of the caller.
+
+    ``git log --raw`` spends its time diffing trees; without a reader that keeps
+    its pipe empty it stops whenever the pipe's 64 KB are full, and the diffing
+    and the parsing here take turns instead of running on two cores at once.
+    """
+    import queue
+    import threading
+
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            fd = stream.fileno()
+            while not stop.is_set():
+                data = os.read(fd, chunk)
+                if not data:
+                    break
+                chunks.put(data)
+        except BaseException as e:  # handed to the reader, which raises it
+            chunks.put(e)
+            return
+        chunks.put(None)
+
+    thread = threading.Thread(target=pump, name="itsm-git-log-reader", daemon=True)
+    thread.start()
+    rest = b""
+    try:
+        while True:
+            data = chunks.get()
+            if data is None:
+                break
+            if isinstance(data, BaseException):
+                raise data
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if rest:
+            yield rest
+    finally:
+        # Stopped early: free the pump if it waits on a full queue; one waiting on git ends when
+        # the caller ends git (it is a daemon thread either way).
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                chunks.get_nowait()
+
+
+def _parse_log(stream: Iterable[bytes]) -> Iterator[_RawCommit]:
     """Commits from ``git log --format=<sentinel>... --raw``; a merge's per-parent diffs are joined into one."""
     current: _RawCommit | None = None
     for line in stream:
