@@ -643,6 +643,21 @@ def test_front_matter_line_numbers_point_into_the_file(desk: Path) -> None:
 # --- git states a command must not commit in ---------------------------------------------
 
 
+def test_a_reader_that_stops_early_is_not_an_error(desk: Path, ticket: str) -> None:
+    for n in range(2, 700):  # enough rows to fill a pipe, written as they come
+        (desk / f"tickets/INC-{n:04d}.yaml").write_text(ticket.replace("INC-0001", f"INC-{n:04d}"))
+    git(desk, "add", "-A")
+    git(desk, "commit", "-q", "-m", "many")
+    proc = subprocess.Popen([sys.executable, "-m", "itsm_cli", "audit", "--format", "csv"], cwd=desk,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `itsm audit --format csv | head -1` does
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 0 and err == b""
+
+
 def test_detached_head_is_refused_with_a_hint(desk: Path, ticket: str) -> None:
     git(desk, "checkout", "-q", "--detach")
     refused(desk, ["comment", "INC-0001", "lost?"], 3, "HEAD is detached", "git switch")

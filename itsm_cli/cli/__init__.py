@@ -94,7 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and map every failure to one line and an exit code."""
     prog = "itsm"
     try:
-        rv = cli.main(args=argv, prog_name=prog, standalone_mode=False)
+        # make_context + invoke rather than cli.main: click's main turns a closed pipe into exit 1,
+        # and `itsm audit --format csv | head` is a success.
+        args = list(sys.argv[1:] if argv is None else argv)
+        with cli.make_context(prog, args) as ctx:
+            rv = cli.invoke(ctx)
         code = rv if isinstance(rv, int) else 0
     except ItsmError as e:
         click.echo(f"itsm: error: {e}", err=True)
