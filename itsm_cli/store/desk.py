@@ -105,6 +105,9 @@ def parse_record(raw: bytes, path: str, kind: str) -> Record:
     return Record(path, data, kind, raw=raw)
 
 
+_RECORD_SUFFIX = {"tickets": ".yaml", "kb": ".md", "catalog": ".yaml"}  # what kind_of_path() accepts in each folder
+
+
 def kind_of_path(rel: str) -> str | None:
     """ticket / article / service for a path under the record folders, else None."""
     folder, _, name = rel.partition("/")
@@ -322,19 +325,17 @@ class Desk:
 
     def record_paths(self, folders: tuple[str, ...] = FOLDERS) -> list[str]:
         """Relative paths of every record file, sorted (hidden and temp files skipped)."""
-        out = []
+        out: list[str] = []
         for folder in folders:
-            base = self.root / folder
-            if not base.is_dir():
+            suffix = _RECORD_SUFFIX.get(folder)
+            if suffix is None:
                 continue
-            with os.scandir(base) as it:
-                for entry in it:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    rel = f"{folder}/{name}"
-                    if kind_of_path(rel):
-                        out.append(rel)
+            try:
+                names = os.listdir(self.root / folder)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            prefix = folder + "/"
+            out.extend(prefix + name for name in names if name.endswith(suffix) and not name.startswith("."))
         out.sort()
         return out
 
