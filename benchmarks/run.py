@@ -307,6 +307,47 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def build_site_desk(services: int, articles: int) -> Path:
+    """The demo desk grown to ``services`` catalog services and ``articles`` published KB articles (built once)."""
+    import re
+
+    desk = WORK / f"site-desk-{services}-{articles}"
+    marker = desk / ".git" / "itsm-bench.json"
+    if marker.exists():
+        return desk
+    shutil.rmtree(desk, ignore_errors=True)
+    subprocess.run([*ITSM, "init", str(desk), "--demo"], check=True, capture_output=True)
+    service = (desk / "catalog" / "email.yaml").read_text()
+    for i in range(1, services + 1):
+        sid = f"email-{i:04d}"
+        text = re.sub(r"(?m)^id: email$", f"id: {sid}", service, count=1)
+        (desk / "catalog" / f"{sid}.yaml").write_text(text.replace("name: Email & calendars", f"name: Email & calendars {i}", 1))
+    article = (desk / "kb" / "KB-0001.md").read_text()
+    for i in range(1, articles + 1):
+        aid = f"KB-{1000 + i}"
+        text = article.replace("id: KB-0001", f"id: {aid}", 1)
+        (desk / "kb" / f"{aid}.md").write_text(text.replace("title: Connect to the VPN", f"title: ({i}) Connect to the VPN", 1))
+    git(desk, "add", "-A")
+    git(desk, "-c", "user.email=bench@example.com", "-c", "user.name=Bench", "commit", "-q", "-m", "a big catalog")
+    marker.write_text(json.dumps({"services": services, "articles": articles}))
+    return desk
+
+
+def bench_site(r: Runner, services: int, articles: int) -> dict[str, Any]:
+    """``itsm site build`` of a catalog of ``services`` services and ``articles`` KB articles, and plain MkDocs."""
+    print(f"\n== site: {services:,} services, {articles:,} KB articles ==", file=sys.stderr)
+    desk = build_site_desk(services, articles)
+    out = WORK / f"site-{services}-{articles}"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {"ITSM_USER": AGENT, "NO_COLOR": "1"}
+    built = r.median([*ITSM, "site", "build", "-o", str(out)], desk, env, repeat=1, warmup=False)
+    built["pages"] = count_pages(out)
+    plain = bench_mkdocs(built["pages"], r)["mkdocs_plain"]
+    return {"records": services + articles, "files": services + articles, "commits": 0, "notes": [],
+            "ops": {"site_build": built}, "peers": {"mkdocs_plain": plain}, "site": {"services": services,
+                                                                                  "articles": articles}}
+
+
 def count_pages(site: Path) -> int:
     """Pages the site build produced (for the plain MkDocs peer)."""
     return max(1, sum(1 for _ in site.rglob("*.html"))) if site.is_dir() else 1
@@ -441,7 +482,7 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     """(operation, itsm, peer, peer time, ratio, target) lines for one desk size."""
     ops, peers = size["ops"], size["peers"]
     files = size["files"]
-    out = []
+    out: list[tuple[str, str, str, str, str, str]] = []
 
     def t(entry: dict[str, Any] | None) -> str:
         return f"{entry['median']:.3f} s" if entry else "-"
@@ -454,6 +495,10 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 f"{a['median'] / b['median']:.2f}x" if a and b else "-")
         out.append((label, t(a), peer_label if b or peer_time else "-", peer_time or t(b), ratio, target))
 
+    if "site" in size:
+        add(f"itsm site build ({ops['site_build'].get('pages')} pages)", "site_build", "mkdocs_plain",
+            "plain mkdocs, same number of pages", "<= 1.2x mkdocs")
+        return out
     add("itsm --help", "help", None, "", "< 100 ms")
     add("itsm show ID", "show", None, "", "< 100 ms")
     add("itsm new (incl. commit)", "new", "git_add_commit", "git add && git commit", "< 200 ms")
@@ -499,7 +544,10 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, {m['git']}")
     for n, size in results["sizes"].items():
         when = f", measured {size['measured_at']} at {size.get('itsm_commit', '?')}" if "measured_at" in size else ""
-        print(f"\n### {int(n):,} records ({size['files']:,} files, {size['commits']:,} commits{when})\n")
+        if "site" in size:
+            print(f"\n### Site: {size['site']['services']:,} services, {size['site']['articles']:,} KB articles{when}\n")
+        else:
+            print(f"\n### {int(n):,} records ({size['files']:,} files, {size['commits']:,} commits{when})\n")
         head = ("operation", "itsm (median)", "peer", "peer (median)", "ratio", "target")
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join("---" for _ in head) + "|")
@@ -516,7 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=5, help="runs per measurement (median reported)")
     p.add_argument("--rebuild", action="store_true", help="build the desks again")
     p.add_argument("--no-backlog", action="store_true", help="skip Backlog.md")
-    p.add_argument("--no-site", action="store_true", help="skip the site build")
+    p.add_argument("--no-site", action="store_true", help="skip the site builds")
+    p.add_argument("--site", default="1000,2000", metavar="SERVICES,ARTICLES",
+                   help="also build a catalog of this many services and KB articles (default: 1000,2000; '' skips)")
     p.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     p.add_argument("-q", "--quiet", action="store_true", help="only the table")
     args = p.parse_args(argv)
@@ -536,6 +586,11 @@ def main(argv: list[str] | None = None) -> int:
         size = bench_size(n, runner, args)
         size.update(measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), itsm_commit=itsm_commit)
         results["sizes"][str(n)] = size
+    if args.site and not args.no_site:
+        services, articles = (int(x) for x in args.site.split(","))
+        size = bench_site(runner, services, articles)
+        size.update(measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), itsm_commit=itsm_commit)
+        results["sizes"][f"site-{services}-{articles}"] = size
     results["machine"]["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"{results['date'][:10]}-{results['machine']['host']}.json"
@@ -543,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         earlier = json.loads(target.read_text())
         results["sizes"] = {**{k: v for k, v in earlier.get("sizes", {}).items() if k not in results["sizes"]},
                             **results["sizes"]}
-        results["sizes"] = dict(sorted(results["sizes"].items(), key=lambda kv: int(kv[0])))
+        results["sizes"] = dict(sorted(results["sizes"].items(),
+                                       key=lambda kv: (0, int(kv[0]), "") if kv[0].isdigit() else (1, 0, kv[0])))
     except (OSError, ValueError, AttributeError):
         pass
     target.write_text(json.dumps(results, indent=2) + "\n")

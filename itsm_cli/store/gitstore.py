@@ -272,7 +272,7 @@ class Git:
         check_identity(author_name, author_email)
         env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
         settings = self.config_values("user.email", "commit.gpgsign", "core.sharedrepository",
-                                      "core.loosecompression", "core.compression")
+                                      "core.loosecompression", "core.compression", "core.filemode")
         if not settings.get("user.email"):
             env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
         now = os.environ.get("ITSM_NOW")
@@ -317,8 +317,10 @@ class Git:
         present = [p for p in paths if os.path.lexists(self.root / p)]
         shas = self.run("hash-object", "--", *present).split() if present else []
         blobs = dict.fromkeys((prefix + p).encode("utf-8", "surrogateescape") for p in paths)
+        exec_bit = settings.get("core.filemode", "true").lower() not in ("false", "no", "off", "0")
         for p, sha in zip(present, shas):
-            blobs[(prefix + p).encode("utf-8", "surrogateescape")] = (_file_mode(self.root / p), bytes.fromhex(sha))
+            mode = _file_mode(self.root / p) if exec_bit else b"100644"
+            blobs[(prefix + p).encode("utf-8", "surrogateescape")] = (mode, bytes.fromhex(sha))
         # The edits per folder; each folder is rebuilt after its subfolders (deepest first).
         edits: dict[bytes, dict[bytes, tuple[bytes, bytes] | None]] = {}
         for path, value in blobs.items():
