@@ -199,16 +199,20 @@ class App:
     def next_free_id(self, rtype: RecordType) -> str:
         """The ID after the highest of ``rtype``'s prefix on every branch, skipping any the work tree holds.
 
-        Reads each distinct tree of the type's folder on the branches once (one
-        ``git cat-file --batch``) rather than listing 100,000 names; records not
-        committed yet (``--no-commit``) are stepped over by looking for the file.
+        Reads each distinct tree of the type's folder on the branches (one ``git
+        cat-file --batch``, and a tree seen before not at all) rather than listing
+        100,000 names; records not committed yet (``--no-commit``) are stepped over
+        by looking for the file.
         """
+        from itsm_cli.store.cache import highest_on_trees
+
         prefix = rtype.prefix or ""
         git = Git(self.desk.root)
-        highest = 0
-        for found in git.cat_trees(git.trees_on_refs(rtype.folder)):
-            if found is not None:
-                highest = max(highest, ids.highest_number_in_tree(prefix, found[1]))
+
+        def scan(trees: list[str]) -> list[int]:
+            return [ids.highest_number_in_tree(prefix, found[1]) if found else 0 for found in git.cat_trees(trees)]
+
+        highest = highest_on_trees(self.desk, git.trees_on_refs(rtype.folder), prefix, scan)
         while os.path.lexists(self.desk.path_for(ids.format_id(prefix, highest + 1))):
             highest += 1
         return ids.format_id(prefix, highest + 1)

@@ -601,6 +601,38 @@ def _read_header(path: Path, env: str) -> tuple[str, int] | None:
         return None
 
 
+def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Any) -> int:
+    """The highest record number with ``prefix`` in any of the git trees ``tree_ids`` (0 when none).
+
+    A tree never changes, so each tree's answer is remembered (``highest.bin``,
+    holding only the trees asked about last); ``scan(ids)`` reads the trees not
+    seen yet and returns their numbers, in order. Other branches' trees are
+    then read once, not at every ``itsm new``.
+    """
+    from itsm_cli import __version__
+
+    cache = Cache.open(desk)
+    path = cache.directory / "highest.bin" if cache is not None else None
+    try:  # the code that reads the numbers is part of what the answers depend on
+        st = (Path(__file__).resolve().parents[1] / "core" / "ids.py").stat()
+        env = f"highest:{__version__}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        path = None
+        env = ""
+    found = _read(path, env) if path is not None else None
+    known: dict[str, int] = found[1] if found is not None and isinstance(found[1], dict) else {}
+    todo = [t for t in tree_ids if f"{t}:{prefix}" not in known]
+    if todo:
+        known.update((f"{t}:{prefix}", int(n)) for t, n in zip(todo, scan(todo)))
+    current = set(tree_ids)
+    if path is not None and (todo or len(known) > 4 * len(current) + 16):
+        kept = {k: v for k, v in known.items() if k.partition(":")[0] in current}
+        with contextlib.suppress(OSError, ValueError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write(path, env, "", kept)
+    return max((known.get(f"{t}:{prefix}", 0) for t in tree_ids), default=0)
+
+
 def clear(desk: Any) -> None:
     """Remove the desk's cache (``itsm validate`` then starts cold)."""
     import shutil
