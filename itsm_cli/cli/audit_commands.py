@@ -26,12 +26,19 @@ FINDING_COLUMNS = ("commit", "date", "record", "check", "message")
 MAX_RENUMBER_HOPS = 20
 
 
-def _git(desk: Any) -> Any:
+def _git(desk: Any, paths: bool = True) -> Any:
+    """The desk's git; for a walk limited to a few ``paths``, with git's commit-graph kept fresh first.
+
+    The commit-graph's changed-path filters make ``git log -- PATH`` skip the
+    commits that did not touch the path; a walk over every commit (the audit
+    listing, verify) gains nothing from it, so it does not pay for writing one.
+    """
     from itsm_cli.store.gitstore import Git
     from itsm_cli.store.history import ensure_commit_graph
 
     git = Git(desk.root)
-    ensure_commit_graph(git)
+    if paths:
+        ensure_commit_graph(git)
     return git
 
 
@@ -197,7 +204,7 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
     from itsm_cli.store.spool import reversed_groups
 
     # git streams newest first (its walk overlaps with reading the versions); rows go out oldest first.
-    trail = Trail(_git(desk), since=start, until=end, newest_first=True)
+    trail = Trail(_git(desk, paths=False), since=start, until=end, newest_first=True)
     type_of = _type_namer(config)
     groups = (list(audit_rows((commit,), type_of, since=start, until=end, types=wanted)) for commit in trail.commits())
     _emit_stream(reversed_groups(groups), ROW_KEYS, fmt)
@@ -277,7 +284,7 @@ def verify_cmd(obj: Any, fmt: str) -> int:
             counted[0] += 1
             yield c
 
-    trail = Trail(_git(desk), signatures=required)
+    trail = Trail(_git(desk, paths=False), signatures=required)
     findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
     if fmt == "json":
         click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))
