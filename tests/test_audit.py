@@ -242,6 +242,25 @@ def test_commit_graph_is_written_once_and_refreshed_when_stale(desk: Path, monke
     assert git(desk, "commit-graph", "verify").strip() == ""
 
 
+def test_a_commit_graph_written_by_git_itself_is_added_to_or_replaced(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm_cli.store.gitstore import Git
+    from itsm_cli.store.history import _has_changed_paths, ensure_commit_graph
+
+    incident_life(monkeypatch)
+    info = desk / ".git" / "objects" / "info"
+    git(desk, "commit-graph", "write", "--reachable")  # as git gc writes it: no changed-path filters
+    assert not _has_changed_paths(info)
+    assert ensure_commit_graph(Git(desk)) is True
+    assert _has_changed_paths(info)  # rewritten with them
+    (desk / ".git" / "itsm-commit-graph").unlink()  # now as if another tool wrote this one
+    at("2026-03-04T09:00:00Z", monkeypatch)
+    run("comment", "INC-0001", "one more")
+    assert ensure_commit_graph(Git(desk)) is True
+    assert (info / "commit-graphs" / "commit-graph-chain").is_file()  # added to, not rewritten
+    assert _has_changed_paths(info)
+    assert git(desk, "commit-graph", "verify").strip() == ""
+
+
 # -- itsm audit verify: a clean trail and tampered ones -----------------------------------------
 
 

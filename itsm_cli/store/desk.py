@@ -307,17 +307,22 @@ class Desk:
         except OSError as e:
             raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 raise InvalidRecord("not a regular file", rel)
+            # Sized reads: os.read allocates what it is asked for, so ask for what the file holds (and one
+            # byte more, to see a file that grew), then go on in small steps until the end or the limit.
             chunks = []
             left = yaml_io.MAX_BYTES + 1
+            want = min(st.st_size + 1, left)
             while left > 0:
-                chunk = os.read(fd, min(left, 1 << 20))
+                chunk = os.read(fd, want)
                 if not chunk:
                     break
                 chunks.append(chunk)
                 left -= len(chunk)
-            return b"".join(chunks)
+                want = min(64 * 1024, left)
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         except OSError as e:
             raise EnvironmentProblem(f"cannot read: {e.strerror}", rel) from None
         finally:

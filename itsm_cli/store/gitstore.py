@@ -401,35 +401,31 @@ class Git:
             raise
         return oid
 
-    def trees_on_refs(self, folder: str) -> list[str]:
-        """The distinct tree IDs of ``folder`` on every local branch and remote-tracking ref."""
+    def _folder_trees(self, folders: Sequence[str]) -> list[tuple[str, str]]:
+        """(ref, tree ID) of each folder on each local branch and remote-tracking ref that has it."""
         refs = self.refs()
         if not refs:
             return []
-        specs = [f"{ref}:./{folder}" for ref in refs]  # ./: relative to the desk, wherever it sits in the repository
-        out = self.run("rev-parse", "--verify", "-q", *specs, check=False).split()
-        # rev-parse stops at the first missing folder; fall back to one call each then.
-        trees = out if len(out) == len(specs) else [self.run("rev-parse", "-q", "--verify", s, check=False).strip() for s in specs]
-        return list(dict.fromkeys(t for t in trees if t))
-
-    def names_on_refs(self, folders: Sequence[str]) -> dict[str, set[str]]:
-        """File names under each folder, per ref (refs sharing a tree are listed once)."""
-        result: dict[str, set[str]] = {}
-        refs = self.refs()
-        if not refs:
-            return result
+        # ./: relative to the desk, wherever it sits in the repository.
         specs = [f"{ref}:./{folder}" for ref in refs for folder in folders]
         out = self.run("rev-parse", "--verify", "-q", *specs, check=False).split()
         # rev-parse stops at the first missing folder; fall back to one call each then.
         trees = out if len(out) == len(specs) else [self.run("rev-parse", "-q", "--verify", s, check=False).strip() for s in specs]
+        return [(spec.split(":", 1)[0], tree) for spec, tree in zip(specs, trees) if tree]
+
+    def trees_on_refs(self, folder: str) -> list[str]:
+        """The distinct tree IDs of ``folder`` on every local branch and remote-tracking ref."""
+        return list(dict.fromkeys(tree for _, tree in self._folder_trees([folder])))
+
+    def names_on_refs(self, folders: Sequence[str]) -> dict[str, set[str]]:
+        """File names under each folder, per ref (refs sharing a tree are listed once)."""
+        result: dict[str, set[str]] = {}
         seen: dict[str, set[str]] = {}
-        for spec, tree in zip(specs, trees):
-            if not tree:
-                continue
+        for ref, tree in self._folder_trees(folders):
             if tree not in seen:
                 listing = self.run("ls-tree", "--name-only", "-z", tree, check=False)
                 seen[tree] = {n for n in listing.split("\0") if n}
-            result.setdefault(spec.split(":", 1)[0], set()).update(seen[tree])
+            result.setdefault(ref, set()).update(seen[tree])
         return result
 
     def cat_trees(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange
@@ -99,6 +100,8 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool
             if int(count) < stale_after:
                 return False
             split = ["--split"]
+    elif has_graph and _has_changed_paths(graph):
+        split = ["--split"]  # written by someone else (git gc, a clone's host) with filters: add to it
     # The first write on a long history takes a while (a minute for 100,000 commits): say so on a terminal.
     shown = sys.stderr.isatty()
     if shown and not split:
@@ -112,6 +115,28 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool
         return False
     with contextlib.suppress(OSError):
         marker.write_text(head + "\n", encoding="ascii")
+    return True
+
+
+def _has_changed_paths(info: Path) -> bool:
+    """True when every commit-graph file under ``objects/info`` holds changed-path filters (a BIDX chunk)."""
+    files = [info / "commit-graph"] if (info / "commit-graph").is_file() else []
+    chain = info / "commit-graphs" / "commit-graph-chain"
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        files += [info / "commit-graphs" / f"graph-{h.strip()}.graph" for h in chain.read_text("ascii").split() if h.strip()]
+    if not files:
+        return False
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+                if len(head) < 8 or head[:4] != b"CGPH":
+                    return False
+                table = f.read(12 * (head[6] + 1))  # chunk IDs (4 bytes) and offsets (8 bytes)
+        except OSError:
+            return False
+        if not any(table[i:i + 4] == b"BIDX" for i in range(0, len(table), 12)):
+            return False
     return True
 
 
