@@ -53,8 +53,10 @@ def _detail(stderr: bytes, code: int) -> str:
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+
+
 def _is_plain_file_path(root: Path, path: str) -> bool:
-    """True for a relative path to a regular file or to nothing (not ``.``, a folder, a link, a pattern)."""
+    """True for a relative path to a regular file or to nothing (not ``.``, a folder, a link)."""
     parts = path.split("/")
     if not path or "\n" in path or any(part in ("", ".", "..") for part in parts):
         return False
