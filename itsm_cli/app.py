@@ -171,12 +171,12 @@ class App:
 
     def new(self, type_name: str, fields: dict[str, Any], body: str | None = None, template: str | None = None) -> Change:
         """Create a record with the next free ID on any branch, pre-filled from a template or its offering."""
-        from itsm_cli.core.rules import apply_template
-
         rtype = self.config.record_type(type_name)
         if rtype.kind == "service":
             raise BadArgument("services are catalog entries: add catalog/<id>.yaml in a pull request")
         if template or fields.get("offering"):
+            from itsm_cli.core.rules import apply_template
+
             fields = apply_template(self.config, self.desk.services(), type_name, fields, template)
         with self.desk.lock():
             local = self.desk.taken_ids()  # link targets; IDs on other branches only block numbers
