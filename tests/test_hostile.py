@@ -658,6 +658,12 @@ def test_a_reader_that_stops_early_is_not_an_error(desk: Path, ticket: str) -> N
     assert proc.wait() == 0 and err == b""
 
 
+def test_shell_completion_still_answers(tmp_path: Path) -> None:
+    env = {**os.environ, "_ITSM_COMPLETE": "bash_complete", "COMP_WORDS": "itsm tra", "COMP_CWORD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "itsm_cli"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and "plain,transition" in proc.stdout.splitlines(), (proc.stdout, proc.stderr)
+
+
 def test_detached_head_is_refused_with_a_hint(desk: Path, ticket: str) -> None:
     git(desk, "checkout", "-q", "--detach")
     refused(desk, ["comment", "INC-0001", "lost?"], 3, "HEAD is detached", "git switch")

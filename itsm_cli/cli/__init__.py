@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and map every failure to one line and an exit code."""
     prog = "itsm"
     try:
+        if os.environ.get("_ITSM_COMPLETE"):  # click's shell completion lives in cli.main
+            cli.main(args=argv, prog_name=prog, complete_var="_ITSM_COMPLETE")
         # make_context + invoke rather than cli.main: click's main turns a closed pipe into exit 1,
         # and `itsm audit --format csv | head` is a success.
         args = list(sys.argv[1:] if argv is None else argv)
