@@ -198,8 +198,10 @@ def test_sigkill_at_any_moment_never_leaves_a_partial_file(desk: Path, incident:
         reap(p)
     notes = [e.get("note") for e in history(desk)]  # old or new, always whole
     assert notes in ([None], [None, "maybe"]), notes
-    # git's own lock can survive a SIGKILL of git itself; that is git's to report, and a person's to remove.
-    (desk / ".git/index.lock").unlink(missing_ok=True)
+    # git's own locks (the index's, a ref's) can survive a SIGKILL of git itself; that is git's to report
+    # (the next command says which file), and a person's to remove.
+    for lock in [desk / ".git/index.lock", desk / ".git/HEAD.lock", *(desk / ".git/refs").rglob("*.lock")]:
+        lock.unlink(missing_ok=True)
     r = run("comment", "INC-0001", "next")
     assert r.exit_code == 0, r.stderr
     assert litter(desk) == []  # whatever a killed writer left, the next writer swept
