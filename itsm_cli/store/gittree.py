@@ -84,6 +84,8 @@ def splice_tree(raw: bytes, edits: Mapping[bytes, tuple[bytes, bytes] | None], i
     size = len(raw)
     while pos < size:
         nul = find(b"\0", pos)
+        if nul < pos + 6 or nul + id_size >= size + 1:
+            raise ValueError("not a git tree object")
         # The name starts after the mode: six digits for files ("100644"), five for trees ("40000").
         lead = raw[pos]
         if lead == 0x31:  # "1"
@@ -98,8 +100,6 @@ def splice_tree(raw: bytes, edits: Mapping[bytes, tuple[bytes, bytes] | None], i
             key = sort_key(name, raw[pos:space])
         if key is None:
             key = name
-        if nul < 0 or nul + id_size >= size + 1:
-            raise ValueError("not a git tree object")
         if i == len(inserts) and key > horizon:
             break
         while i < len(inserts) and inserts[i][0] <= key:
