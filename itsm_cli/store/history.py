@@ -370,9 +370,10 @@ class Trail:
     ``[since, until)`` before their files are read (git's own ``--since`` stops at
     the first old commit, which misses commits behind a skewed clock);
     ``signatures`` asks git for ``%G?``, which runs gpg on signed commits, so only
-    when signatures matter. ``newest_first`` streams in git's own order, which
-    lets git's walk overlap with the reading (oldest first, git walks the whole
-    history before it prints the first commit).
+    when signatures matter. ``newest_first`` streams in git's own order: with a
+    path limit (a desk in a folder of a larger repository), oldest first makes
+    git simplify the whole history before it prints the first commit (24 s at
+    100,000 commits), so nothing overlaps with that walk.
     """
 
     def __init__(

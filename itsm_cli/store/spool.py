@@ -1,8 +1,8 @@
 """Reversing a long stream without holding it: groups spooled to a temp file, read back last first.
 
 ``git log`` streams newest first; asking it for oldest first (``--reverse``)
-makes it walk the whole history before printing anything, so nothing can
-overlap with that walk. :func:`reversed_groups` lets a reader take git's order
+with a path limit makes it simplify the whole history before printing
+anything, so nothing can overlap with that walk. :func:`reversed_groups` lets a reader take git's order
 and still give its caller the oldest first, with memory bounded by a chunk.
 """
 
