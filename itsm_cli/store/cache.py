@@ -36,7 +36,7 @@ import struct
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -601,7 +601,7 @@ def _read_header(path: Path, env: str) -> tuple[str, int] | None:
         return None
 
 
-def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Any) -> int:
+def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Callable[[list[str]], list[int]]) -> int:
     """The highest record number with ``prefix`` in any of the git trees ``tree_ids`` (0 when none).
 
     A tree never changes, so each tree's answer is remembered (``highest.bin``,
