@@ -18,6 +18,7 @@ import pytest
 import yaml
 from desk_testing import ANN, BOB, git, run
 
+from itsm_cli import parallel
 from itsm_cli.core.query import Query, run_query
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import Problem, dependency_cycles, validate_records
@@ -274,12 +275,12 @@ def test_no_cache_without_git_or_when_disabled(busy: Path, monkeypatch: pytest.M
 
 
 def test_parallel_workers_find_the_same(busy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if cache_module.cpu_count() < 2:
+    if parallel.cpu_count() < 2:
         pytest.skip("one core: no workers")
     edit(busy, "tickets/INC-0003.yaml", lambda d: d.update(colour="red"))
     (busy / "tickets/INC-0005.yaml").write_text("id: [unclosed\n")
-    monkeypatch.setattr(cache_module, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(cache_module, "CHUNK", 2)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 2)
     cache_module.clear(Desk(busy))
     same(busy)
     cache_module.clear(Desk(busy))

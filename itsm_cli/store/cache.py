@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from itsm_cli.errors import ItsmError
+from itsm_cli.parallel import parallel_map
 
 CACHE_FORMAT = 1
 MAGIC = b"ITSMCCH1"
@@ -640,45 +641,6 @@ def clear(desk: Any) -> None:
     cache = Cache.open(desk)
     if cache is not None:
         shutil.rmtree(cache.directory, ignore_errors=True)
-
-
-# --- parallel work ---------------------------------------------------------------------------
-
-PARALLEL_MIN = 2000
-CHUNK = 400
-
-
-def cpu_count() -> int:
-    """Cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def parallel_map(func: Any, items: list, initializer: Any, initargs: tuple, chunk: int = CHUNK) -> list:
-    """``func`` over chunks of ``items`` in worker processes (one per core), results in order.
-
-    ``initializer(*initargs)`` sets up each worker; ``func`` takes a list of items
-    and returns a list of results. Runs in this process when there is little to do.
-    """
-    workers = min(cpu_count(), max(1, len(items) // chunk))
-    if len(items) < PARALLEL_MIN or workers < 2:
-        initializer(*initargs)
-        return func(items)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork shares what is already imported; from 3.12 forking a process that has threads warns.
-    method = "fork" if sys.version_info < (3, 12) and sys.platform == "linux" else "forkserver"
-    if method not in multiprocessing.get_all_start_methods():
-        method = "spawn"
-    out: list = []
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                             initializer=initializer, initargs=initargs) as pool:
-        for part in pool.map(func, [items[i : i + chunk] for i in range(0, len(items), chunk)]):
-            out.extend(part)
-    return out
 
 
 # --- summaries for `itsm list` ---------------------------------------------------------------

@@ -27,13 +27,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from itsm_cli import parallel
 from itsm_cli.core.config import Config
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import CONFIG_FILE, Problem, dependency_cycles, validate_config, validate_records
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError
-from itsm_cli.store import cache as cache_module
 from itsm_cli.store import yaml_io
-from itsm_cli.store.cache import MISSING, Cache, Listing, code_fingerprint, fingerprint, parallel_map
+from itsm_cli.store.cache import MISSING, Cache, Listing, code_fingerprint, fingerprint
 from itsm_cli.store.desk import FOLDERS, Desk, Record, kind_of_path, parse_record
 
 FEW = 200
@@ -226,10 +226,10 @@ def _worker_chunk(items: list[tuple[str, bytes | None]]) -> list[tuple[str, str 
 
 
 def _evaluate_all(ctx: _Context, items: list[tuple[str, bytes | None]]) -> list[tuple[str, str | None, tuple, tuple | None]]:
-    if len(items) < cache_module.PARALLEL_MIN:  # worker processes would cost more than they save
+    if len(items) < parallel.PARALLEL_MIN:  # worker processes would cost more than they save
         return [_evaluate(ctx, rel, raw) for rel, raw in items]
     args = (str(ctx.desk.root), ctx.config.data, ctx.schemas.schemas, ctx.known_ids, ctx.services, ctx.service_keys)
-    return parallel_map(_worker_chunk, items, _worker_init, args)
+    return parallel.parallel_map(_worker_chunk, items, _worker_init, args)
 
 
 # --- the run -------------------------------------------------------------------------------------

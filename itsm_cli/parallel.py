@@ -1,0 +1,82 @@
+"""Work spread over the machine's cores: validation and listing chunks, site pages.
+
+Two ways, for two kinds of work. :func:`parallel_map` sets each worker up from
+arguments (so it also works where processes are started fresh); :func:`fork_map`
+lets forked workers share what this process already holds (a site builder with
+every record loaded) and runs here instead whenever forking is not safe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_map", "parallel_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+PARALLEL_MIN = 2000
+CHUNK = 400
+
+
+def cpu_count() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def parallel_map(func: Any, items: list, initializer: Any, initargs: tuple, chunk: int | None = None) -> list:
+    """``func`` over chunks of ``items`` in worker processes (one per core), results in order.
+
+    ``initializer(*initargs)`` sets up each worker; ``func`` takes a list of items
+    and returns a list of results. Runs in this process when there is little to do.
+    ``chunk`` defaults to :data:`CHUNK` as it is when called.
+    """
+    chunk = chunk or CHUNK
+    workers = min(cpu_count(), max(1, len(items) // chunk))
+    if len(items) < PARALLEL_MIN or workers < 2:
+        initializer(*initargs)
+        return func(items)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork shares what is already imported; from 3.12 forking a process that has threads warns.
+    method = "fork" if sys.version_info < (3, 12) and sys.platform == "linux" else "forkserver"
+    if method not in multiprocessing.get_all_start_methods():
+        method = "spawn"
+    out: list = []
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                             initializer=initializer, initargs=initargs) as pool:
+        for part in pool.map(func, [items[i : i + chunk] for i in range(0, len(items), chunk)]):
+            out.extend(part)
+    return out
+
+
+def can_fork() -> bool:
+    """True when forked workers are safe here: Linux, and no other thread that a fork would leave half-done."""
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def fork_map(func: Callable[[T], R], items: Sequence[T], chunk: int) -> list[R]:
+    """``func`` over ``items`` in forked workers (one per core, ``chunk`` items at a time), results in order.
+
+    The workers see this process's memory as it was when they started, so
+    ``func`` may read module state set just before the call; what it returns is
+    pickled back. Runs in this process when there are fewer than two chunks,
+    one core, or forking is not safe (:func:`can_fork`), e.g. under MkDocs'
+    development server, whose watcher runs in a thread.
+    """
+    workers = min(cpu_count(), len(items) // max(1, chunk))
+    if workers < 2 or not can_fork():
+        return [func(item) for item in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(func, items, chunksize=chunk))
