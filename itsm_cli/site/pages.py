@@ -782,11 +782,35 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:g}%"
 
 
-def build_site(content: DeskContent, now: datetime, directory_urls: bool = True) -> Site:
-    """Every page of the site, its assets and navigation, from the desk content and the build clock."""
+# Service and article pages per worker task: each costs about a millisecond (rendering people's
+# Markdown), so a task of this many outweighs handing it to a worker and its pages back.
+PAGES_PER_TASK = 100
+_CURRENT: dict[str, _Builder] = {}
+
+
+def _record_page(job: tuple[str, str]) -> SitePage:
+    """One service or article page (in a forked worker, from the builder it inherited)."""
+    b = _CURRENT["builder"]
+    kind, key = job
+    return b.service_page(key) if kind == "service" else b.article_page(key)
+
+
+def build_site(content: DeskContent, now: datetime, directory_urls: bool = True, parallel: bool = False) -> Site:
+    """Every page of the site, its assets and navigation, from the desk content and the build clock.
+
+    With ``parallel``, the service and article pages (most of the work) are
+    made by forked workers, one per core, when that is safe (see
+    :func:`itsm_cli.parallel.fork_map`); the pages are the same either way.
+    """
+    from itsm_cli.parallel import fork_map
+
     b = _Builder(content, now, directory_urls)
     pages = [b.catalog_page(), b.kb_index_page(), b.status_page(), b.metrics_page(), b.tags_page()]
-    pages += [b.service_page(sid) for sid in sorted(b.services)]
-    pages += [b.article_page(kid) for kid in sorted(b.articles)]
+    jobs = [("service", sid) for sid in sorted(b.services)] + [("article", kid) for kid in sorted(b.articles)]
+    _CURRENT["builder"] = b  # where _record_page, here or in a forked worker, finds it
+    try:
+        pages += fork_map(_record_page, jobs, PAGES_PER_TASK) if parallel else [_record_page(job) for job in jobs]
+    finally:
+        _CURRENT.clear()
     nav = [{title: uri} for title, uri in NAV]
     return Site(pages, b.assets(), nav)

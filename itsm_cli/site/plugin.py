@@ -2,7 +2,7 @@
 
 ``plugins: [search, itsm]`` in mkdocs.yml. The desk is the folder holding
 mkdocs.yml unless ``desk:`` says otherwise. Records are read once per build in
-``on_config``; ``on_files`` adds every page and asset as a generated file;
+``on_config`` (pages made on every core for ``build``, in-process for ``serve``); ``on_files`` adds every page and asset as a generated file;
 ``on_pre_page`` points "edit this page" at the record's own file.
 """
 
@@ -40,6 +40,11 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         self.root: Path | None = None
         self.edit_base: str | None = None
         self.sources: dict[str, str] = {}
+        self.command: str | None = None
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Remember the MkDocs command: pages are made on every core for a build, not under ``serve``."""
+        self.command = command
 
     def on_config(self, config: Any) -> Any:
         """Read the desk once and build every page; set the navigation and assets the pages need."""
@@ -56,7 +61,8 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         try:
             desk = Desk(self.root)
             now = datetime.fromisoformat(now_utc().replace("Z", "+00:00"))
-            self.site = pages.build_site(pages.load_content(desk), now, bool(config.use_directory_urls))
+            self.site = pages.build_site(pages.load_content(desk), now, bool(config.use_directory_urls),
+                                         parallel=self.command in ("build", "gh-deploy"))
             edit = desk.config.desk.get("edit_url")
         except ItsmError as e:
             raise PluginError(f"itsm: {e}") from None

@@ -172,3 +172,50 @@ def test_pages_match_golden_files(built_site: object, uri: str) -> None:
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8"), f"{uri} changed; ITSM_UPDATE_GOLDEN=1 rewrites {golden.name}"
+
+
+def test_pages_made_by_forked_workers_are_the_same(built_site: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm_cli import parallel
+
+    if parallel.cpu_count() < 2 or not parallel.can_fork():
+        pytest.skip("one core or no fork: pages are made in-process")
+    monkeypatch.setattr(pages, "PAGES_PER_TASK", 1)  # this small desk would otherwise stay in one process
+    content = pages.load_content(Desk(built_site.desk))
+    here = pages.build_site(content, datetime(2026, 3, 2, 9, tzinfo=UTC))
+    forked = pages.build_site(content, datetime(2026, 3, 2, 9, tzinfo=UTC), parallel=True)
+    assert len(forked.pages) == len(here.pages) > 5
+    assert forked.pages == here.pages
+    assert not pages._CURRENT  # the builder is not kept once the pages are made
+
+
+def test_a_page_error_in_a_forked_worker_names_the_file(site_desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "PAGES_PER_TASK", 1)
+    config = site_desk / "itsm.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["desk"]["request_url"] = "javascript:alert(1)"
+    config.write_text(yaml.safe_dump(data))
+    with pytest.raises(pages.SiteContentError, match="request_url") as caught:
+        pages.build_site(pages.load_content(Desk(site_desk)), datetime(2026, 3, 2, 9, tzinfo=UTC), parallel=True)
+    assert caught.value.path == "itsm.yaml"
+
+
+@pytest.mark.parametrize(("command", "parallel"), [("build", True), ("gh-deploy", True), ("serve", False)])
+def test_the_plugin_makes_pages_on_every_core_only_for_a_build(site_desk: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                command: str, parallel: bool) -> None:
+    from mkdocs.config import load_config
+
+    from itsm_cli.site.plugin import ItsmPlugin
+
+    seen: list[bool] = []
+    original = pages.build_site
+
+    def spy(*args: object, **kwargs: object) -> pages.Site:
+        seen.append(bool(kwargs.get("parallel")))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pages, "build_site", spy)
+    plugin = ItsmPlugin()
+    plugin.load_config({})
+    plugin.on_startup(command=command, dirty=False)
+    plugin.on_config(load_config(config_file=str(site_desk / "mkdocs.yml")))
+    assert seen == [parallel]
