@@ -195,7 +195,8 @@ def _build_zensical(desk: Any, strict: bool, out: Path | None) -> Path:
     if own_docs.is_dir():
         shutil.copytree(own_docs, docs, symlinks=False, ignore=shutil.ignore_patterns(".*"))
     now = datetime.fromisoformat(now_utc().replace("Z", "+00:00"))
-    site = pages.build_site(pages.load_content(desk), now, bool(user.get("use_directory_urls", True)), parallel=True)
+    site = pages.build_site(pages.load_content(desk, parallel=True), now, bool(user.get("use_directory_urls", True)),
+                            parallel=True)
     clash = [p.uri for p in site.pages if (docs / p.uri).exists()]
     if clash:
         raise Refused(f"{user.get('docs_dir') or 'docs'}/{clash[0]} clashes with a page itsm generates")

@@ -61,8 +61,9 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         try:
             desk = Desk(self.root)
             now = datetime.fromisoformat(now_utc().replace("Z", "+00:00"))
-            self.site = pages.build_site(pages.load_content(desk), now, bool(config.use_directory_urls),
-                                         parallel=self.command in ("build", "gh-deploy"))
+            parallel = self.command in ("build", "gh-deploy")
+            self.site = pages.build_site(pages.load_content(desk, parallel), now, bool(config.use_directory_urls),
+                                         parallel=parallel)
             edit = desk.config.desk.get("edit_url")
         except ItsmError as e:
             raise PluginError(f"itsm: {e}") from None

@@ -219,3 +219,27 @@ def test_the_plugin_makes_pages_on_every_core_only_for_a_build(site_desk: Path, 
     plugin.on_startup(command=command, dirty=False)
     plugin.on_config(load_config(config_file=str(site_desk / "mkdocs.yml")))
     assert seen == [parallel]
+
+
+def test_tickets_loaded_by_workers_are_the_same(site_desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm_cli import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)  # this small desk would otherwise be read in-process
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+    here = pages.load_content(Desk(site_desk))
+    spread = pages.load_content(Desk(site_desk), parallel=True)
+    assert len(spread.tickets) == len(here.tickets) > 4
+    assert (spread.tickets, spread.services, spread.articles) == (here.tickets, here.services, here.articles)
+
+
+def test_a_broken_ticket_read_by_a_worker_stops_the_build_named(site_desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm_cli import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+    broken = sorted((site_desk / "tickets").glob("*.yaml"))[-1]
+    broken.write_text("id: [unclosed\n")
+    with pytest.raises(pages.SiteContentError) as caught:
+        pages.load_content(Desk(site_desk), parallel=True)
+    assert caught.value.path == f"tickets/{broken.name}"
+    assert caught.value.line is not None
