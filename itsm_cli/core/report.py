@@ -39,6 +39,7 @@ __all__ = [
     "GROUP_BY",
     "NONE_KEY",
     "backlog_report",
+    "combine_rows",
     "mttr_report",
     "sla_report",
     "volume_report",
@@ -123,6 +124,31 @@ def _pct(met: int, missed: int) -> float | None:
 
 def _hours(samples: list[float], how: Callable[[list[float]], float]) -> float | None:
     return round(how(samples) / 3600, 2) if samples else None
+
+
+def combine_rows(parts: Iterable[list[Row]]) -> list[Row]:
+    """One report's rows computed over disjoint sets of tickets, as that report over all of them.
+
+    For the reports whose figures are counts (:func:`volume_report`,
+    :func:`sla_report`): counts are summed per key and each ``X_pct`` is
+    recomputed from ``X_met`` and ``X_breached``. Means and medians
+    (:func:`mttr_report`) cannot be combined this way.
+    """
+    rows: dict[str, Row] = {}
+    for part in parts:
+        for row in part:
+            into = rows.get(row["key"])
+            if into is None:
+                rows[row["key"]] = dict(row)
+                continue
+            for name, value in row.items():
+                if type(value) is int:
+                    into[name] = into.get(name, 0) + value
+    for row in rows.values():
+        for name in [n for n in row if n.endswith("_pct")]:
+            stem = name[: -len("_pct")]
+            row[name] = _pct(row[f"{stem}_met"], row[f"{stem}_breached"])
+    return _sorted_rows(rows)
 
 
 # -- reports ---------------------------------------------------------------------------

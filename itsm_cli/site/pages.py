@@ -22,11 +22,12 @@ every other value is escaped where it is placed.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -222,8 +223,9 @@ def slug(text: str) -> str:
 class _Builder:
     """Holds the checked content and the indexes the pages share; one instance per build."""
 
-    def __init__(self, content: DeskContent, now: datetime, directory_urls: bool):
+    def __init__(self, content: DeskContent, now: datetime, directory_urls: bool, parallel: bool = False):
         self.config = content.config
+        self.parallel = parallel
         self.now = now.astimezone(UTC)
         self.today = self.now.date()
         self.directory_urls = directory_urls
@@ -780,17 +782,32 @@ class _Builder:
             from itsm_cli.core import report
         except ImportError:  # the reports are optional for the site
             return None, None
-        tickets = [data for _, data in self.content.tickets]
+        from itsm_cli.parallel import cpu_count, fork_map
+
         since = datetime.fromisoformat(first_month + "-01T00:00:00+00:00")
-        args = (tickets, self.config.data, self.services)
-        volume = sla = None
+        count = len(self.content.tickets)
+        # The figures are counts, so each worker can take its share of the tickets (see build_site).
+        shares = cpu_count() if self.parallel and count >= TICKETS_PER_WORKER * 2 else 1
+        bounds = [(i * count // shares, (i + 1) * count // shares, since) for i in range(shares)]
         try:
-            if hasattr(report, "volume_report"):
-                volume = report.volume_report(*args, now=self.now, since=since, group_by="month")
-            if hasattr(report, "sla_report"):
-                sla = report.sla_report(*args, now=self.now, since=since, until=self.now, group_by="month")
+            with _shared(self):
+                parts = fork_map(_report_share, bounds, 1)
         except (ValueError, KeyError, TypeError) as e:
             raise SiteContentError(f"the metrics cannot be computed: {e}", "tickets") from None
+        volume = report.combine_rows(v for v, _ in parts) if hasattr(report, "volume_report") else None
+        sla = report.combine_rows(s for _, s in parts) if hasattr(report, "sla_report") else None
+        return volume, sla
+
+    def report_share(self, start: int, end: int, since: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The metrics page's volume and SLA rows over tickets ``start:end`` (in :attr:`content` order)."""
+        from itsm_cli.core import report
+
+        tickets = [data for _, data in self.content.tickets[start:end]]
+        args = (tickets, self.config.data, self.services)
+        volume = report.volume_report(*args, now=self.now, since=since, group_by="month") \
+            if hasattr(report, "volume_report") else []
+        sla = report.sla_report(*args, now=self.now, since=since, until=self.now, group_by="month") \
+            if hasattr(report, "sla_report") else []
         return volume, sla
 
     def assets(self) -> dict[str, str]:
@@ -834,7 +851,19 @@ def _pct(value: float | None) -> str:
 # Service and article pages per worker task: each costs about a millisecond (rendering people's
 # Markdown), so a task of this many outweighs handing it to a worker and its pages back.
 PAGES_PER_TASK = 100
+# Below this many tickets per core the metrics are computed in one process.
+TICKETS_PER_WORKER = 5000
 _CURRENT: dict[str, _Builder] = {}
+
+
+@contextlib.contextmanager
+def _shared(builder: _Builder) -> Iterator[None]:
+    """Make ``builder`` the one that forked workers find (they inherit this module's state)."""
+    _CURRENT["builder"] = builder
+    try:
+        yield
+    finally:
+        _CURRENT.clear()
 
 
 def _record_page(job: tuple[str, str]) -> SitePage:
@@ -844,22 +873,24 @@ def _record_page(job: tuple[str, str]) -> SitePage:
     return b.service_page(key) if kind == "service" else b.article_page(key)
 
 
+def _report_share(bounds: tuple[int, int, datetime]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One share of the metrics (in a forked worker, from the builder it inherited)."""
+    return _CURRENT["builder"].report_share(*bounds)
+
+
 def build_site(content: DeskContent, now: datetime, directory_urls: bool = True, parallel: bool = False) -> Site:
     """Every page of the site, its assets and navigation, from the desk content and the build clock.
 
-    With ``parallel``, the service and article pages (most of the work) are
-    made by forked workers, one per core, when that is safe (see
+    With ``parallel``, the service and article pages and the metrics (most of
+    the work) are made by forked workers, one per core, when that is safe (see
     :func:`itsm_cli.parallel.fork_map`); the pages are the same either way.
     """
     from itsm_cli.parallel import fork_map
 
-    b = _Builder(content, now, directory_urls)
+    b = _Builder(content, now, directory_urls, parallel)
     pages = [b.catalog_page(), b.kb_index_page(), b.status_page(), b.metrics_page(), b.tags_page()]
     jobs = [("service", sid) for sid in sorted(b.services)] + [("article", kid) for kid in sorted(b.articles)]
-    _CURRENT["builder"] = b  # where _record_page, here or in a forked worker, finds it
-    try:
+    with _shared(b):
         pages += fork_map(_record_page, jobs, PAGES_PER_TASK) if parallel else [_record_page(job) for job in jobs]
-    finally:
-        _CURRENT.clear()
     nav = [{title: uri} for title, uri in NAV]
     return Site(pages, b.assets(), nav)
