@@ -533,18 +533,33 @@ def _record_id(path: str) -> str:
     return path if path == CONFIG_FILE else path.rpartition("/")[2].rpartition(".")[0]
 
 
-def _read_ahead(stream: IO[bytes], chunk: int = 1 << 20, ahead: int = 64) -> Iterator[bytes]:
-    """The lines of ``stream``, read by a thread up to ``ahead`` chunks ahead of the caller.
+def _read_ahead(stream: IO[bytes], chunk: int = 1 << 20, ahead: int = 64 << 20) -> Iterator[bytes]:
+    """The lines of ``stream``, read by a thread up to ``ahead`` bytes ahead of the caller.
 
     ``git log --raw`` spends its time diffing trees; without a reader that keeps
     its pipe empty it stops whenever the pipe's 64 KB are full, and the diffing
     and the parsing here take turns instead of running on two cores at once.
+    The budget is in bytes, not reads: a pipe gives a few kilobytes per read,
+    and 64 MB hold all of a 100,000-commit log's newest part (slow to parse,
+    quick for git) while git goes on diffing the older part, whose large trees
+    are slow for git and quick to parse. Memory stays bounded by ``ahead``.
     """
-    import queue
     import threading
+    from collections import deque
 
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=ahead)
+    pending: deque[bytes | BaseException | None] = deque()
+    held = [0]  # bytes read but not yet taken
+    ready = threading.Condition()
     stop = threading.Event()
+
+    def hand_over(item: bytes | BaseException | None) -> None:
+        with ready:
+            while isinstance(item, bytes) and held[0] >= ahead and not stop.is_set():
+                ready.wait()
+            pending.append(item)
+            if isinstance(item, bytes):
+                held[0] += len(item)
+            ready.notify_all()
 
     def pump() -> None:
         try:
@@ -553,35 +568,48 @@ def _read_ahead(stream: IO[bytes], chunk: int = 1 << 20, ahead: int = 64) -> Ite
                 data = os.read(fd, chunk)
                 if not data:
                     break
-                chunks.put(data)
+                hand_over(data)
         except BaseException as e:  # handed to the reader, which raises it
-            chunks.put(e)
+            hand_over(e)
             return
-        chunks.put(None)
+        hand_over(None)
 
     thread = threading.Thread(target=pump, name="itsm-git-log-reader", daemon=True)
     thread.start()
     rest = b""
     try:
         while True:
-            data = chunks.get()
-            if data is None:
+            with ready:
+                while not pending:
+                    ready.wait()
+                taken: list[bytes] = []
+                size = 0
+                end: bytes | BaseException | None = b""
+                while pending and isinstance(pending[0], bytes) and size < chunk:
+                    taken.append(pending.popleft())  # type: ignore[arg-type]
+                    size += len(taken[-1])
+                if not taken:
+                    end = pending.popleft()
+                held[0] -= size
+                ready.notify_all()
+            if end is None:
                 break
-            if isinstance(data, BaseException):
-                raise data
-            lines = (rest + data).split(b"\n")
+            if isinstance(end, BaseException):
+                raise end
+            lines = (rest + b"".join(taken)).split(b"\n")
             rest = lines.pop()
             for line in lines:
                 yield line + b"\n"
         if rest:
             yield rest
     finally:
-        # Stopped early: free the pump if it waits on a full queue; one waiting on git ends when
+        # Stopped early: free the pump if it waits for room; one waiting on git ends when
         # the caller ends git (it is a daemon thread either way).
         stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                chunks.get_nowait()
+        with ready:
+            pending.clear()
+            held[0] = 0
+            ready.notify_all()
 
 
 def _parse_log(stream: Iterable[bytes]) -> Iterator[_RawCommit]:
