@@ -185,8 +185,7 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
             raise BadArgument("--since, --until and --type belong to the listing, not to a subcommand")
         return
     from itsm_cli.app import normalise_time
-    from itsm_cli.core.audit import ROW_KEYS, audit_rows
-    from itsm_cli.store.history import Trail
+    from itsm_cli.core.audit import ROW_KEYS
 
     obj = ctx.obj
     desk = obj.desk
@@ -201,13 +200,12 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
             if t != "config":
                 config.record_type(t)
         wanted = frozenset(types)
-    from itsm_cli.store.spool import reversed_groups
+    from itsm_cli.store import audit_cache
 
-    # git streams newest first (its walk overlaps with reading the versions); rows go out oldest first.
-    trail = Trail(_git(desk, paths=False), since=start, until=end, newest_first=True)
-    type_of = _type_namer(config)
-    groups = (list(audit_rows((commit,), type_of, since=start, until=end, types=wanted)) for commit in trail.commits())
-    _emit_stream(reversed_groups(groups), ROW_KEYS, fmt)
+    # Rows of commits an earlier run saw come from the cache; git streams the others newest first
+    # (its walk overlaps with reading the versions); rows go out oldest first.
+    rows = audit_cache.listing(desk, _git(desk, paths=False), _type_namer(config), since=start, until=end, types=wanted)
+    _emit_stream(rows, ROW_KEYS, fmt)
 
 
 def _type_namer(config: Any) -> Any:

@@ -1,0 +1,243 @@
+"""Audit rows remembered per commit, so the next ``itsm audit`` does not diff every tree again.
+
+A commit never changes, nor do the files it points to, so the rows ``itsm
+audit`` derives from it (:func:`itsm_cli.core.audit.audit_rows`) depend only
+on the commit ID, the itsm code and the record types in itsm.yaml (they name
+each row's type): that is the cache's *environment*. Rows live in
+``.git/itsm-cache/audit/`` (disposable, never committed, cleared with the rest
+of the cache) as *segments*: a run that had to compute commits writes one
+segment for them, streaming (a cold run over 100,000 commits holds no more
+than one chunk of rows), to a temp file renamed into place when complete.
+Too many segments are merged into one. A segment that is damaged, truncated
+or from another environment is ignored and removed, so its commits are simply
+computed again.
+
+Segment layout: ``MAGIC``, a length-prefixed marshalled header ``(FORMAT,
+env)``, then chunks, each ``<length><adler32><marshal of [(commit, rows)]>``,
+and an end mark (length 0) with the number of commits. A row is a tuple in
+:data:`itsm_cli.core.audit.ROW_KEYS` order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+__all__ = ["AuditCache"]
+
+MAGIC = b"ITSMAUD1"
+FORMAT = 1
+CHUNK = 512  # commits per chunk
+MAX_SEGMENTS = 8
+_LENGTHS = struct.Struct("<II")
+
+Rows = tuple[tuple[Any, ...], ...]
+
+
+class AuditCache:
+    """The audit rows of every commit an earlier run computed, for one environment."""
+
+    def __init__(self, directory: Path, env: str):
+        self.directory = directory
+        self.env = env
+
+    @classmethod
+    def open(cls, desk: Any, env: str) -> AuditCache | None:
+        """The desk's audit cache, or None where the desk has no cache (no git directory, ``ITSM_NO_CACHE``)."""
+        from itsm_cli.store.cache import Cache
+
+        cache = Cache.open(desk)
+        return None if cache is None else cls(cache.directory / "audit", env)
+
+    def _segments(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.directory.iterdir() if p.name.endswith(".seg"))
+        except OSError:
+            return []
+
+    def load(self) -> dict[str, Rows]:
+        """Rows by commit ID from every readable segment (unreadable ones are removed)."""
+        known: dict[str, Rows] = {}
+        for path in self._segments():
+            try:
+                with open(path, "rb") as f:
+                    part = dict(_read_segment(f, self.env))
+            except (OSError, ValueError, EOFError, TypeError, struct.error):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                continue
+            known.update(part)
+        return known
+
+    @contextlib.contextmanager
+    def adding(self) -> Iterator[Callable[[str, Rows], None]]:
+        """A function that records one commit's rows; the segment is kept only if the block ends normally."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        number = max((int(p.stem) for p in self._segments() if p.stem.isdigit()), default=0) + 1
+        final = self.directory / f"{number:06d}.seg"
+        tmp = self.directory / f".{number:06d}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            writer = _SegmentWriter(f, self.env)
+            try:
+                yield writer.add
+                writer.finish()
+            except BaseException:
+                f.close()
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
+        if writer.count:
+            os.replace(tmp, final)
+        else:
+            tmp.unlink()
+
+    def merge_if_many(self, known: dict[str, Rows], wanted: Iterable[str]) -> None:
+        """With more than :data:`MAX_SEGMENTS` segments, rewrite them as one holding the ``wanted`` commits."""
+        old = self._segments()
+        if len(old) <= MAX_SEGMENTS:
+            return
+        with self.adding() as add:
+            for sha in wanted:
+                rows = known.get(sha)
+                if rows is not None:
+                    add(sha, rows)
+        newest = self._segments()[-1]
+        for path in old:
+            if path != newest:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+class _SegmentWriter:
+    def __init__(self, f: BinaryIO, env: str):
+        self.f = f
+        header = marshal.dumps((FORMAT, env), 4)
+        f.write(MAGIC + struct.pack("<I", len(header)) + header)
+        self.pending: list[tuple[str, Rows]] = []
+        self.count = 0
+
+    def add(self, sha: str, rows: Rows) -> None:
+        self.pending.append((sha, rows))
+        if len(self.pending) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            body = marshal.dumps(self.pending, 4)
+            self.f.write(_LENGTHS.pack(len(body), zlib.adler32(body)) + body)
+            self.count += len(self.pending)
+            self.pending = []
+
+    def finish(self) -> None:
+        self._flush()
+        self.f.write(_LENGTHS.pack(0, self.count))
+
+
+def _read_segment(f: BinaryIO, env: str) -> list[tuple[str, Rows]]:
+    """The (commit, rows) pairs of a segment, all or none: ValueError when it is damaged, truncated or foreign."""
+    if f.read(8) != MAGIC:
+        raise ValueError("not an audit cache segment")
+    (size,) = struct.unpack("<I", f.read(4))
+    if marshal.loads(f.read(size)) != (FORMAT, env):
+        raise ValueError("another format or environment")
+    seen = 0
+    out: list[tuple[str, Rows]] = []
+    while True:
+        length, check = _LENGTHS.unpack(f.read(_LENGTHS.size))
+        if length == 0:
+            if check != seen or f.read(1):
+                raise ValueError("segment does not end where it says")
+            return out
+        body = f.read(length)
+        if len(body) != length or zlib.adler32(body) != check:
+            raise ValueError("damaged chunk")
+        chunk = marshal.loads(body)
+        seen += len(chunk)
+        out.extend(chunk)
+
+
+# --- the listing ---------------------------------------------------------------------------------
+
+
+def environment(config: Any) -> str:
+    """The cache environment: the itsm code and the record types (they name each row's type)."""
+    import json
+
+    from itsm_cli.store.cache import code_fingerprint, fingerprint
+
+    return fingerprint("audit", code_fingerprint(), json.dumps(config.data.get("types"), sort_keys=True, default=str))
+
+
+def listing(
+    desk: Any,
+    git: Any,
+    type_of: Callable[[Any], str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    types: frozenset[str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The rows of ``itsm audit``, oldest first: from the cache for commits it knows, computed for the rest.
+
+    Same rows, same order as streaming every commit through
+    :func:`itsm_cli.core.audit.audit_rows`. Without a cache (``ITSM_NO_CACHE``,
+    a desk in a folder of a larger repository, whose walk is path-limited), or
+    when the cache knows nothing and a period is asked for, that is what it does.
+    """
+    from itsm_cli.core.audit import ROW_KEYS, audit_rows
+    from itsm_cli.store.history import Trail
+    from itsm_cli.store.spool import reversed_groups
+
+    cache = AuditCache.open(desk, environment(desk.config)) if git.locations()["prefix"] == "" else None
+    order = _newest_first(git) if cache is not None else []
+    known = cache.load() if cache is not None and order else {}
+    if cache is None or (not known and (since or until)):
+        trail = Trail(git, since=since, until=until, newest_first=True)
+        groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types)) for c in trail.commits())
+        yield from reversed_groups(groups)
+        return
+
+    at_date, at_type = ROW_KEYS.index("date"), ROW_KEYS.index("type")
+
+    def keep(row: tuple[Any, ...]) -> bool:
+        date, type_name = row[at_date], row[at_type]
+        return (not since or date >= since) and (not until or date < until) and (types is None or type_name in types)
+
+    def rows_of(commit: Any) -> Rows:
+        return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of))
+
+    missing = [sha for sha in order if sha not in known]
+    if missing and len(missing) == len(order):  # a cold cache: stream as without one, remembering as it goes
+        def groups() -> Iterator[list[tuple[Any, ...]]]:
+            with cache.adding() as add:
+                for commit in Trail(git, newest_first=True).commits():
+                    rows = rows_of(commit)
+                    add(commit.sha, rows)
+                    yield [r for r in rows if keep(r)]
+
+        for row in reversed_groups(groups()):
+            yield dict(zip(ROW_KEYS, row))
+        return
+    if missing:
+        with cache.adding() as add:
+            for commit in Trail(git, commits=missing).commits():
+                known[commit.sha] = rows = rows_of(commit)
+                add(commit.sha, rows)
+        cache.merge_if_many(known, order)
+    for sha in reversed(order):
+        for row in known.get(sha, ()):
+            if keep(row):
+                yield dict(zip(ROW_KEYS, row))
+
+
+def _newest_first(git: Any) -> list[str]:
+    """Every commit of HEAD in the order ``itsm audit`` walks them (git log's), newest first; none when unborn."""
+    if git.head() is None:
+        return []
+    return git.run("rev-list", "--date-order", "--full-history", "HEAD").split()
