@@ -175,9 +175,10 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
     """Who changed which record, and when, from git: one row per change.
 
     Each row: the commit date, the commit, its author (git) and the history
-    entry's 'by', the record, the action and the move. Rows stream as git is
-    read (spooled to a temp file to come out oldest first), so a long period
-    costs no memory; '--format csv' is for auditors.
+    entry's 'by', the record, the action and the move, oldest first. Rows
+    stream as git is read, so a long period costs no memory, and each
+    commit's rows are remembered under .git/itsm-cache, so the next run reads
+    only new commits from git; '--format csv' is for auditors.
     Subcommands: 'verify' checks the trail, 'change ID' shows a change's evidence.
     """
     if ctx.invoked_subcommand is not None:
@@ -202,8 +203,7 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
         wanted = frozenset(types)
     from itsm_cli.store import audit_cache
 
-    # Rows of commits an earlier run saw come from the cache; git streams the others newest first
-    # (its walk overlaps with reading the versions); rows go out oldest first.
+    # Rows of commits an earlier run saw come from the cache; git streams the others.
     rows = audit_cache.listing(desk, _git(desk, paths=False), _type_namer(config), since=start, until=end, types=wanted)
     _emit_stream(rows, ROW_KEYS, fmt)
 

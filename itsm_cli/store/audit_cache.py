@@ -194,10 +194,17 @@ def listing(
     from itsm_cli.store.history import Trail
     from itsm_cli.store.spool import reversed_groups
 
-    cache = AuditCache.open(desk, environment(desk.config)) if git.locations()["prefix"] == "" else None
+    at_root = git.locations()["prefix"] == ""
+    cache = AuditCache.open(desk, environment(desk.config)) if at_root else None
     order = _newest_first(git) if cache is not None else []
     known = cache.load() if cache is not None and order else {}
     if cache is None or (not known and (since or until)):
+        if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
+            yield from audit_rows(Trail(git, since=since, until=until).commits(), type_of, since=since, until=until,
+                                  types=types)
+            return
+        # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
+        # simplify the whole history before printing anything, so it streams newest first, reversed here.
         trail = Trail(git, since=since, until=until, newest_first=True)
         groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types)) for c in trail.commits())
         yield from reversed_groups(groups)
@@ -214,15 +221,11 @@ def listing(
 
     missing = [sha for sha in order if sha not in known]
     if missing and len(missing) == len(order):  # a cold cache: stream as without one, remembering as it goes
-        def groups() -> Iterator[list[tuple[Any, ...]]]:
-            with cache.adding() as add:
-                for commit in Trail(git, newest_first=True).commits():
-                    rows = rows_of(commit)
-                    add(commit.sha, rows)
-                    yield [r for r in rows if keep(r)]
-
-        for row in reversed_groups(groups()):
-            yield dict(zip(ROW_KEYS, row))
+        with cache.adding() as add:
+            for commit in Trail(git).commits():
+                rows = rows_of(commit)
+                add(commit.sha, rows)
+                yield from (dict(zip(ROW_KEYS, row)) for row in rows if keep(row))
         return
     if missing:
         with cache.adding() as add:
