@@ -8,11 +8,12 @@ whose histories of 3-10 entries are built with the core operations of
 process-per-command cost), with links between them and ~2 KB per file.
 The result validates cleanly.
 
-``--commits`` also builds git history quickly with ``git fast-import``: one
-commit per record (or per history entry with ``--per-step``), authored by the
-entry's ``by`` at its ``at`` and carrying the ``Itsm-Id``/``Itsm-Action``
-trailers, up to ``--commit-count`` commits; whatever is left goes into one
-plain commit. Without it, all records are added in one plain commit.
+``--commits`` also builds git history quickly with ``git fast-import``: the
+older records in one plain commit first (a backlog moved from another tool),
+then the newest records one commit per history entry (or per record with
+``--per-record``), authored by the entry's ``by`` at its ``at`` and carrying the
+``Itsm-Id``/``Itsm-Action`` trailers, up to ``--commit-count`` commits.
+Without it, all records are added in one plain commit.
 Everything is deterministic for a given ``--seed``.
 """
 
@@ -438,32 +439,35 @@ def build(n: int, root: Path, commits: bool = False, commit_count: int | None = 
             git(root, "commit", "-q", "-m", f"Benchmark desk: {n} records")
             return
         limit = n if commit_count is None else commit_count
-        # How many records fit: each costs one commit, or one per history entry.
+        # How many of the newest records fit: each costs one commit, or one per history entry.
         used, fit = 0, 0
-        for _, length, _, _ in written:
+        for _, length, _, _ in reversed(written):
             cost = length if per_step else 1
             if used + cost > limit:
                 break
             used += cost
             fit += 1
+        first = n - fit
         imp = FastImport(root)
+        # The older records first, in one commit, as when a team moves its backlog from another tool:
+        # dated after the last entry any of them has. The newest then follow commit by commit.
+        if first:
+            rest = [rel_path(config, types[i], ids_[i])[1] for i, _, _, _ in written[:first]]
+            imp.commit([(rel, (root / rel).read_bytes()) for rel in rest], "Bulk import of the earlier records\n",
+                       "bench@example.com", max(at for _, _, _, at in written[:first]))
         if per_step:
-            bounds = [(lo, min(fit, lo + 200)) for lo in range(0, fit, 200)]
+            bounds = [(lo, min(n, lo + 200)) for lo in range(first, n, 200)]
             for chunk in pool.map(_steps_chunk, bounds):
                 for rel, record_id, by, at, action, content in chunk:
                     message = f"{record_id}: {action}\n\nItsm-Id: {record_id}\nItsm-Action: {action}\n"
                     imp.commit([(rel, content.encode("utf-8"))], message, by, at)
         else:
-            for i, _, by, at in written[:fit]:
+            for i, _, by, at in written[first:]:
                 _, rel = rel_path(config, types[i], ids_[i])
                 message = f"{ids_[i]}: import\n\nItsm-Id: {ids_[i]}\nItsm-Action: import\n"
                 imp.commit([(rel, (root / rel).read_bytes())], message, by, at)
-    rest = [rel_path(config, types[i], ids_[i])[1] for i, _, _, _ in written[fit:]]
-    if rest:
-        imp.commit([(rel, (root / rel).read_bytes()) for rel in rest], "Bulk import of the remaining records\n",
-                   "bench@example.com", ts(datetime.now(UTC)))
     imp.close()
-    print(f"gen_desk: {imp.count} commits ({fit} records with history, {len(rest)} in one bulk commit) "
+    print(f"gen_desk: {imp.count} commits ({fit} records with history, {first} in one bulk commit first) "
           f"in {time.monotonic() - started:.1f}s", file=sys.stderr)
 
 
