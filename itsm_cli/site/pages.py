@@ -794,9 +794,7 @@ class _Builder:
                 parts = fork_map(_report_share, bounds, 1)
         except (ValueError, KeyError, TypeError) as e:
             raise SiteContentError(f"the metrics cannot be computed: {e}", "tickets") from None
-        volume = report.combine_rows(v for v, _ in parts) if hasattr(report, "volume_report") else None
-        sla = report.combine_rows(s for _, s in parts) if hasattr(report, "sla_report") else None
-        return volume, sla
+        return report.combine_rows(v for v, _ in parts), report.combine_rows(s for _, s in parts)
 
     def report_share(self, start: int, end: int, since: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The metrics page's volume and SLA rows over tickets ``start:end`` (in :attr:`content` order)."""
@@ -804,11 +802,8 @@ class _Builder:
 
         tickets = [data for _, data in self.content.tickets[start:end]]
         args = (tickets, self.config.data, self.services)
-        volume = report.volume_report(*args, now=self.now, since=since, group_by="month") \
-            if hasattr(report, "volume_report") else []
-        sla = report.sla_report(*args, now=self.now, since=since, until=self.now, group_by="month") \
-            if hasattr(report, "sla_report") else []
-        return volume, sla
+        return (report.volume_report(*args, now=self.now, since=since, group_by="month"),
+                report.sla_report(*args, now=self.now, since=since, until=self.now, group_by="month"))
 
     def assets(self) -> dict[str, str]:
         folder = resources.files("itsm_cli") / "site" / "assets"

@@ -560,9 +560,10 @@ def _read_ahead(stream: IO[bytes], chunk: int = 1 << 20, ahead: int = 64 << 20) 
     its pipe empty it stops whenever the pipe's 64 KB are full, and the diffing
     and the parsing here take turns instead of running on two cores at once.
     The budget is in bytes, not reads: a pipe gives a few kilobytes per read,
-    and 64 MB hold all of a 100,000-commit log's newest part (slow to parse,
-    quick for git) while git goes on diffing the older part, whose large trees
-    are slow for git and quick to parse. Memory stays bounded by ``ahead``.
+    so a budget of 64 reads let git run only a few hundred kilobytes ahead and
+    it sat blocked while a stretch of commits that is slow to parse (a bulk
+    import: thousands of files) was parsed; 64 MB let it go on diffing. Memory
+    stays bounded by ``ahead``.
     """
     import threading
     from collections import deque
