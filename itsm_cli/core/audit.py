@@ -51,6 +51,7 @@ __all__ = [
     "change_evidence",
     "commit_deltas",
     "file_delta",
+    "in_period",
     "record_timeline",
     "verify",
 ]
@@ -285,6 +286,11 @@ def _row(commit: CommitInfo, change: FileChange, type_name: str, action: str, en
     }
 
 
+def in_period(date: str, since: str | None, until: str | None) -> bool:
+    """True when ``date`` (a ``...Z`` commit date) is in ``[since, until)``; a missing end is open."""
+    return (not since or date >= since) and (not until or date < until)
+
+
 def audit_rows(
     commits: Iterable[CommitInfo],
     type_of: Callable[[FileChange], str],
@@ -302,7 +308,7 @@ def audit_rows(
     ``types`` keeps only those types. Keys: :data:`ROW_KEYS`.
     """
     for commit in commits:
-        if (since and commit.commit_date < since) or (until and commit.commit_date >= until):
+        if not in_period(commit.commit_date, since, until):
             continue
         for delta in commit_deltas(commit):
             change = delta.change

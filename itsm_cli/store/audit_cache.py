@@ -46,6 +46,7 @@ class AuditCache:
     def __init__(self, directory: Path, env: str):
         self.directory = directory
         self.env = env
+        self.written: Path | None = None  # the segment the last adding() block kept
 
     @classmethod
     def open(cls, desk: Any, env: str) -> AuditCache | None:
@@ -94,6 +95,7 @@ class AuditCache:
                 raise
         if writer.count:
             os.replace(tmp, final)
+            self.written = final
         else:
             tmp.unlink()
 
@@ -102,16 +104,17 @@ class AuditCache:
         old = self._segments()
         if len(old) <= MAX_SEGMENTS:
             return
+        self.written = None
         with self.adding() as add:
             for sha in wanted:
                 rows = known.get(sha)
                 if rows is not None:
                     add(sha, rows)
-        newest = self._segments()[-1]
+        if self.written is None:  # nothing wanted is known: keep what there is
+            return
         for path in old:
-            if path != newest:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 class _SegmentWriter:
@@ -190,7 +193,7 @@ def listing(
     a desk in a folder of a larger repository, whose walk is path-limited), or
     when the cache knows nothing and a period is asked for, that is what it does.
     """
-    from itsm_cli.core.audit import ROW_KEYS, audit_rows
+    from itsm_cli.core.audit import ROW_KEYS, audit_rows, in_period
     from itsm_cli.store.history import Trail
     from itsm_cli.store.spool import reversed_groups
 
@@ -212,9 +215,8 @@ def listing(
 
     at_date, at_type = ROW_KEYS.index("date"), ROW_KEYS.index("type")
 
-    def keep(row: tuple[Any, ...]) -> bool:
-        date, type_name = row[at_date], row[at_type]
-        return (not since or date >= since) and (not until or date < until) and (types is None or type_name in types)
+    def keep(row: tuple[Any, ...]) -> bool:  # what audit_rows(since=, until=, types=) would have kept
+        return in_period(row[at_date], since, until) and (types is None or row[at_type] in types)
 
     def rows_of(commit: Any) -> Rows:
         return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of))

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange
+from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange, in_period
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord
 from itsm_cli.store import yaml_io
 from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
@@ -434,10 +434,8 @@ class Trail:
                 assert log.stdout is not None
                 window: list[_RawCommit] = []
                 for raw in _parse_log(_read_ahead(log.stdout)):
-                    if self.since or self.until:
-                        date = _utc(raw.fields[4])
-                        if (self.since and date < self.since) or (self.until and date >= self.until):
-                            continue
+                    if (self.since or self.until) and not in_period(_utc(raw.fields[4]), self.since, self.until):
+                        continue
                     window.append(raw)
                     if len(window) >= _WINDOW:
                         yield from self._resolve(window, reader)
