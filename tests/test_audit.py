@@ -505,6 +505,33 @@ def test_desk_in_a_folder_of_a_larger_repository(tmp_path: Path, monkeypatch: py
     assert json.loads(r.stdout)["now"] == "2026-03-02T09:00:00Z"
 
 
+def test_history_and_audit_change_are_the_same_with_and_without_the_commit_index(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    incident_life(monkeypatch)
+    change_awaiting_approval(monkeypatch)
+    base = load(desk, "INC-0001")
+    git(desk, "checkout", "-q", "-b", "pr-7")
+    at("2026-03-04T09:00:00Z", monkeypatch)
+    assert run("comment", "INC-0001", "On the branch").exit_code == 0
+    git(desk, "checkout", "-q", "main")
+    at("2026-03-04T10:00:00Z", monkeypatch)
+    assert run("comment", "INC-0001", "On main").exit_code == 0
+    theirs = yaml.safe_load(git(desk, "show", "pr-7:tickets/INC-0001.yaml"))
+    merged = merge_records(base, load(desk, "INC-0001"), theirs)
+    merge_branch(desk, "pr-7", "Merge pull request #7", "2026-03-04T11:00:00Z", merged.merged)
+    at("2026-03-05T09:00:00Z", monkeypatch)
+    assert run("renumber", "INC-0001").exit_code == 0
+    outputs = []
+    for cache in ("", "1"):
+        monkeypatch.setenv("ITSM_NO_CACHE", cache)
+        outputs.append([run(*args).stdout for args in (
+            ("history", "INC-0002", "--format", "json"), ("history", "CHG-0001"), ("audit", "change", "CHG-0001"))])
+    assert outputs[0] == outputs[1]
+    commits = json.loads(outputs[0][0])["commits"]
+    assert len(commits) == 8 and sum(c["merge"] for c in commits) == 1  # 6 own, the merge, the renumber
+    assert (desk / ".git" / "itsm-cache" / "commits" / "seen").is_file()
+
+
 # -- itsm audit change -------------------------------------------------------------------------
 
 

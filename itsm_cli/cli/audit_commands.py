@@ -2,8 +2,9 @@
 
 Every command here reads the history through :class:`itsm_cli.store.history.Trail`
 (one ``git log`` and one ``git cat-file`` process, whatever the length of the
-history) and refreshes git's commit-graph when it is missing or stale, so
-``git log -- PATH`` stays fast on long histories.
+history). A record's commits (``history``, ``audit change``) come from the
+desk's commit index (:mod:`itsm_cli.store.commit_index`), so git shows only
+those instead of walking every commit for them.
 """
 
 from __future__ import annotations
@@ -26,20 +27,23 @@ FINDING_COLUMNS = ("commit", "date", "record", "check", "message")
 MAX_RENUMBER_HOPS = 20
 
 
-def _git(desk: Any, paths: bool = True) -> Any:
-    """The desk's git; for a walk limited to a few ``paths``, with git's commit-graph kept fresh first.
+def _git(desk: Any) -> Any:
+    """The desk's git, for a walk over every commit (which git's commit-graph filters would not speed up)."""
+    from itsm_cli.store.gitstore import Git
 
-    The commit-graph's changed-path filters make ``git log -- PATH`` skip the
-    commits that did not touch the path; a walk over every commit (the audit
-    listing, verify) gains nothing from it, so it does not pay for writing one.
-    """
+    return Git(desk.root)
+
+
+def _record_history(desk: Any, rec: Any) -> list[Any]:
+    """:func:`record_commits` with the desk's commit index where it keeps one (else git walks, commit-graph fresh)."""
+    from itsm_cli.store.commit_index import CommitIndex
     from itsm_cli.store.gitstore import Git
     from itsm_cli.store.history import ensure_commit_graph
 
     git = Git(desk.root)
-    if paths:
-        ensure_commit_graph(git)
-    return git
+    index = CommitIndex.open(desk, git)
+    ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
+    return record_commits(git, rec, index)
 
 
 def _who(name: str, email: str) -> str:
@@ -52,11 +56,22 @@ def _move(entry: dict[str, Any]) -> str:
     return output.cell(f"-> {entry['to']}") if entry.get("to") else ""
 
 
-def record_commits(git: Any, rec: Any) -> list[Any]:
-    """Commits that touched a record's file, oldest first, following ``itsm renumber`` back to the old ID."""
+def record_commits(git: Any, rec: Any, index: Any = None) -> list[Any]:
+    """Commits that touched a record's file, oldest first, following ``itsm renumber`` back to the old ID.
+
+    With the desk's commit ``index`` (:class:`~itsm_cli.store.commit_index.CommitIndex`),
+    git shows only the commits it names; without one, git walks the whole history.
+    """
     from itsm_cli.store.history import Trail
 
-    commits = list(Trail(git, (rec.path,)).commits())
+    def touching(path: str, rev: str = "HEAD") -> list[Any]:
+        if index is None:
+            return list(Trail(git, (path,), rev=rev).commits())
+        touches = index.commits(path, rev)
+        changes = {t.sha: [(t.old, t.new, "M", path)] for t in touches}
+        return list(Trail(git, (path,), commits=list(changes), changes=changes).commits()) if touches else []
+
+    commits = touching(rec.path)
     path = rec.path
     for _ in range(MAX_RENUMBER_HOPS):
         first = next((c for c in commits if any(f.path == path and f.parents == (None,) for f in c.files)), None)
@@ -64,7 +79,7 @@ def record_commits(git: Any, rec: Any) -> list[Any]:
             break
         folder, _, name = path.rpartition("/")
         old_path = f"{folder}/{first.ids[1]}{name[name.rfind('.'):]}"
-        older = list(Trail(git, (old_path,), rev=first.sha).commits())
+        older = touching(old_path, first.sha)
         if not older or older[-1].sha != first.sha:
             break
         older[-1].files.extend(first.files)
@@ -94,7 +109,7 @@ def history_cmd(obj: Any, record_id: str, fmt: str) -> None:
     desk = obj.desk
     rec = desk.get(record_id)
     entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
-    timeline = record_timeline(entries, record_commits(_git(desk), rec))
+    timeline = record_timeline(entries, _record_history(desk, rec))
     config = desk.config
     if fmt == "json":
         click.echo(output.to_json({
@@ -204,7 +219,7 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
     from itsm_cli.store import audit_cache
 
     # Rows of commits an earlier run saw come from the cache; git streams the others.
-    rows = audit_cache.listing(desk, _git(desk, paths=False), _type_namer(config), since=start, until=end, types=wanted)
+    rows = audit_cache.listing(desk, _git(desk), _type_namer(config), since=start, until=end, types=wanted)
     _emit_stream(rows, ROW_KEYS, fmt)
 
 
@@ -282,7 +297,7 @@ def verify_cmd(obj: Any, fmt: str) -> int:
             counted[0] += 1
             yield c
 
-    trail = Trail(_git(desk, paths=False), signatures=required)
+    trail = Trail(_git(desk), signatures=required)
     findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
     if fmt == "json":
         click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))
@@ -314,7 +329,7 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
     if rec.kind != "ticket":
         raise BadArgument(f"{record_id} is not a ticket; 'audit change' shows changes and other tickets")
     entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
-    timeline = record_timeline(entries, record_commits(_git(desk), rec))
+    timeline = record_timeline(entries, _record_history(desk, rec))
     incoming = [
         {"kind": link.get("kind"), "id": other.id}
         for other in desk.records()

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +64,7 @@ _SIMPLE_LINE = re.compile(r"([a-z_][a-z0-9_]*): ('[^\n]*'|[A-Za-z0-9_.+/(][^\t\n
 _OPEN_KEY = re.compile(r"([a-z_][a-z0-9_]*):")
 
 
-def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool:
+def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE, changed_paths: bool = True) -> bool:
     """Write git's commit-graph (with changed-path Bloom filters) when it is missing or stale; True if written.
 
     ``git log -- PATH`` on a long history is fast only with a commit-graph
@@ -74,7 +74,10 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool
     ``git rev-list --count`` since the last write; and a rewrite
     (``git commit-graph write --reachable --changed-paths``, incremental with
     ``--split`` once one exists) only when ``stale_after`` commits are missing.
-    The last written HEAD is remembered in ``.git/itsm-commit-graph``. Set
+    The last written HEAD is remembered in ``.git/itsm-commit-graph``. With
+    ``changed_paths`` false (the commit index answers path questions; the graph
+    only speeds up walks) a new graph gets no filters, which takes seconds, not
+    minutes; git keeps the filters of a graph that has them. Set
     ``ITSM_COMMIT_GRAPH=0`` to leave the commit-graph alone. Failures are ignored:
     the graph only makes things faster.
     """
@@ -100,14 +103,14 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE) -> bool
             if int(count) < stale_after:
                 return False
             split = ["--split"]
-    elif has_graph and _has_changed_paths(graph):
+    elif has_graph and (_has_changed_paths(graph) or not changed_paths):
         split = ["--split"]  # written by someone else (git gc, a clone's host) with filters: add to it
     # The first write on a long history takes a while (a minute for 100,000 commits): say so on a terminal.
     shown = sys.stderr.isatty()
-    if shown and not split:
+    if shown and not split and changed_paths:
         print("itsm: indexing the history for fast lookups (once; git commit-graph)...", file=sys.stderr, flush=True)
     proc = subprocess.run(
-        ["git", "commit-graph", "write", "--reachable", "--changed-paths", *split,
+        ["git", "commit-graph", "write", "--reachable", *(["--changed-paths"] if changed_paths else []), *split,
          "--progress" if shown else "--no-progress"],
         cwd=git.root, stdout=subprocess.DEVNULL, stderr=None if shown else subprocess.DEVNULL, env=_clean_env(),
     )
@@ -374,7 +377,10 @@ class Trail:
     path limit (a desk in a folder of a larger repository), oldest first makes
     git simplify the whole history before it prints the first commit (24 s at
     100,000 commits), so nothing overlaps with that walk. ``commits`` names the
-    very commits to show, in that order, instead of walking from ``rev``.
+    very commits to show, in that order, instead of walking from ``rev``; with
+    ``changes`` (commit ID -> ``(old blob, new blob, status, path)`` of the
+    files it changed, as :mod:`itsm_cli.store.commit_index` keeps them) git
+    only reads those commits and diffs no trees.
     """
 
     def __init__(
@@ -388,9 +394,11 @@ class Trail:
         signatures: bool = False,
         newest_first: bool = False,
         commits: Sequence[str] | None = None,
+        changes: Mapping[str, Sequence[tuple[str, str, str, str]]] | None = None,
     ):
         self.git = git
         self.only = list(commits) if commits is not None else None
+        self.changes = changes if commits is not None else None
         self.newest_first = newest_first
         self.paths = tuple(paths)
         self.rev = rev
@@ -406,6 +414,8 @@ class Trail:
             "--relative", "--no-abbrev", "--no-renames", "--no-color", "--no-show-signature",
             "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self.signatures else ""),
         ]
+        if self.changes is not None:  # their changes are known: no diff, no path limit (git would diff to apply it)
+            return [*[a for a in args if a != "--raw"], "--no-patch", "--no-walk=unsorted", "--stdin"]
         if self.only is not None:  # exactly these commits, as given: their IDs come on stdin
             return [*args, "--no-walk=unsorted", "--stdin", "--", *self.paths]
         return [*args, self.rev, "--", *self.paths]
@@ -434,6 +444,9 @@ class Trail:
                 assert log.stdout is not None
                 window: list[_RawCommit] = []
                 for raw in _parse_log(_read_ahead(log.stdout)):
+                    if self.changes is not None:
+                        raw.changes = list(self.changes.get(raw.fields[0], ()))
+                        raw.paths = dict.fromkeys(c[3] for c in raw.changes)
                     if (self.since or self.until) and not in_period(_utc(raw.fields[4]), self.since, self.until):
                         continue
                     window.append(raw)
