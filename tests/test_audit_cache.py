@@ -57,12 +57,15 @@ def history_with_a_merge(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                    check=True, capture_output=True)
 
 
-def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
+def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
+    monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
     history_with_a_merge(desk, monkeypatch)
     cold = same_as_without_cache(monkeypatch)
     assert len(segments(desk)) == 1
     assert "Merge pull request #7" not in cold  # the merge claims nothing; the branch's own commit does
     assert cold.count("\n") > 6
+    assert (desk / ".git" / "itsm-cache" / "commits" / "seen").exists() == (index_after == 0)
     again = same_as_without_cache(monkeypatch)
     assert again == cold and len(segments(desk)) == 1  # nothing new: nothing written
     for args in (("--type", "incident"), ("--since", "2026-03-02T10:30:00Z"), ("--until", "2026-03-02T10:30:00Z"),
@@ -70,7 +73,9 @@ def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pyt
         same_as_without_cache(monkeypatch, *args)
 
 
-def test_new_commits_are_added_as_a_segment(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
+def test_new_commits_are_added_as_a_segment(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
+    monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
     history_with_a_merge(desk, monkeypatch)
     same_as_without_cache(monkeypatch)
     at("2026-03-03T09:00:00Z", monkeypatch)
@@ -92,7 +97,9 @@ def test_many_segments_are_merged_into_one(desk: Path, monkeypatch: pytest.Monke
     assert len(segments(desk)) < 4  # without merging, four runs with new commits leave four
 
 
-def test_rebased_and_switched_histories_are_not_confused(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
+def test_rebased_and_switched_histories_are_not_confused(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
+    monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
     history_with_a_merge(desk, monkeypatch)
     git(desk, "checkout", "-q", "-b", "side", "HEAD~1")
     at("2026-03-04T09:00:00Z", monkeypatch)

@@ -23,7 +23,8 @@ Files, under the desk's cache directory (disposable, never committed):
   after the commits' paths are stored, so a crash only means doing them again);
 - ``commits/pNN``: 64 shards, each a marshalled ``{path: entries}``, an
   entry being three binary object IDs (the commit, the file's blob before and
-  after), replaced whole (write to a temp file, rename);
+  after) and the path's place in the commit's diff, replaced whole (write to a
+  temp file, rename);
 - ``commits/order-TIP``: ``git rev-list --date-order TIP``, newest first.
 
 Writers hold an exclusive ``flock`` on ``commits/lock``; readers need none.
@@ -35,6 +36,7 @@ import contextlib
 import itertools
 import marshal
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -42,18 +44,21 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from itsm_cli.errors import EnvironmentProblem
 
 __all__ = ["CommitIndex", "Touch"]
 
-MAGIC = b"ITSMCIX1"
+T = TypeVar("T")
+
+MAGIC = b"ITSMCIX2"
 SHARDS = 64
 KEEP_ORDERS = 4  # tips whose commit order is kept (branches one switches between)
 PER_WORKER = 2000  # commits to diff before a second git process is worth starting
 PER_PROCESS = 4000  # commits one git process diffs (its memory grows by ~70 KB a commit at 100,000 records)
 _SEP = b"\x1e"
+_POSITION = struct.Struct(">I")  # where a path comes in its commit's diff
 
 
 class Touch(NamedTuple):
@@ -97,20 +102,11 @@ class CommitIndex:
         are diffed and added first. EnvironmentProblem when ``rev`` is not a
         commit or git fails.
         """
-        self.indexed = 0
-        tip = self.git.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False).strip()
-        if not tip:
-            raise EnvironmentProblem(f"unknown revision '{rev}'")
-        try:
-            order = self._order(tip)
-            touched = self._shard(path).get(path, b"")
-        except _Damaged:  # a file of the index is unreadable: it starts again from nothing
-            self.clear()
-            order = self._order(tip)
-            touched = self._shard(path).get(path, b"")
+        tip, order, touched = self._ready(rev, lambda: self._shard(path).get(path, b""))
         width = len(tip) // 2
+        size = 3 * width + _POSITION.size
         found: list[tuple[int, Touch]] = []
-        for i in range(0, len(touched), 3 * width):
+        for i in range(0, len(touched), size):
             sha = touched[i:i + width]
             pos = order.find(sha)
             while pos != -1 and pos % width:
@@ -121,11 +117,80 @@ class CommitIndex:
         found.sort()
         return [touch for _, touch in found]
 
-    def clear(self) -> None:
-        """Forget everything (the next question diffs every commit again)."""
-        import shutil
+    def changes(self, rev: str = "HEAD") -> tuple[list[str], dict[str, list[tuple[str, str, str, str]]]]:
+        """Every commit of ``rev`` newest first, and what each changed as ``(old blob, new blob, "M", path)``.
 
-        shutil.rmtree(self.directory, ignore_errors=True)
+        The changes in the order git's diff lists them (a merge: against its
+        first parent, then the paths only its other parents' diffs add), ready
+        for :class:`~itsm_cli.store.history.Trail`'s ``changes``. Reads every shard.
+        """
+        tip, order, shards = self._ready(rev, lambda: [self._shard_number(n) for n in range(SHARDS)])
+        width = len(tip) // 2
+        size = 3 * width + _POSITION.size
+        wanted = {order[i:i + width] for i in range(0, len(order), width)}
+        found: dict[bytes, list[tuple[int, str, str, str]]] = {}
+        for shard in shards:
+            for path, touched in shard.items():
+                for i in range(0, len(touched), size):
+                    sha = touched[i:i + width]
+                    if sha in wanted:
+                        (pos,) = _POSITION.unpack_from(touched, i + 3 * width)
+                        found.setdefault(sha, []).append(
+                            (pos, touched[i + width:i + 2 * width].hex(), touched[i + 2 * width:i + 3 * width].hex(),
+                             path))
+        changes = {sha.hex(): [(old, new, "M", path) for _, old, new, path in sorted(entries)]
+                   for sha, entries in found.items()}
+        return [order[i:i + width].hex() for i in range(0, len(order), width)], changes
+
+    def _ready(self, rev: str, read: Callable[[], T]) -> tuple[str, bytes, T]:
+        """``rev``'s commit ID and order, every commit of it indexed, and what ``read`` reads from the shards.
+
+        A damaged index is started afresh, once.
+        """
+        for attempt in (1, 2):
+            self.indexed = 0
+            tip = self.git.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False).strip()
+            if not tip:
+                raise EnvironmentProblem(f"unknown revision '{rev}'")
+            try:
+                order = self._order(tip)
+                return tip, order, read()
+            except _Damaged:  # a file of the index is unreadable: it starts again from nothing
+                if attempt == 2:
+                    raise EnvironmentProblem(f"cannot keep the commit index in {self.directory}") from None
+                self.clear()
+        raise AssertionError("unreachable")
+
+    def clear(self) -> None:
+        """Forget everything (the next question diffs every commit again); the lock file stays."""
+        with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name != "lock":
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    def _looks_whole(self) -> bool:
+        """True when ``seen`` and every shard have this format's header (or nothing is indexed yet).
+
+        Checked before diffing, so that an index from another version of itsm,
+        or one a full disk cut short, is not found wanting only after the work.
+        """
+        try:
+            with open(self.directory / "seen", "rb") as f:
+                if f.read(len(MAGIC)) != MAGIC:
+                    return False
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        for number in range(SHARDS):
+            try:
+                with open(self._shard_path(number), "rb") as f:
+                    if f.read(len(MAGIC)) != MAGIC:
+                        return False
+            except OSError:
+                return False
+        return True
 
     # -- keeping it up to date ------------------------------------------------------------------
 
@@ -140,6 +205,8 @@ class CommitIndex:
             return data
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._locked():
+            if not self._looks_whole():
+                self.clear()
             newest_first, order = self._extend(tip)
             seen = self._seen(width)
             missing = [sha for sha in newest_first if bytes.fromhex(sha) not in seen]
@@ -210,7 +277,7 @@ class CommitIndex:
             shard = self._shard_number(number)
             for path, entries in additions.items():
                 old = shard.get(path, b"")
-                have = {old[i:i + width] for i in range(0, len(old), 3 * width)}
+                have = {old[i:i + width] for i in range(0, len(old), 3 * width + _POSITION.size)}
                 fresh = [e for e in entries if e[:width] not in have]  # a crash may have stored some already
                 shard[path] = old + b"".join(fresh)
             _write(self._shard_path(number), MAGIC + marshal.dumps(shard, 4))
@@ -387,8 +454,8 @@ def _parse(lines: Iterable[bytes], done: list[int]) -> Iterator[tuple[str, bytes
             paths.add(path)
             parts = meta.split()
             binary = bytes.fromhex(sha.decode("ascii"))
-            yield path, binary + (bytes(len(binary)) * 2 if merge else bytes.fromhex(parts[2].decode("ascii"))
-                                  + bytes.fromhex(parts[3].decode("ascii")))
+            blobs = bytes(len(binary)) * 2 if merge else bytes.fromhex(parts[2].decode() + parts[3].decode())
+            yield path, binary + blobs + _POSITION.pack(len(paths))
 
 
 class _Progress:

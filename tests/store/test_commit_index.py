@@ -157,6 +157,24 @@ def test_a_damaged_index_is_rebuilt_and_a_torn_append_done_again(tmp_path: Path)
     assert shas(again, FILES[0]) == made[::-1] and again.indexed == 1
 
 
+def test_an_index_of_another_format_is_dropped_before_any_diffing(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Repo(tmp_path)
+    made = [repo.commit(list(FILES)), repo.commit([FILES[0]])]
+    index = index_of(tmp_path)
+    assert shas(index, FILES[0]) == made[::-1]
+    for order in index.directory.glob("order-*"):
+        order.unlink()
+    seen = index.directory / "seen"
+    seen.write_bytes(b"ITSMCIX0" + seen.read_bytes()[8:])
+    calls = []
+    real = commit_index._diff
+    monkeypatch.setattr(commit_index, "_diff", lambda *a: calls.append(len(a[1])) or real(*a))
+    assert shas(index, FILES[0]) == made[::-1]
+    assert calls == [2] and index.indexed == 2  # every commit, diffed once
+    assert (index.directory / "lock").exists() and seen.read_bytes().startswith(commit_index.MAGIC)
+
+
 def test_unknown_revisions_are_an_environment_problem(tmp_path: Path) -> None:
     from itsm_cli.errors import EnvironmentProblem
 
