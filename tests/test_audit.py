@@ -50,8 +50,16 @@ def save(desk: Path, data: dict) -> None:
 
 
 def verify(desk: Path) -> tuple[int, list[dict]]:
+    """``audit verify``'s exit code and findings, the same whether the commit index serves the diffs or git walks."""
     r = run("audit", "verify", "--format", "json")
     assert r.exit_code in (0, 1), r.stderr
+    previous = os.environ.get("ITSM_NO_CACHE")
+    os.environ["ITSM_NO_CACHE"] = "1"
+    try:
+        walked = run("audit", "verify", "--format", "json")
+    finally:
+        os.environ.pop("ITSM_NO_CACHE") if previous is None else os.environ.update(ITSM_NO_CACHE=previous)
+    assert (walked.exit_code, walked.stdout) == (r.exit_code, r.stdout)
     data = json.loads(r.stdout)
     assert data["ok"] == (r.exit_code == 0)
     return r.exit_code, data["findings"]
@@ -497,7 +505,12 @@ def test_desk_in_a_folder_of_a_larger_repository(tmp_path: Path, monkeypatch: py
     git(outer, "commit", "-qam", "unrelated")
     rows = json.loads(run("audit", "--type", "incident", "--format", "json").stdout)
     assert [x["action"] for x in rows] == ["create", "assign", "transition", "comment"]
-    assert json.loads(run("history", "INC-0001", "--format", "json").stdout)["entries"][0]["commit"]
+    indexed = run("history", "INC-0001", "--format", "json").stdout
+    assert json.loads(indexed)["entries"][0]["commit"]
+    assert (desk / ".git").exists() is False and list((outer / ".git" / "itsm-cache").glob("*/commits/seen"))
+    monkeypatch.setenv("ITSM_NO_CACHE", "1")
+    assert run("history", "INC-0001", "--format", "json").stdout == indexed  # the same as git's walk
+    monkeypatch.delenv("ITSM_NO_CACHE")
     assert verify(desk)[0] == 0
     first = git(outer, "log", "--reverse", "--format=%H", "--", "it/desk/tickets/INC-0001.yaml").split()[0]
     r = run("sla", "INC-0001", "--at", first, "--format", "json")

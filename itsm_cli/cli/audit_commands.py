@@ -297,7 +297,12 @@ def verify_cmd(obj: Any, fmt: str) -> int:
             counted[0] += 1
             yield c
 
-    trail = Trail(_git(desk), signatures=required)
+    from itsm_cli.store.audit_cache import indexed_changes
+
+    git = _git(desk)
+    indexed = indexed_changes(desk, git)  # what each commit changed, diffed on every core and kept
+    trail = Trail(git, signatures=required) if indexed is None else \
+        Trail(git, signatures=required, commits=indexed[0], changes=indexed[1])
     findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
     if fmt == "json":
         click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))

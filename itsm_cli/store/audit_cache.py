@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["AuditCache"]
+__all__ = ["AuditCache", "indexed_changes", "listing"]
 
 MAGIC = b"ITSMAUD1"
 FORMAT = 1
@@ -226,7 +226,8 @@ def listing(
         return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of))
 
     missing = [sha for sha in order if sha not in known]
-    changes = _indexed_changes(desk, git) if len(missing) >= INDEX_AFTER else None
+    indexed = indexed_changes(desk, git) if len(missing) >= INDEX_AFTER else None
+    changes = indexed[1] if indexed is not None else None
     if missing and len(missing) == len(order):  # a cold cache: stream as without one, remembering as it goes
         with cache.adding() as add:
             trail = Trail(git) if changes is None else Trail(git, commits=order, changes=changes)
@@ -247,8 +248,11 @@ def listing(
                 yield dict(zip(ROW_KEYS, row))
 
 
-def _indexed_changes(desk: Any, git: Any) -> dict[str, list[tuple[str, str, str, str]]] | None:
-    """What every commit of HEAD changed, from the commit index (brought up to date first), or None without one.
+def indexed_changes(desk: Any, git: Any) -> tuple[list[str], dict[str, list[tuple[str, str, str, str]]]] | None:
+    """HEAD's commits newest first and what each changed, from the commit index (brought up to date first).
+
+    None without an index (no cache, or a desk in a folder of a larger
+    repository, whose walks list only the commits that touched the folder).
 
     Diffing a commit is most of its cost on a big desk (two 4 MB trees at
     100,000 records); the index does it on every core, once for ``history``
@@ -257,7 +261,9 @@ def _indexed_changes(desk: Any, git: Any) -> dict[str, list[tuple[str, str, str,
     from itsm_cli.store.commit_index import CommitIndex
 
     index = CommitIndex.open(desk, git)
-    return None if index is None else index.changes()[1]
+    if index is None or index.prefix:
+        return None
+    return index.changes()
 
 
 def _newest_first(git: Any) -> list[str]:

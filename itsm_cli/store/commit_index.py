@@ -102,7 +102,10 @@ class CommitIndex:
         are diffed and added first. EnvironmentProblem when ``rev`` is not a
         commit or git fails.
         """
-        tip, order, touched = self._ready(rev, lambda: self._shard(path).get(path, b""))
+        ready = self._ready(rev, lambda: self._shard(path).get(path, b""))
+        if ready is None:
+            return []
+        tip, order, touched = ready
         width = len(tip) // 2
         size = 3 * width + _POSITION.size
         found: list[tuple[int, Touch]] = []
@@ -124,7 +127,10 @@ class CommitIndex:
         first parent, then the paths only its other parents' diffs add), ready
         for :class:`~itsm_cli.store.history.Trail`'s ``changes``. Reads every shard.
         """
-        tip, order, shards = self._ready(rev, lambda: [self._shard_number(n) for n in range(SHARDS)])
+        ready = self._ready(rev, lambda: [self._shard_number(n) for n in range(SHARDS)])
+        if ready is None:
+            return [], {}
+        tip, order, shards = ready
         width = len(tip) // 2
         size = 3 * width + _POSITION.size
         wanted = {order[i:i + width] for i in range(0, len(order), width)}
@@ -142,15 +148,17 @@ class CommitIndex:
                    for sha, entries in found.items()}
         return [order[i:i + width].hex() for i in range(0, len(order), width)], changes
 
-    def _ready(self, rev: str, read: Callable[[], T]) -> tuple[str, bytes, T]:
+    def _ready(self, rev: str, read: Callable[[], T]) -> tuple[str, bytes, T] | None:
         """``rev``'s commit ID and order, every commit of it indexed, and what ``read`` reads from the shards.
 
-        A damaged index is started afresh, once.
+        None for HEAD in a repository without commits. A damaged index is started afresh, once.
         """
         for attempt in (1, 2):
             self.indexed = 0
             tip = self.git.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False).strip()
             if not tip:
+                if rev == "HEAD" and self.git.head() is None:
+                    return None
                 raise EnvironmentProblem(f"unknown revision '{rev}'")
             try:
                 order = self._order(tip)

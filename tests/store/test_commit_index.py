@@ -120,6 +120,13 @@ def test_the_index_names_the_commits_the_walk_names_in_its_order(tmp_path_factor
                 before = blob(repo.root, parents[0], path) if parents else "0" * 40
                 assert (touch.old, touch.new) == (before, blob(repo.root, touch.sha, path))
     assert index_of(repo.root).commits("tickets/INC-0042.yaml") == []
+    order, changes = index.changes()
+    assert order == git(repo.root, "rev-list", "--date-order", "HEAD").split()
+    for sha in order:  # each commit's files in the order git's own diff lists them (a merge: parent by parent)
+        raw = git(repo.root, "-c", "log.showRoot=true", "log", "-1", "--format=", "--raw", "--no-abbrev",
+                  "--no-renames", "--diff-merges=separate", sha)
+        listed = list(dict.fromkeys(line.split("\t", 1)[1] for line in raw.splitlines() if line.startswith(":")))
+        assert [c[3] for c in changes.get(sha, [])] == listed
 
 
 def test_only_new_commits_are_diffed_and_a_rewritten_history_is_not_shown(tmp_path: Path) -> None:
@@ -175,10 +182,11 @@ def test_an_index_of_another_format_is_dropped_before_any_diffing(tmp_path: Path
     assert (index.directory / "lock").exists() and seen.read_bytes().startswith(commit_index.MAGIC)
 
 
-def test_unknown_revisions_are_an_environment_problem(tmp_path: Path) -> None:
+def test_no_commits_yet_is_no_history_and_an_unknown_revision_an_environment_problem(tmp_path: Path) -> None:
     from itsm_cli.errors import EnvironmentProblem
 
     repo = Repo(tmp_path)
+    assert index_of(tmp_path).commits(FILES[0]) == [] and index_of(tmp_path).changes() == ([], {})  # no commits
     repo.commit(list(FILES))
     with pytest.raises(EnvironmentProblem, match="unknown revision 'nope'"):
         index_of(tmp_path).commits(FILES[0], "nope")
