@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_map", "parallel_map"]
+__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_imap", "fork_map", "parallel_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,3 +80,39 @@ def fork_map(func: Callable[[T], R], items: Sequence[T], chunk: int) -> list[R]:
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(func, items, chunksize=chunk))
+
+
+def fork_imap(func: Callable[[T], R], items: Sequence[T], ahead: int = 4) -> Iterator[R]:
+    """``func`` over ``items`` in forked workers (one per core), yielded in order as they are done.
+
+    Like :func:`fork_map`, but the caller works on one result while the
+    workers make the next ones, and at most ``ahead`` results wait for it
+    (memory stays bounded). Runs in this process when there are fewer than two
+    items, one core, or forking is not safe (:func:`can_fork`).
+    """
+    workers = min(cpu_count(), len(items))
+    if workers < 2 or not can_fork():
+        for item in items:
+            yield func(item)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        queued = iter(items)
+        try:
+            for item in queued:
+                pending.append(pool.submit(func, item))
+                if len(pending) >= max(ahead, workers):
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for item in queued:
+                    pending.append(pool.submit(func, item))
+                    break
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from desk_testing import ANN, BOB, EVE, git, head, make_desk, run
 
+from itsm_cli import parallel
 from itsm_cli.store import audit_cache
 
 
@@ -60,12 +61,19 @@ def history_with_a_merge(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
 def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
     monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
+    monkeypatch.setattr(audit_cache, "PER_TASK", 2)  # with the index: stretches of 2 commits, in forked workers,
+    monkeypatch.setattr(audit_cache, "PER_TASK_FILES", 1)  # and a commit of several files in parts of one file
+    forks: list[bool] = []
+    real_can_fork = parallel.can_fork
+    monkeypatch.setattr(parallel, "can_fork", lambda: forks.append(real_can_fork()) or forks[-1])
     history_with_a_merge(desk, monkeypatch)
     cold = same_as_without_cache(monkeypatch)
     assert len(segments(desk)) == 1
     assert "Merge pull request #7" not in cold  # the merge claims nothing; the branch's own commit does
     assert cold.count("\n") > 6
     assert (desk / ".git" / "itsm-cache" / "commits" / "seen").exists() == (index_after == 0)
+    if index_after == 0 and parallel.cpu_count() > 1:
+        assert forks == [True]  # the rows were worked out in forked workers
     again = same_as_without_cache(monkeypatch)
     assert again == cold and len(segments(desk)) == 1  # nothing new: nothing written
     for args in (("--type", "incident"), ("--since", "2026-03-02T10:30:00Z"), ("--until", "2026-03-02T10:30:00Z"),
@@ -76,6 +84,8 @@ def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pyt
 @pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
 def test_new_commits_are_added_as_a_segment(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
     monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
+    monkeypatch.setattr(audit_cache, "PER_TASK", 2)  # with the index: stretches of 2 commits, in forked workers,
+    monkeypatch.setattr(audit_cache, "PER_TASK_FILES", 1)  # and a commit of several files in parts of one file
     history_with_a_merge(desk, monkeypatch)
     same_as_without_cache(monkeypatch)
     at("2026-03-03T09:00:00Z", monkeypatch)
@@ -100,6 +110,8 @@ def test_many_segments_are_merged_into_one(desk: Path, monkeypatch: pytest.Monke
 @pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
 def test_rebased_and_switched_histories_are_not_confused(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
     monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
+    monkeypatch.setattr(audit_cache, "PER_TASK", 2)  # with the index: stretches of 2 commits, in forked workers,
+    monkeypatch.setattr(audit_cache, "PER_TASK_FILES", 1)  # and a commit of several files in parts of one file
     history_with_a_merge(desk, monkeypatch)
     git(desk, "checkout", "-q", "-b", "side", "HEAD~1")
     at("2026-03-04T09:00:00Z", monkeypatch)

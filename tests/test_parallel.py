@@ -54,3 +54,35 @@ def test_fork_map_stays_here_when_a_thread_runs() -> None:
 def test_fork_map_stays_here_for_less_than_two_chunks() -> None:
     out = parallel.fork_map(_pid_and_square, list(range(5)), chunk=3)
     assert {pid for pid, _ in out} == {os.getpid()}
+
+
+@needs_two_cores
+def test_fork_imap_yields_in_order_from_workers_with_few_waiting() -> None:
+    made = parallel.fork_imap(_pid_and_square, list(range(30)), ahead=3)
+    out = []
+    for pid, square in made:
+        out.append(square)
+        assert pid != os.getpid()
+    assert out == [n * n for n in range(30)]
+
+
+@needs_two_cores
+def test_fork_imap_passes_a_workers_error_back_in_its_place() -> None:
+    got = []
+    with pytest.raises(ValueError, match="three"):
+        for n in parallel.fork_imap(_fail_on_three, list(range(10)), ahead=2):
+            got.append(n)
+    assert got == [0, 1, 2]
+
+
+def test_fork_imap_stays_here_when_a_thread_runs_or_for_one_item() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        out = list(parallel.fork_imap(_pid_and_square, list(range(6))))
+    finally:
+        stop.set()
+        thread.join()
+    assert out == [(os.getpid(), n * n) for n in range(6)]
+    assert list(parallel.fork_imap(_pid_and_square, [7])) == [(os.getpid(), 49)]

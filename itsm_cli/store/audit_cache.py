@@ -228,24 +228,99 @@ def listing(
     missing = [sha for sha in order if sha not in known]
     indexed = indexed_changes(desk, git) if len(missing) >= INDEX_AFTER else None
     changes = indexed[1] if indexed is not None else None
+    if changes is not None:  # what each commit changed is known: work out the rows on every core
+        computed = _rows_on_every_core(git, missing, changes, rows_of)
+    else:
+        trail = Trail(git) if len(missing) == len(order) else Trail(git, commits=missing)
+        computed = ((commit.sha, rows_of(commit)) for commit in trail.commits())
     if missing and len(missing) == len(order):  # a cold cache: stream as without one, remembering as it goes
         with cache.adding() as add:
-            trail = Trail(git) if changes is None else Trail(git, commits=order, changes=changes)
-            for commit in trail.commits():
-                rows = rows_of(commit)
-                add(commit.sha, rows)
+            for sha, rows in computed:
+                add(sha, rows)
                 yield from (dict(zip(ROW_KEYS, row)) for row in rows if keep(row))
         return
     if missing:
         with cache.adding() as add:
-            for commit in Trail(git, commits=missing, changes=changes).commits():
-                known[commit.sha] = rows = rows_of(commit)
-                add(commit.sha, rows)
+            for sha, rows in computed:
+                known[sha] = rows
+                add(sha, rows)
         cache.merge_if_many(known, order)
     for sha in reversed(order):
         for row in known.get(sha, ()):
             if keep(row):
                 yield dict(zip(ROW_KEYS, row))
+
+
+PER_TASK = 1000  # commits a worker computes at a time
+PER_TASK_FILES = 4000  # files of one big commit a worker computes at a time
+AHEAD = 64  # stretches done and waiting to be written out, at most (about 1 MB of rows each)
+
+
+def _rows_on_every_core(
+    git: Any, newest_first: list[str], changes: dict[str, list[tuple[str, str, str, str]]],
+    rows_of: Callable[[Any], Rows],
+) -> Iterator[tuple[str, Rows]]:
+    """(commit, rows) for ``newest_first``, oldest first, worked out in forked workers.
+
+    Work goes out as stretches of :data:`PER_TASK` commits; a commit that
+    changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000)
+    goes out in parts of that many files, whose rows are joined here (a
+    commit's rows come file by file; only a deleted file's entries reappearing
+    in another file, as ``itsm renumber`` does, tie files together, so a
+    commit that deletes a file, or a merge, is never split). Each worker reads
+    its share with its own :class:`~itsm_cli.store.history.Trail` (git only
+    lists the commits: ``changes`` says what they changed) and sends the rows
+    back marshalled; this process writes them out while the workers go on.
+    """
+    from itsm_cli.parallel import fork_imap
+
+    tasks: list[tuple[list[str], int, int]] = []  # (commits, and for a part of one commit: its files lo:hi)
+    stretch: list[str] = []
+    for sha in reversed(newest_first):
+        files = changes.get(sha, ())
+        zero = "0" * len(sha)  # a deleted file's new blob; a merge's entries hold no blobs at all
+        if len(files) > PER_TASK_FILES and all(new != zero for _, new, _, _ in files):
+            if stretch:
+                tasks.append((stretch, 0, 0))
+                stretch = []
+            tasks.extend(([sha], lo, min(lo + PER_TASK_FILES, len(files))) for lo in range(0, len(files), PER_TASK_FILES))
+        else:
+            stretch.append(sha)
+            if len(stretch) >= PER_TASK:
+                tasks.append((stretch, 0, 0))
+                stretch = []
+    if stretch:
+        tasks.append((stretch, 0, 0))
+    _JOB.update(git=git, changes=changes, rows_of=rows_of)
+    try:
+        joined: list[tuple[Any, ...]] = []  # the rows of the commit being joined from its parts
+        # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
+        for (commits, _, hi), data in zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True):
+            done: list[tuple[str, Rows]] = marshal.loads(data)
+            if not hi:
+                yield from done
+                continue
+            joined.extend(row for _, rows in done for row in rows)
+            if hi == len(changes[commits[0]]):
+                yield commits[0], tuple(joined)
+                joined = []
+    finally:
+        _JOB.clear()
+
+
+_JOB: dict[str, Any] = {}  # what the forked workers of _rows_on_every_core read
+
+
+def _task_rows(task: tuple[list[str], int, int]) -> bytes:
+    from itsm_cli.store.history import Trail
+
+    commits, lo, hi = task
+    changes = _JOB["changes"]
+    if hi:
+        changes = {commits[0]: changes[commits[0]][lo:hi]}
+    trail = Trail(_JOB["git"], commits=commits[::-1], changes=changes)  # given newest first, read oldest first
+    rows_of = _JOB["rows_of"]
+    return marshal.dumps([(commit.sha, rows_of(commit)) for commit in trail.commits()], 4)
 
 
 def indexed_changes(desk: Any, git: Any) -> tuple[list[str], dict[str, list[tuple[str, str, str, str]]]] | None:
