@@ -163,3 +163,13 @@ def test_no_cache_for_a_desk_in_a_folder_of_a_larger_repository(tmp_path: Path, 
     out = same_as_without_cache(monkeypatch)
     assert "INC-0001" in out
     assert not list((outer / ".git").rglob("*.seg"))  # its walk is path-limited: not what the cache remembers
+
+
+def test_a_period_asked_of_a_cold_cache_fills_it(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    history_with_a_merge(desk, monkeypatch)
+    part = same_as_without_cache(monkeypatch, "--since", "2026-03-02T10:30:00Z").splitlines()
+    assert len(segments(desk)) == 1 and len(part) > 1
+    whole = same_as_without_cache(monkeypatch).splitlines()
+    assert len(segments(desk)) == 1  # every commit was remembered the first time
+    assert part[0] == whole[0] and len(whole) > len(part)
+    assert [row for row in whole if row in part[1:]] == part[1:]  # the period's rows, in the same order

@@ -194,8 +194,10 @@ def listing(
 
     Same rows, same order as streaming every commit through
     :func:`itsm_cli.core.audit.audit_rows`. Without a cache (``ITSM_NO_CACHE``,
-    a desk in a folder of a larger repository, whose walk is path-limited), or
-    when the cache knows nothing and a period is asked for, that is what it does.
+    a desk in a folder of a larger repository, whose walk is path-limited), that
+    is what it does. With one, a period is cut from every commit's rows: a cold
+    cache computes them all (git diffs every commit for a period anyway), so the
+    next question, whatever its period, is answered from the cache.
     """
     from itsm_cli.core.audit import ROW_KEYS, audit_rows, in_period
     from itsm_cli.store.history import Trail
@@ -205,7 +207,7 @@ def listing(
     cache = AuditCache.open(desk, environment(desk.config)) if at_root else None
     order = _newest_first(git) if cache is not None else []
     known = cache.load() if cache is not None and order else {}
-    if cache is None or (not known and (since or until)):
+    if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
             yield from audit_rows(Trail(git, since=since, until=until).commits(), type_of, since=since, until=until,
                                   types=types)
