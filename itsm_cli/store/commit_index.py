@@ -244,7 +244,7 @@ class CommitIndex:
         """
         tips = [e.name[6:] for e in os.scandir(self.directory) if e.name.startswith("order-")]
         if tips:
-            lines = self.git.run("rev-list", "--parents", tip, "--not", *tips, check=False).splitlines()
+            lines = self.git.run("rev-list", "--topo-order", "--parents", tip, "--not", *tips, check=False).splitlines()
             chain = [line.split() for line in lines]
             linear = all(len(c) == 2 for c in chain) and all(a[1] == b[0] for a, b in itertools.pairwise(chain))
             base = self._kept_order(chain[-1][1]) if chain and linear and chain[-1][1] in tips else None
