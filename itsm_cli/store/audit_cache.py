@@ -228,7 +228,8 @@ def listing(
         return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of))
 
     missing = [sha for sha in order if sha not in known]
-    indexed = indexed_changes(desk, git) if len(missing) >= INDEX_AFTER else None
+    # At the very commit `order` starts from: a HEAD moved meanwhile must not leave a commit without its changes.
+    indexed = indexed_changes(desk, git, order[0]) if missing and len(missing) >= INDEX_AFTER else None
     changes = indexed[1] if indexed is not None else None
     if changes is not None:  # what each commit changed is known: work out the rows on every core
         computed = _rows_on_every_core(git, missing, changes, rows_of)
@@ -325,8 +326,10 @@ def _task_rows(task: tuple[list[str], int, int]) -> bytes:
     return marshal.dumps([(commit.sha, rows_of(commit)) for commit in trail.commits()], 4)
 
 
-def indexed_changes(desk: Any, git: Any) -> tuple[list[str], dict[str, list[tuple[str, str, str, str]]]] | None:
-    """HEAD's commits newest first and what each changed, from the commit index (brought up to date first).
+def indexed_changes(
+    desk: Any, git: Any, rev: str = "HEAD",
+) -> tuple[list[str], dict[str, list[tuple[str, str, str, str]]]] | None:
+    """``rev``'s commits newest first and what each changed, from the commit index (brought up to date first).
 
     None without an index (no cache, or a desk in a folder of a larger
     repository, whose walks list only the commits that touched the folder).
@@ -340,7 +343,7 @@ def indexed_changes(desk: Any, git: Any) -> tuple[list[str], dict[str, list[tupl
     index = CommitIndex.open(desk, git)
     if index is None or index.prefix:
         return None
-    return index.changes()
+    return index.changes(rev)
 
 
 def _newest_first(git: Any) -> list[str]:
