@@ -37,7 +37,6 @@ import itertools
 import marshal
 import os
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -410,34 +409,17 @@ def _changes(git: Any, commits: Sequence[str], prefix: str) -> list[tuple[str, b
 
 def _diff(git: Any, commits: Sequence[str], prefix: str, done: list[int]) -> Iterator[tuple[str, bytes]]:
     """One ``git diff-tree --stdin`` over ``commits``: what :func:`_changes` asks of one process."""
-    import tempfile
-
-    from itsm_cli.store.gitstore import _clean_env
-    from itsm_cli.store.history import _feed, _read_ahead
+    from itsm_cli.store.history import git_lines
 
     args = [
-        "git", "-c", "core.quotePath=false", "diff-tree", "--stdin", "-r", "-m", "--root", "--raw", "--no-abbrev",
+        "-c", "core.quotePath=false", "diff-tree", "--stdin", "-r", "-m", "--root", "--raw", "--no-abbrev",
         "--relative", "--no-renames", "--no-color", "--format=%x1e%H %P", "--", *(["."] if prefix else []),
     ]
-    with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(args, cwd=git.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                env=_clean_env())
-        _feed(proc, commits)
-        assert proc.stdout is not None
-        try:
-            yield from _parse(_read_ahead(proc.stdout), done)
-            proc.stdout.close()
-            if proc.wait() != 0:
-                stderr.seek(0)
-                lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
-                raise EnvironmentProblem(
-                    f"git diff-tree failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+    lines = git_lines(git, args, "git diff-tree", commits)
+    try:
+        yield from _parse(lines, done)
+    finally:
+        lines.close()
 
 
 def _parse(lines: Iterable[bytes], done: list[int]) -> Iterator[tuple[str, bytes]]:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -432,40 +432,24 @@ class Trail:
             raise EnvironmentProblem(f"unknown revision '{self.rev}'")
         if lines[0] and not self.paths:
             self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
-        with tempfile.TemporaryFile() as errors:
-            log = subprocess.Popen(
-                ["git", *self._log_args()], cwd=self.git.root, stdout=subprocess.PIPE, stderr=errors, env=_clean_env(),
-                stdin=subprocess.PIPE if self.only is not None else subprocess.DEVNULL,
-            )
-            if self.only is not None:
-                _feed(log, self.only)
-            reader = _BlobReader(self.git)
-            try:
-                assert log.stdout is not None
-                window: list[_RawCommit] = []
-                for raw in _parse_log(_read_ahead(log.stdout)):
-                    if self.changes is not None:
-                        raw.changes = list(self.changes.get(raw.fields[0], ()))
-                        raw.paths = dict.fromkeys(c[3] for c in raw.changes)
-                    if (self.since or self.until) and not in_period(_utc(raw.fields[4]), self.since, self.until):
-                        continue
-                    window.append(raw)
-                    if len(window) >= _WINDOW:
-                        yield from self._resolve(window, reader)
-                        window = []
-                yield from self._resolve(window, reader)
-                log.stdout.close()
-                if log.wait() != 0:
-                    errors.seek(0)
-                    lines = errors.read().decode("utf-8", "replace").strip().splitlines()
-                    raise EnvironmentProblem(f"git log failed: {lines[-1] if lines else 'exit ' + str(log.returncode)}")
-            finally:
-                reader.close()
-                if log.poll() is None:
-                    log.kill()
-                    log.wait()
-                if log.stdout is not None:
-                    log.stdout.close()
+        reader = _BlobReader(self.git)
+        lines = git_lines(self.git, self._log_args(), "git log", self.only)
+        try:
+            window: list[_RawCommit] = []
+            for raw in _parse_log(lines):
+                if self.changes is not None:
+                    raw.changes = list(self.changes.get(raw.fields[0], ()))
+                    raw.paths = dict.fromkeys(c[3] for c in raw.changes)
+                if (self.since or self.until) and not in_period(_utc(raw.fields[4]), self.since, self.until):
+                    continue
+                window.append(raw)
+                if len(window) >= _WINDOW:
+                    yield from self._resolve(window, reader)
+                    window = []
+            yield from self._resolve(window, reader)
+        finally:
+            lines.close()  # stopped early: git is ended here, not whenever the generator is collected
+            reader.close()
 
     def _remember(self, blob: str, path: str, raw: bytes) -> BlobVersion | None:
         kind = _kind(path)
@@ -542,6 +526,34 @@ class Trail:
                     after = local.get((new_sha, path)) if new_sha != _ZERO else None
                     info.files.append(FileChange(path, _record_id(path), kind, (before,), after))
             yield info
+
+
+def git_lines(git: Git, args: Sequence[str], what: str, stdin: Sequence[str] | None = None) -> Generator[bytes, None, None]:
+    """The lines a git command prints (read ahead by a thread), ``stdin`` written to it line by line if given.
+
+    EnvironmentProblem naming ``what`` and git's last line of complaint when it
+    exits with an error; closing the generator early ends git.
+    """
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            ["git", *args], cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=_clean_env(),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        )
+        if stdin is not None:
+            _feed(proc, stdin)
+        assert proc.stdout is not None
+        try:
+            yield from _read_ahead(proc.stdout)
+            proc.stdout.close()
+            if proc.wait() != 0:
+                errors.seek(0)
+                lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+                raise EnvironmentProblem(f"{what} failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
 
 
 def _feed(proc: subprocess.Popen[bytes], names: Sequence[str]) -> None:
