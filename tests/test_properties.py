@@ -224,3 +224,51 @@ def test_random_history_entries_never_crash_the_validator(desk: Path) -> None:
         assert problems or all(isinstance(e, dict) for e in extra)
 
     check()
+
+
+# --- list order -----------------------------------------------------------------------------------------------
+
+sort_values = st.one_of(st.none(), st.booleans(), st.integers(-50, 50), st.floats(-5, 5), st.sampled_from(TRICKY),
+                        st.text(max_size=4))
+
+
+@given(st.lists(st.fixed_dictionaries({"id": st.one_of(st.sampled_from(["INC-0001", "INC-0002", "inc-0002"]),
+                                                          st.integers(0, 3), st.none()),
+                                        "v": sort_values}), max_size=30),
+       st.booleans(), st.booleans())
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_list_order_is_the_documented_one(records: list[dict], descending: bool, text_only: bool) -> None:
+    """run_query sorts by (value, lower-cased; numbers zero-padded) then by ID, stable, records without the value last.
+
+    The reference is the plain sort the query once did record by record; the fast path for text values must give
+    the very same order, ties included (records equal in both keys keep their order, in either direction).
+    """
+    from itsm_cli.core.config import Config
+    from itsm_cli.core.query import Query, _sort_key, run_query
+
+    if text_only:
+        records = [{"id": str(r["id"]), "v": None if r["v"] is None else str(r["v"])} for r in records]
+    records = [dict(r, n=i) for i, r in enumerate(records)]  # tells apart records equal in every field
+    q = Query(sort="-v" if descending else "v")
+    expected = [r for r in records if r["v"] is not None]
+    expected.sort(key=lambda r: (_sort_key(r["v"]), str(r["id"])), reverse=descending)
+    expected += [r for r in records if r["v"] is None]
+    got = run_query(Config.__new__(Config), records, q)
+    assert [r["n"] for r in got] == [r["n"] for r in expected]
+
+
+@given(st.lists(st.fixed_dictionaries({"id": st.text(max_size=8), "title": st.one_of(scalars, st.text(max_size=70)),
+                                        "tags": st.lists(st.sampled_from(TRICKY), max_size=3)}), max_size=12),
+       st.integers(1, 80))
+@settings(max_examples=300)
+def test_table_is_every_cell_escaped_cut_and_padded(rows: list[dict], max_width: int) -> None:
+    """The table, built column by column, is the one the cell-by-cell reading of its contract gives."""
+    from itsm_cli.cli.output import cell, table
+
+    columns = ["id", "missing", "title", "tags"]
+    headers = ["ID", "MISSING", "TITLE", "TAGS"]
+    cells = [[cell(r.get(c))[:max_width] for c in columns] for r in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    expected = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    expected += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    assert table(rows, columns, max_width=max_width) == "\n".join(expected)
