@@ -50,6 +50,12 @@ def _detail(stderr: bytes, code: int) -> str:
     return lines[-1] if lines else f"exit {code}"
 
 
+# Big trees this process has read, by ID (a tree's bytes never change): `itsm new` reads the 4 MB
+# tickets/ tree of a 100,000-record desk to find the next free number, then again to commit.
+_TREES_READ: dict[str, bytes] = {}
+_TREE_WORTH_KEEPING = 256 * 1024
+_TREES_KEPT = 8
+
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
@@ -332,8 +338,10 @@ class Git:
                 folder = folder.rpartition(b"/")[0]
                 edits.setdefault(folder, {})
         folders = sorted(edits, key=lambda f: (-(f.count(b"/") + bool(f)), f))
-        found = self.cat_trees([f"{head}:{f.decode('utf-8', 'surrogateescape')}" if f else f"{head}^{{tree}}"
-                                for f in folders])
+        specs = [f"{head}:{f.decode('utf-8', 'surrogateescape')}" if f else f"{head}^{{tree}}" for f in folders]
+        if _TREES_READ:  # `itsm new` has just read tickets/ to number the record: by ID, it is not read again
+            specs = [oid or spec for oid, spec in zip(self.tree_ids(specs), specs)]
+        found = self.cat_trees(specs)
         old = {folder: item[1] if item else b"" for folder, item in zip(folders, found)}
         old_root = found[folders.index(b"")][0]  # type: ignore[index]
         id_size = len(old_root) // 2
@@ -433,25 +441,42 @@ class Git:
     def cat_trees(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:
         """(tree ID, raw tree) of each tree-ish in ``specs`` (``REV:folder``...), None where there is none.
 
-        One ``git cat-file --batch`` for all of them.
+        One ``git cat-file --batch`` for all of them; a tree ID this process has
+        read before is not asked again (see :data:`_TREES_READ`).
         """
-        if not specs:
-            return []
+        ask = [spec for spec in dict.fromkeys(specs) if spec not in _TREES_READ]
+        answers: dict[str, tuple[str, bytes] | None] = {spec: (spec, _TREES_READ[spec]) for spec in specs
+                                                        if spec in _TREES_READ}
+        if ask:
+            request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in ask)
+            out = self.run_bytes("cat-file", "--batch", input=request)
+            at = 0
+            for spec in ask:
+                end = out.index(b"\n", at)
+                header = out[at:end].split()
+                at = end + 1
+                if len(header) != 3 or header[1] not in (b"tree", b"blob", b"commit", b"tag"):
+                    answers[spec] = None  # "<spec> missing" (or ambiguous)
+                    continue
+                size = int(header[2])
+                tree = (header[0].decode("ascii"), out[at:at + size]) if header[1] == b"tree" else None
+                answers[spec] = tree
+                at += size + 1
+                if tree is not None and size >= _TREE_WORTH_KEEPING:
+                    _TREES_READ[tree[0]] = tree[1]
+                    while len(_TREES_READ) > _TREES_KEPT:
+                        del _TREES_READ[next(iter(_TREES_READ))]
+        return [answers[spec] for spec in specs]
+
+    def tree_ids(self, specs: Sequence[str]) -> list[str | None]:
+        """The object ID each of ``specs`` (``REV:folder``...) names, None where there is none (one process)."""
         request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in specs)
-        out = self.run_bytes("cat-file", "--batch", input=request)
-        result: list[tuple[str, bytes] | None] = []
-        at = 0
-        for _ in specs:
-            end = out.index(b"\n", at)
-            header = out[at:end].split()
-            at = end + 1
-            if len(header) != 3 or header[1] not in (b"tree", b"blob", b"commit", b"tag"):
-                result.append(None)  # "<spec> missing" (or ambiguous)
-                continue
-            size = int(header[2])
-            result.append((header[0].decode("ascii"), out[at:at + size]) if header[1] == b"tree" else None)
-            at += size + 1
-        return result
+        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=request).splitlines()
+        ids: list[str | None] = []
+        for line in out:
+            oid, _, kind = line.partition(" ")
+            ids.append(oid if kind == "tree" else None)
+        return ids
 
     def show(self, rev: str, path: str) -> bytes | None:
         """A file's bytes at ``rev``, or None if it does not exist there."""

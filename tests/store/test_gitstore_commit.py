@@ -67,6 +67,41 @@ def test_other_staged_changes_stay_staged_and_out_of_the_commit(desk: Path) -> N
     assert status(desk).splitlines() == ["A  README.txt", " M itsm.yaml"]
 
 
+def test_a_tree_read_to_number_a_record_is_not_read_again_to_commit_it(
+    desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`itsm new` reads tickets/ to number the record and again to commit; by ID, the second read is the first's.
+
+    A commit made with plain git in between gives tickets/ another ID: that tree is read, not the one remembered.
+    """
+    from itsm_cli.store import gitstore
+
+    monkeypatch.setattr(gitstore, "_TREE_WORTH_KEEPING", 0)  # the demo's trees are small; keep every tree
+    monkeypatch.setattr(gitstore, "_TREES_READ", {})
+    asked: list[list[str]] = []
+    real = Git.cat_trees
+
+    def counting(self: Git, specs: list[str]) -> list[tuple[str, bytes] | None]:
+        asked.append([s for s in specs if s not in gitstore._TREES_READ])
+        return real(self, specs)
+
+    monkeypatch.setattr(Git, "cat_trees", counting)
+    tickets = git(desk, "rev-parse", "HEAD:tickets").strip()
+    assert run("new", "incident", "--title", "One").exit_code == 0
+    assert [tickets] in asked[:-1]  # read to number the record...
+    assert asked[-1] and not [s for s in asked[-1] if s == tickets or s.endswith(":tickets")]  # ...and not to commit it
+    theirs = (desk / "tickets" / "INC-0001.yaml").read_text().replace("INC-0001", "INC-0007")
+    (desk / "tickets" / "INC-0007.yaml").write_text(theirs)
+    git(desk, "add", "tickets/INC-0007.yaml")
+    git(desk, "commit", "-q", "-m", "theirs, by hand")
+    assert run("new", "incident", "--title", "Two").exit_code == 0
+    names = git(desk, "ls-tree", "--name-only", "HEAD:tickets").split()
+    assert names == [".gitkeep", "INC-0001.yaml", "INC-0007.yaml", "INC-0008.yaml"]
+    assert status(desk) == ""
+    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC-0008.yaml"]
+    git(desk, "fsck", "--strict", "--no-dangling")
+
+
 def test_a_hook_means_git_commit_commits(desk: Path, tmp_path: Path) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
