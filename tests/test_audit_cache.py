@@ -63,6 +63,7 @@ def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pyt
     monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)
     monkeypatch.setattr(audit_cache, "PER_TASK", 2)  # with the index: stretches of 2 commits, in forked workers,
     monkeypatch.setattr(audit_cache, "PER_TASK_FILES", 1)  # and a commit of several files in parts of one file
+    monkeypatch.setattr(audit_cache, "PART", 1)  # remembered: a commit of several rows in parts of one row
     forks: list[bool] = []
     real_can_fork = parallel.can_fork
     monkeypatch.setattr(parallel, "can_fork", lambda: forks.append(real_can_fork()) or forks[-1])
@@ -97,6 +98,7 @@ def test_new_commits_are_added_as_a_segment(desk: Path, monkeypatch: pytest.Monk
 
 def test_many_segments_are_merged_into_one(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit_cache, "MAX_SEGMENTS", 2)
+    monkeypatch.setattr(audit_cache, "PART", 1)  # the init commit's rows in parts: merged part by part
     history_with_a_merge(desk, monkeypatch)
     same_as_without_cache(monkeypatch)
     for n in range(3):
@@ -173,3 +175,87 @@ def test_a_period_asked_of_a_cold_cache_fills_it(desk: Path, monkeypatch: pytest
     assert len(segments(desk)) == 1  # every commit was remembered the first time
     assert part[0] == whole[0] and len(whole) > len(part)
     assert [row for row in whole if row in part[1:]] == part[1:]  # the period's rows, in the same order
+
+
+# --- remembered rows are read chunk by chunk ------------------------------------------------------------------
+
+def remembered(tmp_path: Path, commits: int, monkeypatch: pytest.MonkeyPatch) -> tuple[audit_cache.AuditCache, dict]:
+    """A cache holding ``commits`` commits' rows, in chunks of 3, written oldest first."""
+    monkeypatch.setattr(audit_cache, "CHUNK", 3)
+    cache = audit_cache.AuditCache(tmp_path / "audit", "env")
+    rows = {f"{n:040x}": tuple((f"row {n}.{k}", n) for k in range(n % 3)) for n in range(commits)}
+    with cache.adding() as add:
+        for sha, r in rows.items():
+            add(sha, r)
+    return cache, rows
+
+
+@pytest.mark.parametrize("direction", [1, -1], ids=["printing order", "reversed"])
+def test_a_warm_listing_holds_a_few_chunks_and_reads_each_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direction: int
+) -> None:
+    monkeypatch.setattr(audit_cache, "CHUNKS_KEPT", 2)
+    cache, rows = remembered(tmp_path, 20, monkeypatch)
+    known = cache.load()
+    held = 0
+    try:
+        for sha in list(rows)[::direction]:
+            assert sha in known and tuple(known.rows(sha)) == rows[sha]
+            held = max(held, len(known._kept))
+        assert "f" * 40 not in known and tuple(known.rows("f" * 40)) == ()
+        assert known._reads == 7 and held <= 2  # 20 commits in chunks of 3: 7 chunks, each unmarshalled once
+    finally:
+        known.close()
+
+
+def test_hopping_between_chunks_reads_everything_once_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_cache, "CHUNKS_KEPT", 1)
+    cache, rows = remembered(tmp_path, 30, monkeypatch)
+    shas = list(rows)
+    hops = [shas[i] for _ in range(5) for i in range(0, 30, 3)]  # one commit of each chunk in turn, five times
+    known = cache.load()
+    try:
+        assert [tuple(known.rows(sha)) for sha in hops] == [rows[sha] for sha in hops]
+        assert known._reads <= 2 * 10 + 1 + 1 and len(known._kept) == 10  # then all 10 chunks held, read once more
+    finally:
+        known.close()
+
+
+def test_a_segment_damaged_inside_a_chunk_is_refused_before_any_row_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, rows = remembered(tmp_path, 12, monkeypatch)
+    (segment,) = sorted((tmp_path / "audit").glob("*.seg"))
+    data = bytearray(segment.read_bytes())
+    data[len(data) * 2 // 3] ^= 0x01  # one bit, in the rows of a chunk the listing would reach last
+    segment.write_bytes(bytes(data))
+    known = cache.load()
+    try:
+        assert not any(sha in known for sha in rows)
+    finally:
+        known.close()
+    assert not segment.exists()  # removed: its commits are computed again
+
+
+def test_a_big_commit_is_kept_in_parts_and_read_a_part_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_cache, "CHUNK", 3)
+    monkeypatch.setattr(audit_cache, "PART", 2)
+    monkeypatch.setattr(audit_cache, "CHUNKS_KEPT", 1)
+    cache = audit_cache.AuditCache(tmp_path / "audit", "env")
+    sizes = [1, 5, 0, 7, 2, 3, 1]  # 5 and 7 rows: parts of 2; two big commits in a row; 3 rows: also parts
+    rows = {f"{n:040x}": tuple((f"row {n}.{k}",) for k in range(size)) for n, size in enumerate(sizes)}
+    with cache.adding() as add:
+        for sha, r in rows.items():
+            add(sha, r)
+    known = cache.load()
+    try:
+        for sha, expected in rows.items():
+            got = []
+            for row in known.rows(sha):
+                got.append(row)
+                assert len(known._kept) <= 1  # never more than one part held
+            assert tuple(got) == expected
+        # Chunks: [1 row], 3 parts, [no rows], 4 parts, [2 rows], 2 parts, [1 row]: each read once.
+        assert len(known._chunks) == known._reads == 1 + 3 + 1 + 4 + 1 + 2 + 1
+    finally:
+        known.close()

@@ -16,9 +16,18 @@ what each changed comes from the commit index
 ``itsm history`` too), so git only lists them.
 
 Segment layout: ``MAGIC``, a length-prefixed marshalled header ``(FORMAT,
-env)``, then chunks, each ``<length><adler32><marshal of [(commit, rows)]>``,
-and an end mark (length 0) with the number of commits. A row is a tuple in
-:data:`itsm_cli.core.audit.ROW_KEYS` order.
+env)``, then chunks, each ``<index length><rows length><adler32 of both>``, the
+marshalled list of the chunk's commit IDs and the marshalled list of their
+rows, and an end mark (lengths 0) with the number of commits. A row is a tuple
+in :data:`itsm_cli.core.audit.ROW_KEYS` order.
+
+A warm run streams: every chunk's checksum is verified first (damage found
+later would come after rows were printed), then only the commit IDs are
+unmarshalled, and each chunk's rows are unmarshalled when the listing reaches
+them (:class:`KnownRows`). Segments are written in the order the listing
+prints, and a commit of more than :data:`PART` rows (a bulk import) spans
+chunks of its own, one part each, so memory stays at a few chunks however
+long the history is and however big a commit.
 """
 
 from __future__ import annotations
@@ -34,12 +43,14 @@ from typing import Any, BinaryIO
 
 __all__ = ["AuditCache", "indexed_changes", "listing"]
 
-MAGIC = b"ITSMAUD1"
-FORMAT = 1
+MAGIC = b"ITSMAUD2"
+FORMAT = 2
 CHUNK = 512  # commits per chunk
+PART = 4096  # rows per chunk of a commit with more (a bulk import): it takes chunks of its own
 MAX_SEGMENTS = 8
 INDEX_AFTER = 2000  # commits to compute before their diffs are better taken from the commit index
-_LENGTHS = struct.Struct("<II")
+CHUNKS_KEPT = 8  # chunks of rows held unmarshalled at once
+_CHUNK_HEAD = struct.Struct("<III")
 
 Rows = tuple[tuple[Any, ...], ...]
 
@@ -66,18 +77,25 @@ class AuditCache:
         except OSError:
             return []
 
-    def load(self) -> dict[str, Rows]:
-        """Rows by commit ID from every readable segment (unreadable ones are removed)."""
-        known: dict[str, Rows] = {}
+    def load(self) -> KnownRows:
+        """Rows by commit ID from every readable segment (unreadable ones are removed), read as they are asked for.
+
+        Close it when done (it holds the segments open, so a merge may replace them meanwhile).
+        """
+        known = KnownRows()
         for path in self._segments():
             try:
-                with open(path, "rb") as f:
-                    part = dict(_read_segment(f, self.env))
+                f = open(path, "rb")  # noqa: SIM115 -- KnownRows closes it
+            except OSError:
+                continue
+            try:
+                chunks = _scan_segment(f, self.env)
             except (OSError, ValueError, EOFError, TypeError, struct.error):
+                f.close()
                 with contextlib.suppress(OSError):
                     path.unlink()
                 continue
-            known.update(part)
+            known.add_segment(f, chunks)
         return known
 
     @contextlib.contextmanager
@@ -103,17 +121,19 @@ class AuditCache:
         else:
             tmp.unlink()
 
-    def merge_if_many(self, known: dict[str, Rows], wanted: Iterable[str]) -> None:
-        """With more than :data:`MAX_SEGMENTS` segments, rewrite them as one holding the ``wanted`` commits."""
+    def merge_if_many(self, known: KnownRows, wanted: Iterable[str]) -> None:
+        """With more than :data:`MAX_SEGMENTS` segments, rewrite them as one holding the ``wanted`` commits.
+
+        ``wanted`` in the order the listing prints them, so the merged segment is read straight through.
+        """
         old = self._segments()
         if len(old) <= MAX_SEGMENTS:
             return
         self.written = None
         with self.adding() as add:
             for sha in wanted:
-                rows = known.get(sha)
-                if rows is not None:
-                    add(sha, rows)
+                if sha in known:
+                    add(sha, tuple(known.rows(sha)))
         if self.written is None:  # nothing wanted is known: keep what there is
             return
         for path in old:
@@ -126,47 +146,163 @@ class _SegmentWriter:
         self.f = f
         header = marshal.dumps((FORMAT, env), 4)
         f.write(MAGIC + struct.pack("<I", len(header)) + header)
-        self.pending: list[tuple[str, Rows]] = []
+        self.shas: list[str] = []
+        self.rows: list[Rows] = []
         self.count = 0
 
     def add(self, sha: str, rows: Rows) -> None:
-        self.pending.append((sha, rows))
-        if len(self.pending) >= CHUNK:
+        if len(rows) > PART:  # chunks of its own, one part each
+            self._flush()
+            for lo in range(0, len(rows), PART):
+                self.shas.append(sha)
+                self.rows.append(rows[lo:lo + PART])
+                self._flush(parts=True)
+            self.count += 1
+            return
+        self.shas.append(sha)
+        self.rows.append(rows)
+        if len(self.shas) >= CHUNK:
             self._flush()
 
-    def _flush(self) -> None:
-        if self.pending:
-            body = marshal.dumps(self.pending, 4)
-            self.f.write(_LENGTHS.pack(len(body), zlib.adler32(body)) + body)
-            self.count += len(self.pending)
-            self.pending = []
+    def _flush(self, parts: bool = False) -> None:
+        if self.shas:
+            # A part's index is the commit ID in a tuple, a chunk's a list: the reader tells them apart.
+            index, body = marshal.dumps(tuple(self.shas) if parts else self.shas, 4), marshal.dumps(self.rows, 4)
+            self.f.write(_CHUNK_HEAD.pack(len(index), len(body), zlib.adler32(body, zlib.adler32(index))))
+            self.f.write(index)
+            self.f.write(body)
+            self.count += 0 if parts else len(self.shas)
+            self.shas, self.rows = [], []
 
     def finish(self) -> None:
         self._flush()
-        self.f.write(_LENGTHS.pack(0, self.count))
+        self.f.write(_CHUNK_HEAD.pack(0, 0, self.count))
 
 
-def _read_segment(f: BinaryIO, env: str) -> list[tuple[str, Rows]]:
-    """The (commit, rows) pairs of a segment, all or none: ValueError when it is damaged, truncated or foreign."""
+_READ = 1 << 20  # bytes a checksum pass reads at a time
+
+
+def _scan_segment(f: BinaryIO, env: str) -> list[tuple[list[str] | tuple[str], int, int]]:
+    """(commit IDs, offset and length of their rows) per chunk, every checksum verified; ValueError when damaged.
+
+    A one-element tuple of IDs is a part of one big commit's rows (its parts are consecutive).
+
+    All or none: a segment that is truncated, damaged anywhere or foreign is
+    refused before any of its rows is used. The rows are not unmarshalled.
+    """
     if f.read(8) != MAGIC:
         raise ValueError("not an audit cache segment")
     (size,) = struct.unpack("<I", f.read(4))
     if marshal.loads(f.read(size)) != (FORMAT, env):
         raise ValueError("another format or environment")
     seen = 0
-    out: list[tuple[str, Rows]] = []
+    out: list[tuple[list[str] | tuple[str], int, int]] = []
     while True:
-        length, check = _LENGTHS.unpack(f.read(_LENGTHS.size))
-        if length == 0:
-            if check != seen or f.read(1):
+        index_length, length, check = _CHUNK_HEAD.unpack(f.read(_CHUNK_HEAD.size))
+        if index_length == 0:
+            if length != 0 or check != seen or f.read(1):
                 raise ValueError("segment does not end where it says")
             return out
-        body = f.read(length)
-        if len(body) != length or zlib.adler32(body) != check:
+        index = f.read(index_length)
+        at = f.tell()
+        adler = zlib.adler32(index)
+        left = length
+        while left:
+            block = f.read(min(left, _READ))
+            if not block:
+                raise ValueError("truncated chunk")
+            adler = zlib.adler32(block, adler)
+            left -= len(block)
+        if len(index) != index_length or adler != check:
             raise ValueError("damaged chunk")
-        chunk = marshal.loads(body)
-        seen += len(chunk)
-        out.extend(chunk)
+        shas = marshal.loads(index)
+        part = type(shas) is tuple
+        if not (type(shas) is list or (part and len(shas) == 1)) or not all(type(sha) is str for sha in shas):
+            raise ValueError("damaged chunk")
+        if part and not (out and out[-1][0] == shas):
+            seen += 1  # the first part of a big commit
+        elif not part:
+            seen += len(shas)
+        out.append((shas, at, length))
+
+
+class KnownRows:
+    """The rows of every remembered commit, by ID; a chunk's rows are unmarshalled when one of them is asked for.
+
+    A big commit's parts are read one after the other as its rows are iterated.
+
+    At most :data:`CHUNKS_KEPT` chunks are held. Should the asking hop between
+    chunks so much that each would be read many times (segments written in
+    another order), everything is read once and held instead.
+    """
+
+    def __init__(self) -> None:
+        self._files: list[BinaryIO] = []
+        self._chunks: list[tuple[BinaryIO, int, int]] = []
+        self._where: dict[str, tuple[int, int, int]] = {}  # commit -> (chunk, place in it, parts)
+        self._added: dict[str, Rows] = {}
+        self._kept: dict[int, list[Rows]] = {}  # chunk -> its rows, oldest read first
+        self._reads = 0
+
+    def add_segment(self, f: BinaryIO, chunks: list[tuple[list[str] | tuple[str], int, int]]) -> None:
+        self._files.append(f)
+        previous: list[str] | tuple[str] | None = None
+        for shas, at, length in chunks:
+            number = len(self._chunks)
+            self._chunks.append((f, at, length))
+            if type(shas) is tuple:
+                (sha,) = shas
+                first, _, parts = self._where[sha] if shas == previous else (number, 0, 0)
+                self._where[sha] = (first, 0, parts + 1)
+            else:
+                self._where.update((sha, (number, place, 0)) for place, sha in enumerate(shas))
+            previous = shas
+
+    def __contains__(self, sha: object) -> bool:
+        return sha in self._added or sha in self._where
+
+    def __setitem__(self, sha: str, rows: Rows) -> None:
+        self._added[sha] = rows
+
+    def rows(self, sha: str) -> Iterator[tuple[Any, ...]]:
+        """The commit's rows (none when it is not known), a part at a time for a big one."""
+        rows = self._added.get(sha)
+        if rows is not None:
+            yield from rows
+            return
+        found = self._where.get(sha)
+        if found is None:
+            return
+        number, place, parts = found
+        for chunk in range(number, number + max(parts, 1)):
+            yield from self._chunk(chunk)[place]
+
+    def _chunk(self, number: int) -> list[Rows]:
+        rows = self._kept.get(number)
+        return rows if rows is not None else self._read(number)
+
+    def _read(self, number: int) -> list[Rows]:
+        self._reads += 1
+        if self._reads > 2 * len(self._chunks) + CHUNKS_KEPT:  # hopping about: read each chunk once, keep all
+            for other in range(len(self._chunks)):
+                if other not in self._kept:
+                    self._kept[other] = self._unmarshal(other)
+            return self._kept[number]
+        rows = self._unmarshal(number)
+        self._kept[number] = rows
+        if len(self._kept) > CHUNKS_KEPT and self._reads <= 2 * len(self._chunks) + CHUNKS_KEPT:
+            del self._kept[next(iter(self._kept))]
+        return rows
+
+    def _unmarshal(self, number: int) -> list[Rows]:
+        f, at, length = self._chunks[number]
+        f.seek(at)
+        return marshal.loads(f.read(length))
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files.clear()
 
 
 # --- the listing ---------------------------------------------------------------------------------
@@ -206,7 +342,6 @@ def listing(
     at_root = git.locations()["prefix"] == ""
     cache = AuditCache.open(desk, environment(desk.config)) if at_root else None
     order = _newest_first(git) if cache is not None else []
-    known = cache.load() if cache is not None and order else {}
     if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
             yield from audit_rows(Trail(git, since=since, until=until).commits(), type_of, since=since, until=until,
@@ -226,6 +361,25 @@ def listing(
 
     def rows_of(commit: Any) -> Rows:
         return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of))
+
+    known = cache.load() if order else KnownRows()
+    try:
+        yield from _listed(desk, git, cache, known, order, rows_of, keep)
+    finally:
+        known.close()
+
+
+def _listed(
+    desk: Any, git: Any, cache: AuditCache, known: KnownRows, order: list[str], rows_of: Callable[[Any], Rows],
+    keep: Callable[[tuple[Any, ...]], bool],
+) -> Iterator[dict[str, Any]]:
+    """:func:`listing` with a cache: the remembered rows, and the others computed and remembered.
+
+    Commits computed now are held in memory until printed (a few, unless
+    thousands came at once); a cold cache streams them as it goes.
+    """
+    from itsm_cli.core.audit import ROW_KEYS
+    from itsm_cli.store.history import Trail
 
     missing = [sha for sha in order if sha not in known]
     # At the very commit `order` starts from: a HEAD moved meanwhile must not leave a commit without its changes.
@@ -247,9 +401,9 @@ def listing(
             for sha, rows in computed:
                 known[sha] = rows
                 add(sha, rows)
-        cache.merge_if_many(known, order)
+        cache.merge_if_many(known, reversed(order))
     for sha in reversed(order):
-        for row in known.get(sha, ()):
+        for row in known.rows(sha):
             if keep(row):
                 yield dict(zip(ROW_KEYS, row))
 
