@@ -259,3 +259,24 @@ def test_a_big_commit_is_kept_in_parts_and_read_a_part_at_a_time(tmp_path: Path,
         assert len(known._chunks) == known._reads == 1 + 3 + 1 + 4 + 1 + 2 + 1
     finally:
         known.close()
+
+
+def test_a_commit_given_in_parts_is_remembered_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows worked out file part by file part are written as they come; a commit whose parts hold no rows is known."""
+    monkeypatch.setattr(audit_cache, "CHUNK", 3)
+    cache = audit_cache.AuditCache(tmp_path / "audit", "env")
+    a, big, empty, b = (f"{n:040x}" for n in range(4))
+    with cache.adding() as add:
+        add(a, (("a",),))
+        add(big, (("1",), ("2",)), True)
+        add(big, (), True)
+        add(big, (("3",),), False)
+        add(empty, (), True)
+        add(empty, (), False)
+        add(b, (("b",),))
+    known = cache.load()
+    try:
+        assert all(sha in known for sha in (a, big, empty, b))  # the segment's count agrees: it was not refused
+        assert [tuple(known.rows(sha)) for sha in (a, big, empty, b)] == [(("a",),), (("1",), ("2",), ("3",)), (), (("b",),)]
+    finally:
+        known.close()

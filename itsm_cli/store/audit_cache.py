@@ -99,8 +99,9 @@ class AuditCache:
         return known
 
     @contextlib.contextmanager
-    def adding(self) -> Iterator[Callable[[str, Rows], None]]:
-        """A function that records one commit's rows; the segment is kept only if the block ends normally."""
+    def adding(self) -> Iterator[Callable[..., None]]:
+        """``add(sha, rows, more=False)`` records a commit's rows (``more``: a part; the rest follows); the
+        segment is kept only if the block ends normally."""
         self.directory.mkdir(parents=True, exist_ok=True)
         number = max((int(p.stem) for p in self._segments() if p.stem.isdigit()), default=0) + 1
         final = self.directory / f"{number:06d}.seg"
@@ -149,15 +150,27 @@ class _SegmentWriter:
         self.shas: list[str] = []
         self.rows: list[Rows] = []
         self.count = 0
+        self.big: str | None = None  # the big commit whose parts are being written
+        self.parts = 0
 
-    def add(self, sha: str, rows: Rows) -> None:
-        if len(rows) > PART:  # chunks of its own, one part each
-            self._flush()
+    def add(self, sha: str, rows: Rows, more: bool = False) -> None:
+        """Remember ``rows`` of commit ``sha``; ``more``: further rows of it follow (they are added next)."""
+        if self.big is not None or more or len(rows) > PART:  # chunks of its own, one part each
+            if self.big != sha:
+                self._flush()
+                self.big, self.parts = sha, 0
             for lo in range(0, len(rows), PART):
                 self.shas.append(sha)
-                self.rows.append(rows[lo:lo + PART])
+                self.rows.append(tuple(rows[lo:lo + PART]))
                 self._flush(parts=True)
-            self.count += 1
+                self.parts += 1
+            if not more:
+                if not self.parts:  # no rows at all: the commit is still remembered
+                    self.shas.append(sha)
+                    self.rows.append(())
+                    self._flush(parts=True)
+                self.big = None
+                self.count += 1
             return
         self.shas.append(sha)
         self.rows.append(rows)
@@ -240,7 +253,7 @@ class KnownRows:
         self._files: list[BinaryIO] = []
         self._chunks: list[tuple[BinaryIO, int, int]] = []
         self._where: dict[str, tuple[int, int, int]] = {}  # commit -> (chunk, place in it, parts)
-        self._added: dict[str, Rows] = {}
+        self._added: dict[str, list[tuple[Any, ...]]] = {}
         self._kept: dict[int, list[Rows]] = {}  # chunk -> its rows, oldest read first
         self._reads = 0
 
@@ -261,8 +274,9 @@ class KnownRows:
     def __contains__(self, sha: object) -> bool:
         return sha in self._added or sha in self._where
 
-    def __setitem__(self, sha: str, rows: Rows) -> None:
-        self._added[sha] = rows
+    def add(self, sha: str, rows: Rows) -> None:
+        """Rows of a commit computed now (added to any already given for it: a big commit comes in parts)."""
+        self._added.setdefault(sha, []).extend(rows)
 
     def rows(self, sha: str) -> Iterator[tuple[Any, ...]]:
         """The commit's rows (none when it is not known), a part at a time for a big one."""
@@ -389,18 +403,18 @@ def _listed(
         computed = _rows_on_every_core(git, missing, changes, rows_of)
     else:
         trail = Trail(git) if len(missing) == len(order) else Trail(git, commits=missing)
-        computed = ((commit.sha, rows_of(commit)) for commit in trail.commits())
+        computed = ((commit.sha, rows_of(commit), False) for commit in trail.commits())
     if missing and len(missing) == len(order):  # a cold cache: stream as without one, remembering as it goes
         with cache.adding() as add:
-            for sha, rows in computed:
-                add(sha, rows)
+            for sha, rows, more in computed:
+                add(sha, rows, more)
                 yield from (dict(zip(ROW_KEYS, row)) for row in rows if keep(row))
         return
     if missing:
         with cache.adding() as add:
-            for sha, rows in computed:
-                known[sha] = rows
-                add(sha, rows)
+            for sha, rows, more in computed:
+                known.add(sha, rows)
+                add(sha, rows, more)
         cache.merge_if_many(known, reversed(order))
     for sha in reversed(order):
         for row in known.rows(sha):
@@ -416,15 +430,17 @@ AHEAD = 64  # stretches done and waiting to be written out, at most (about 1 MB 
 def _rows_on_every_core(
     git: Any, newest_first: list[str], changes: dict[str, list[tuple[str, str, str, str]]],
     rows_of: Callable[[Any], Rows],
-) -> Iterator[tuple[str, Rows]]:
-    """(commit, rows) for ``newest_first``, oldest first, worked out in forked workers.
+) -> Iterator[tuple[str, Rows, bool]]:
+    """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers.
 
     Work goes out as stretches of :data:`PER_TASK` commits; a commit that
     changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000)
     goes out in parts of that many files, whose rows are joined here (a
     commit's rows come file by file; only a deleted file's entries reappearing
     in another file, as ``itsm renumber`` does, tie files together, so a
-    commit that deletes a file, or a merge, is never split). Each worker reads
+    commit that deletes a file, or a merge, is never split); each part's rows
+    come as they are done, ``more`` true until the commit's last part, so a
+    bulk import is never held whole. Each worker reads
     its share with its own :class:`~itsm_cli.store.history.Trail` (git only
     lists the commits: ``changes`` says what they changed) and sends the rows
     back marshalled; this process writes them out while the workers go on.
@@ -450,17 +466,13 @@ def _rows_on_every_core(
         tasks.append((stretch, 0, 0))
     _JOB.update(git=git, changes=changes, rows_of=rows_of)
     try:
-        joined: list[tuple[Any, ...]] = []  # the rows of the commit being joined from its parts
         # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
         for (commits, _, hi), data in zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True):
             done: list[tuple[str, Rows]] = marshal.loads(data)
             if not hi:
-                yield from done
+                yield from ((sha, rows, False) for sha, rows in done)
                 continue
-            joined.extend(row for _, rows in done for row in rows)
-            if hi == len(changes[commits[0]]):
-                yield commits[0], tuple(joined)
-                joined = []
+            yield commits[0], tuple(row for _, rows in done for row in rows), hi != len(changes[commits[0]])
     finally:
         _JOB.clear()
 
