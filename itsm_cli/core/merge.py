@@ -304,18 +304,25 @@ def _merge_status(
     quiet_states = _state_entries(_new_entries(quiet, base_len))
     states = _state_entries(merged_history)
     derived = states[-1]["to"] if states else ABSENT
-    if quiet_states and not _same(derived, value):
-        return o, Conflict(
-            "status",
-            b,
-            o,
-            t,
-            f"workflow fork: status says {_show(value)} but the merged history ends in {_show(derived)}",
-        )
+    # The sides' latest moves made at the same instant: the merged history's last state depends only on
+    # which side is "ours" (ties keep ours first), so the end state is a fork whichever way it is merged.
+    moved_last, quiet_last = _latest(moved_states), _latest(quiet_states)
+    tied = (moved_last is not None and quiet_last is not None and _entry_time(moved_last) == _entry_time(quiet_last)
+            and not _same(moved_last["to"], quiet_last["to"]))
+    if quiet_states and (tied or not _same(derived, value)):
+        why = (f"both sides moved the record at {_entry_time(moved_last)}, to {_show(moved_last['to'])} and "  # type: ignore[index]
+               f"{_show(quiet_last['to'])}" if tied  # type: ignore[index]
+               else f"status says {_show(value)} but the merged history ends in {_show(derived)}")
+        return o, Conflict("status", b, o, t, f"workflow fork: {why}")
     if moved_states:
         return derived, None
     # A status edited without a history entry: keep it; validation reports the mismatch.
     return value, None
+
+
+def _latest(states: list[dict]) -> dict | None:
+    """The state entry a time-ordered merge puts last among ``states`` (the last of the latest, as sorting is stable)."""
+    return max(reversed(states), key=_entry_time) if states else None
 
 
 def _new_entries(record: dict, base_len: int) -> list:

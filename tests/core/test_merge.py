@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from itsm_cli.core.merge import ABSENT, Conflict, conflict_summary, merge_records
@@ -455,8 +455,19 @@ def test_property_merged_history_contains_every_entry_of_both_sides(t: tuple[dic
         assert [e["at"] for e in new] == sorted(e["at"] for e in new)
 
 
+_T0 = "2026-03-01T00:00:00Z"
+_SAID = comment(_T0, "alice@example.com", "a")
+
+
 @settings(max_examples=300, deadline=None)
 @given(triples())
+@example((  # found by hypothesis: both sides' latest moves at the same instant, to different states
+    {"id": "INC-0001", "status": "new", "updated": _T0, "tags": [], "links": [], "title": None, "history": [_SAID]},
+    {"status": "assigned", "updated": _T0, "tags": [], "links": [],
+     "history": [_SAID, transition(_T0, "alice@example.com", "new", "new")]},
+    {"status": "new", "updated": _T0, "tags": [], "links": [],
+     "history": [_SAID, transition(_T0, "alice@example.com", "new", "assigned")]},
+))
 def test_property_conflicts_are_symmetric_and_fields_stay_put(t: tuple[dict, dict, dict]) -> None:
     base, ours, theirs = t
     forward = merge_records(base, ours, theirs)
@@ -471,3 +482,18 @@ def test_property_conflicts_are_symmetric_and_fields_stay_put(t: tuple[dict, dic
         if key not in ("history", "status") and ours[key] == theirs[key]:
             assert forward.merged[key] == ours[key]
     assert forward.merged["updated"] in (ours["updated"], theirs["updated"])
+
+
+def test_moves_at_the_same_instant_are_a_fork_whichever_side_is_ours() -> None:
+    """Theirs parked and resumed the ticket while ours resolved it, all in the same second: no order to trust."""
+    at = "2026-03-02T10:00:00Z"
+    base = {"id": "INC-0001", "status": "in_progress", "history": [transition("2026-03-01T09:00:00Z", "bob@example.com",
+                                                                              "assigned", "in_progress")]}
+    ours = {**base, "status": "resolved", "history": [*base["history"], transition(at, "ann@example.com",
+                                                                                   "in_progress", "resolved")]}
+    theirs = {**base, "history": [*base["history"], transition(at, "bob@example.com", "in_progress", "on_hold"),
+                                  transition(at, "bob@example.com", "on_hold", "in_progress")]}
+    for a, b in ((ours, theirs), (theirs, ours)):
+        result = merge_records(copy.deepcopy(base), copy.deepcopy(a), copy.deepcopy(b))
+        assert [c.field for c in result.conflicts] == ["status"]
+        assert "both sides moved the record at 2026-03-02T10:00:00Z" in result.conflicts[0].reason
