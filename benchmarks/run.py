@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -110,17 +111,60 @@ class Runner:
     def __init__(self, repeat: int, verbose: bool):
         self.repeat = repeat
         self.verbose = verbose
+        self.peak_kb = 0  # the peak resident memory of the last command run (its own or a child's, the larger)
 
     def once(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600,
              check: bool = True) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-        """Run ``cmd`` once; (seconds, process)."""
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, timeout=timeout,
-                              check=False)
-        took = time.perf_counter() - started
+        """Run ``cmd`` once; (seconds, process). Its peak memory is left in :attr:`peak_kb`.
+
+        The process is reaped with ``os.wait4`` (where there is one), whose
+        resource usage gives the peak resident memory of the process and of
+        the children it waited for (the forked workers of ``itsm audit``).
+        """
+        if not hasattr(os, "wait4"):
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                                  timeout=timeout, check=False)
+            took = time.perf_counter() - started
+            self.peak_kb = 0
+        else:
+            took, proc = self._waited(cmd, cwd, env, timeout)
         if check and proc.returncode not in (0, 1):
             raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
         return took, proc
+
+    def _waited(self, cmd: list[str], cwd: Path, env: dict[str, str] | None,
+                timeout: float) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        taken: dict[str, bytes] = {}
+        readers = [threading.Thread(target=lambda n=name, f=pipe: taken.__setitem__(n, f.read()), daemon=True)
+                   for name, pipe in (("out", child.stdout), ("err", child.stderr))]
+        for reader in readers:
+            reader.start()
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            child.kill()
+
+        timer = threading.Timer(timeout, stop)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            timer.cancel()
+        took = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        for reader in readers:
+            reader.join()
+        for pipe in (child.stdout, child.stderr):
+            pipe.close()  # type: ignore[union-attr]
+        if expired.is_set():
+            raise subprocess.TimeoutExpired(cmd, timeout, taken.get("out"), taken.get("err"))
+        self.peak_kb = usage.ru_maxrss  # KB on Linux
+        return took, subprocess.CompletedProcess(cmd, child.returncode, taken.get("out", b""), taken.get("err", b""))
 
     def median(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None, repeat: int | None = None,
                before: Any = None, warmup: bool = True, timeout: float = 3600) -> dict[str, Any]:
@@ -129,13 +173,17 @@ class Runner:
         if warmup and before is None:
             self.once(cmd, cwd, env, timeout=timeout)
         codes = set()
+        peak = 0
         for _ in range(repeat or self.repeat):
             if before is not None:
                 before()
             took, proc = self.once(cmd, cwd, env, timeout=timeout)
             runs.append(took)
             codes.add(proc.returncode)
+            peak = max(peak, self.peak_kb)
         result: dict[str, Any] = {"median": statistics.median(runs), "runs": [round(r, 4) for r in runs]}
+        if peak:
+            result["peak_mb"] = round(peak / 1024, 1)
         if codes != {0}:
             result["exit_codes"] = sorted(codes)
         if self.verbose:
@@ -537,16 +585,20 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     files = size["files"]
     out: list[tuple[str, str, str, str, str, str]] = []
 
-    def t(entry: dict[str, Any] | None) -> str:
-        return f"{entry['median']:.3f} s" if entry else "-"
+    def t(entry: dict[str, Any] | None, memory: bool = False) -> str:
+        if not entry:
+            return "-"
+        peak = f", {entry['peak_mb']:,.0f} MB" if memory and entry.get("peak_mb") else ""
+        return f"{entry['median']:.3f} s{peak}"
 
     def add(label: str, op: str | None, peer: str | None, peer_label: str, target: str, ratio: str | None = None,
-            peer_time: str | None = None) -> None:
+            peer_time: str | None = None, memory: bool = False) -> None:
         a, b = ops.get(op) if op else None, peers.get(peer) if peer else None
         if ratio is None:
             ratio = f"{b['median'] / a['median']:.1f}x faster" if a and b and a["median"] < b["median"] else (
                 f"{a['median'] / b['median']:.2f}x" if a and b else "-")
-        out.append((label, t(a), peer_label if b or peer_time else "-", peer_time or t(b), ratio, target))
+        out.append((label, t(a, memory), peer_label if b or peer_time else "-", peer_time or t(b, memory), ratio,
+                    target))
 
     if "site" in size:
         add(f"itsm site build ({ops['site_build'].get('pages')} pages)", "site_build", "mkdocs_plain",
@@ -586,10 +638,11 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     add("itsm history ID, first (builds the commit index)", "history_first", "git_log_path_no_graph",
         "git log -- path (no commit-graph)", "")
     add("itsm audit, first (builds the commit index)", "audit", "git_log_name_status", "git log --name-status",
-        "< 15 s")
+        "< 15 s, memory flat", memory=True)
     add("itsm audit, commit index present", "audit_indexed", "git_log_name_status", "git log --name-status",
-        "< 15 s")
-    add("itsm audit, again (rows remembered)", "audit_again", "git_log_name_status", "git log --name-status", "< 15 s")
+        "< 15 s, memory flat", memory=True)
+    add("itsm audit, again (rows remembered)", "audit_again", "git_log_name_status", "git log --name-status",
+        "< 15 s, memory flat", memory=True)
     if "site_build" in ops:
         add(f"itsm site build ({ops['site_build'].get('pages')} pages)", "site_build", "mkdocs_plain", "plain mkdocs",
             "<= 1.2x mkdocs")

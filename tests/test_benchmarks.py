@@ -25,3 +25,33 @@ def test_gen_desk_makes_a_valid_desk_with_the_import_first(tmp_path: Path) -> No
     assert git(desk, "status", "--porcelain") == ""
     r = run("validate", cwd=desk)
     assert r.exit_code == 0, r.stderr
+
+
+def _runner():  # benchmarks/ is not a package: load run.py by path
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.Runner(repeat=1, verbose=False)
+
+
+def test_the_runner_reports_output_exit_code_and_peak_memory_of_workers_too(tmp_path: Path) -> None:
+    import pytest
+
+    r = _runner()
+    if not hasattr(__import__("os"), "wait4"):
+        pytest.skip("no os.wait4 here: no memory figures")
+    small = [sys.executable, "-c", "print('hi')"]
+    took, proc = r.once(small, tmp_path)
+    assert proc.stdout == b"hi\n" and proc.returncode == 0 and took > 0
+    baseline = r.peak_kb
+    # A forked worker holding 200 MB, as itsm audit's workers do: the parent's own memory stays small.
+    forked = [sys.executable, "-c", "import os\nif os.fork() == 0:\n    b = bytearray(200 << 20)\n    os._exit(0)\n"
+              "os.wait()\nprint('done')"]
+    result = r.median(forked, tmp_path, warmup=False)
+    assert result["peak_mb"] >= 200 > baseline / 1024
+    _, proc = r.once([sys.executable, "-c", "import sys; sys.stderr.write('no'); sys.exit(1)"], tmp_path)
+    assert proc.returncode == 1 and proc.stderr == b"no"
+    with pytest.raises(subprocess.TimeoutExpired):
+        r.once([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path, timeout=0.5)
