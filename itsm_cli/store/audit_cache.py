@@ -33,6 +33,7 @@ long the history is and however big a commit.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import marshal
 import os
 import struct
@@ -133,8 +134,16 @@ class AuditCache:
         self.written = None
         with self.adding() as add:
             for sha in wanted:
-                if sha in known:
-                    add(sha, tuple(known.rows(sha)))
+                if sha not in known:
+                    continue
+                rows = known.rows(sha)
+                part = tuple(itertools.islice(rows, PART))
+                while True:  # a big commit part by part, as it was written
+                    following = tuple(itertools.islice(rows, PART))
+                    add(sha, part, bool(following))
+                    if not following:
+                        break
+                    part = following
         if self.written is None:  # nothing wanted is known: keep what there is
             return
         for path in old:
@@ -435,12 +444,12 @@ def _rows_on_every_core(
 
     Work goes out as stretches of :data:`PER_TASK` commits; a commit that
     changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000)
-    goes out in parts of that many files, whose rows are joined here (a
-    commit's rows come file by file; only a deleted file's entries reappearing
-    in another file, as ``itsm renumber`` does, tie files together, so a
-    commit that deletes a file, or a merge, is never split); each part's rows
-    come as they are done, ``more`` true until the commit's last part, so a
-    bulk import is never held whole. Each worker reads
+    goes out in parts of that many files (a commit's rows come file by file;
+    only a deleted file's entries reappearing in another file, as ``itsm
+    renumber`` does, tie files together, so a commit that deletes a file, or a
+    merge, is never split); each part's rows are passed on as they are done,
+    ``more`` true until the commit's last part, so a bulk import is never held
+    whole. Each worker reads
     its share with its own :class:`~itsm_cli.store.history.Trail` (git only
     lists the commits: ``changes`` says what they changed) and sends the rows
     back marshalled; this process writes them out while the workers go on.
