@@ -471,7 +471,9 @@ class Git:
     def tree_ids(self, specs: Sequence[str]) -> list[str | None]:
         """The object ID each of ``specs`` (``REV:folder``...) names, None where there is none (one process)."""
         request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in specs)
-        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=request).splitlines()
+        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=request).split("\n")[:-1]
+        if len(out) != len(specs):  # a name git read as two lines: know none of them (they are read by name)
+            return [None] * len(specs)
         ids: list[str | None] = []
         for line in out:
             oid, _, kind = line.partition(" ")

@@ -243,3 +243,11 @@ def test_first_entry_at_least_stops_at_the_first_key_not_below(desk: Path) -> No
     assert first_entry_at_least(raw, b"zz") == offsets[4]
     odd = entry(b"040000", b"a", oid) + raw  # a zero-padded mode: stop there, to be safe
     assert first_entry_at_least(odd, b"zz") == 0
+
+
+def test_tree_ids_name_trees_only_and_nothing_when_git_reads_a_name_as_two(desk: Path) -> None:
+    g = Git(desk)
+    tickets = git(desk, "rev-parse", "HEAD:tickets").strip()
+    root = git(desk, "rev-parse", "HEAD^{tree}").strip()
+    assert g.tree_ids(["HEAD:tickets", "HEAD:nowhere", "HEAD^{tree}", "HEAD:itsm.yaml"]) == [tickets, None, root, None]
+    assert g.tree_ids(["HEAD:tickets", "HEAD:a\nHEAD:tickets"]) == [None, None]  # misaligned: none trusted
