@@ -35,7 +35,7 @@ from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange, in_period
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord
 from itsm_cli.store import yaml_io
 from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
-from itsm_cli.store.gitstore import Git, _clean_env
+from itsm_cli.store.gitstore import Git, _clean_env, _detail
 
 __all__ = ["COMMIT_GRAPH_STALE", "BlobVersion", "Trail", "ensure_commit_graph"]
 
@@ -531,8 +531,9 @@ class Trail:
 def git_lines(git: Git, args: Sequence[str], what: str, stdin: Sequence[str] | None = None) -> Generator[bytes, None, None]:
     """The lines a git command prints (read ahead by a thread), ``stdin`` written to it line by line if given.
 
-    EnvironmentProblem naming ``what`` and git's last line of complaint when it
-    exits with an error; closing the generator early ends git.
+    EnvironmentProblem naming ``what`` and git's complaint (its ``fatal:`` line,
+    as for every git command itsm runs) when it exits with an error; closing the
+    generator early ends git.
     """
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -547,8 +548,7 @@ def git_lines(git: Git, args: Sequence[str], what: str, stdin: Sequence[str] | N
             proc.stdout.close()
             if proc.wait() != 0:
                 errors.seek(0)
-                lines = errors.read().decode("utf-8", "replace").strip().splitlines()
-                raise EnvironmentProblem(f"{what} failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+                raise EnvironmentProblem(f"{what} failed: {_detail(errors.read(), proc.returncode)}")
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -89,3 +89,20 @@ def _wait_for_reader_threads() -> list[threading.Thread]:
             return []
         time.sleep(0.05)
     return alive
+
+
+def test_a_failing_git_is_one_line_naming_the_command_and_git_s_fatal_line(tmp_path) -> None:
+    import subprocess
+
+    import pytest
+
+    from itsm_cli.errors import EnvironmentProblem
+    from itsm_cli.store.gitstore import Git
+    from itsm_cli.store.history import git_lines
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    with pytest.raises(EnvironmentProblem) as caught:
+        list(git_lines(Git(tmp_path), ["log", "no-such-revision", "--"], "git log"))
+    message = str(caught.value)
+    assert message.startswith("git log failed: ") and "no-such-revision" in message
+    assert "fatal:" not in message and "\n" not in message
