@@ -313,7 +313,7 @@ class KnownRows:
             return self._kept[number]
         rows = self._unmarshal(number)
         self._kept[number] = rows
-        if len(self._kept) > CHUNKS_KEPT and self._reads <= 2 * len(self._chunks) + CHUNKS_KEPT:
+        if len(self._kept) > CHUNKS_KEPT:
             del self._kept[next(iter(self._kept))]
         return rows
 
