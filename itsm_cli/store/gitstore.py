@@ -416,12 +416,9 @@ class Git:
         refs = self.refs()
         if not refs:
             return []
-        # ./: relative to the desk, wherever it sits in the repository.
+        # ./: relative to the desk, wherever it sits in the repository. One process, missing folders included.
         specs = [f"{ref}:./{folder}" for ref in refs for folder in folders]
-        out = self.run("rev-parse", "--verify", "-q", *specs, check=False).split()
-        # rev-parse stops at the first missing folder; fall back to one call each then.
-        trees = out if len(out) == len(specs) else [self.run("rev-parse", "-q", "--verify", s, check=False).strip() for s in specs]
-        return [(spec.split(":", 1)[0], tree) for spec, tree in zip(specs, trees) if tree]
+        return [(spec.split(":", 1)[0], tree) for spec, tree in zip(specs, self.tree_ids(specs)) if tree]
 
     def trees_on_refs(self, folder: str) -> list[str]:
         """The distinct tree IDs of ``folder`` on every local branch and remote-tracking ref."""

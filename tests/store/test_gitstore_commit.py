@@ -251,3 +251,17 @@ def test_tree_ids_name_trees_only_and_nothing_when_git_reads_a_name_as_two(desk:
     root = git(desk, "rev-parse", "HEAD^{tree}").strip()
     assert g.tree_ids(["HEAD:tickets", "HEAD:nowhere", "HEAD^{tree}", "HEAD:itsm.yaml"]) == [tickets, None, root, None]
     assert g.tree_ids(["HEAD:tickets", "HEAD:a\nHEAD:tickets"]) == [None, None]  # misaligned: none trusted
+
+
+def test_trees_on_refs_skip_a_branch_without_the_folder(desk: Path) -> None:
+    """One branch has no notes/ at all (the folder is missing there): the others' trees are still found."""
+    (desk / "notes").mkdir()
+    (desk / "notes" / "note.md").write_text("a note\n")
+    git(desk, "add", "notes/note.md")
+    git(desk, "commit", "-q", "-m", "notes on main")
+    git(desk, "branch", "bare", "HEAD~1")  # before notes/ existed
+    git(desk, "branch", "copy")
+    notes = git(desk, "rev-parse", "HEAD:notes").strip()
+    assert git(desk, "ls-tree", "bare", "notes") == ""
+    assert Git(desk).trees_on_refs("notes") == [notes]
+    assert Git(desk).names_on_refs(["notes"]) == {"refs/heads/copy": {"note.md"}, "refs/heads/main": {"note.md"}}
