@@ -134,6 +134,11 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def ticket_path(record_id: str) -> str:
+    """A ticket's file, relative to the desk root (SPEC section 2's layout); tests never spell it by hand."""
+    return f"tickets/{record_id}.yaml"
+
+
 def head(path: Path) -> str:
     """The commit ID of HEAD."""
     return git(path, "rev-parse", "HEAD").strip()
