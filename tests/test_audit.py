@@ -415,6 +415,8 @@ def test_verify_requires_signatures_from_when_the_desk_asks(desk: Path, monkeypa
     _ssh_signing(desk, ANN)
     git(desk, "config", "commit.gpgsign", "true")
     config = (desk / "itsm.yaml").read_text().replace("require_signed_commits: false", "require_signed_commits: true")
+    pub = (desk.parent / "signing_key.pub").read_text().strip()
+    config = config.replace(f"{{email: {ANN}, ", f"{{email: {ANN}, signing_keys: ['{pub}'], ")  # keys are desk data
     (desk / "itsm.yaml").write_text(config)
     hand_commit(desk, "Require signed commits", ANN, "2026-03-04T08:00:00Z")
     at("2026-03-04T09:00:00Z", monkeypatch)
@@ -572,7 +574,8 @@ def test_audit_change_shows_the_whole_evidence_chain(desk: Path, monkeypatch: py
     assert r.exit_code == 0, r.stderr
     ev = json.loads(r.stdout)
     assert ev["request"] == {"requester": BOB, "created": "2026-03-02T09:00:00Z", "by": BOB,
-                             "at": "2026-03-02T09:00:00Z", "commit": ev["commits"][0]["commit"], "committed_by": BOB}
+                             "at": "2026-03-02T09:00:00Z", "commit": ev["commits"][0]["commit"], "authored_by": BOB,
+                             "committed_by": BOB, "signed_by": ""}
     assert ev["assessment"] == {"risk": "medium", "plan": True}
     assert ev["approval_rule"] == {"group": "cab", "count": 1}
     [approval] = ev["approvals"]

@@ -21,7 +21,7 @@ from itsm_cli.cli import output
 from itsm_cli.cli.output import format_option
 from itsm_cli.errors import BadArgument
 
-HISTORY_COLUMNS = ("date", "commit", "author", "subject", "at", "by", "action", "from", "to")
+HISTORY_COLUMNS = ("date", "commit", "author", "subject", "at", "by", "action", "from", "to", "committer", "signer")
 AUDIT_TABLE = (("date", 20), ("commit", 10), ("author", 24), ("by", 24), ("id", 12), ("action", 18), ("change", 0))
 FINDING_COLUMNS = ("commit", "date", "record", "check", "message")
 MAX_RENUMBER_HOPS = 20
@@ -43,7 +43,21 @@ def _record_history(desk: Any, rec: Any) -> list[Any]:
     git = Git(desk.root)
     index = CommitIndex.open(desk, git)
     ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
-    return record_commits(git, rec, index)
+    keys, signers = _signing(desk.config)
+    return record_commits(git, rec, index, signatures=keys is not None, allowed_signers=signers)
+
+
+def _signing(config: Any) -> tuple[dict[str, str] | None, str]:
+    """(fingerprint -> person, allowed-signers text) when the desk lists keys or requires signing, else (None, "").
+
+    Only then are signatures worth checking (git runs gpg or ssh-keygen on every signed commit it shows).
+    """
+    from itsm_cli.core.signing import allowed_signers, desk_keys
+
+    keys = desk_keys(config.data)
+    if not keys and config.desk.get("require_signed_commits") is not True:
+        return None, ""
+    return keys, allowed_signers(config.data)
 
 
 def _who(name: str, email: str) -> str:
@@ -56,20 +70,25 @@ def _move(entry: dict[str, Any]) -> str:
     return output.cell(f"-> {entry['to']}") if entry.get("to") else ""
 
 
-def record_commits(git: Any, rec: Any, index: Any = None) -> list[Any]:
+def record_commits(
+    git: Any, rec: Any, index: Any = None, *, signatures: bool = False, allowed_signers: str = ""
+) -> list[Any]:
     """Commits that touched a record's file, oldest first, following ``itsm renumber`` back to the old ID.
 
     With the desk's commit ``index`` (:class:`~itsm_cli.store.commit_index.CommitIndex`),
     git shows only the commits it names; without one, git walks the whole history.
+    ``signatures``: read each commit's signature too (see :class:`~itsm_cli.store.history.Trail`).
     """
     from itsm_cli.store.history import Trail
 
+    sig = {"signatures": signatures, "allowed_signers": allowed_signers}
+
     def touching(path: str, rev: str = "HEAD") -> list[Any]:
         if index is None:
-            return list(Trail(git, (path,), rev=rev).commits())
+            return list(Trail(git, (path,), rev=rev, **sig).commits())
         touches = index.commits(path, rev)
         changes = {t.sha: [(t.old, t.new, "M", path)] for t in touches}
-        return list(Trail(git, (path,), commits=list(changes), changes=changes).commits()) if touches else []
+        return list(Trail(git, (path,), commits=list(changes), changes=changes, **sig).commits()) if touches else []
 
     commits = touching(rec.path)
     path = rec.path
@@ -111,15 +130,16 @@ def history_cmd(obj: Any, record_id: str, fmt: str) -> None:
     entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
     timeline = record_timeline(entries, _record_history(desk, rec))
     config = desk.config
+    keys = _signing(config)[0] or {}
     if fmt == "json":
         click.echo(output.to_json({
             "id": rec.id,
             "path": rec.path,
             "entries": [{**e, "commit": timeline.entry_commit[i]} for i, e in enumerate(entries)],
-            "commits": [_commit_json(c, timeline) for c in timeline.commits],
+            "commits": [_commit_json(c, timeline, keys) for c in timeline.commits],
         }))
         return
-    rows = list(_history_rows(timeline))
+    rows = list(_history_rows(timeline, keys))
     if fmt == "csv":
         click.echo(output.csv_text(rows, HISTORY_COLUMNS), nl=False)
         return
@@ -127,7 +147,7 @@ def history_cmd(obj: Any, record_id: str, fmt: str) -> None:
     for c in timeline.commits:
         mark = " (merge)" if c.is_merge else ""
         lines.append(f"{output.style(c.sha[:10], fg='yellow')}  {output.cell(c.commit_date)}  "
-                     f"{_who(c.author_name, c.author_email)}  {output.cell(c.subject)}{mark}")
+                     f"{_who(c.author_name, c.author_email)}{_differs(c, keys)}  {output.cell(c.subject)}{mark}")
         for i in timeline.introduced.get(c.sha, []):
             lines.append(_entry_line(entries[i], config))
         brought = timeline.brought.get(c.sha, [])
@@ -150,18 +170,39 @@ def _entry_line(entry: dict[str, Any], config: Any) -> str:
     return output.cell(f"    {entry.get('at')}  {who}: {entry.get('action')}{' ' + move if move else ''}")
 
 
-def _commit_json(c: Any, timeline: Any) -> dict[str, Any]:
+def _differs(c: Any, keys: dict[str, str]) -> str:
+    """" (committed by X, signed by Y)" where committer or signer are not the author; "" otherwise."""
+    from itsm_cli.core.signing import signer_label
+
+    author = c.author_email.lower()
+    notes = []
+    if c.committer_email and c.committer_email.lower() != author:
+        notes.append(f"committed by {c.committer_email}")
+    signer = signer_label(c.signature, keys)
+    if signer and signer.lower() != author:
+        notes.append(f"signed by {signer}")
+    return output.cell(f" ({', '.join(notes)})") if notes else ""
+
+
+def _commit_json(c: Any, timeline: Any, keys: dict[str, str]) -> dict[str, Any]:
+    from itsm_cli.core.signing import signer_label
+
     return {
         "commit": c.sha, "date": c.commit_date, "author_date": c.author_date, "author_name": c.author_name,
-        "author_email": c.author_email, "subject": c.subject, "parents": list(c.parents), "merge": c.is_merge,
+        "author_email": c.author_email, "committer_name": c.committer_name or c.author_name,
+        "committer_email": c.committer_email or c.author_email, "signer": signer_label(c.signature, keys),
+        "subject": c.subject, "parents": list(c.parents), "merge": c.is_merge,
         "action": c.action, "entries": timeline.introduced.get(c.sha, []),
         "brought_in": timeline.brought.get(c.sha, []), "rewrote_history": timeline.rewritten.get(c.sha, False),
     }
 
 
-def _history_rows(timeline: Any) -> Iterator[dict[str, Any]]:
+def _history_rows(timeline: Any, keys: dict[str, str]) -> Iterator[dict[str, Any]]:
+    from itsm_cli.core.signing import signer_label
+
     for c in timeline.commits:
-        base = {"date": c.commit_date, "commit": c.sha, "author": c.author_email, "subject": c.subject}
+        base = {"date": c.commit_date, "commit": c.sha, "author": c.author_email, "subject": c.subject,
+                "committer": c.committer_email or c.author_email, "signer": signer_label(c.signature, keys)}
         indices = timeline.introduced.get(c.sha, [])
         if not indices:
             yield base
@@ -190,7 +231,9 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
     """Who changed which record, and when, from git: one row per change.
 
     Each row: the commit date, the commit, its author (git) and the history
-    entry's 'by', the record, the action and the move, oldest first. Rows
+    entry's 'by', the record, the action and the move, oldest first; JSON and
+    CSV also name the commit's committer and signer (the person itsm.yaml
+    gives the signing key to; checked where the desk lists signing keys). Rows
     stream as git is read, so a long period costs no memory, and each
     commit's rows are remembered under .git/itsm-cache, so the next run reads
     only new commits from git; '--format csv' is for auditors.
@@ -219,7 +262,9 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
     from itsm_cli.store import audit_cache
 
     # Rows of commits an earlier run saw come from the cache; git streams the others.
-    rows = audit_cache.listing(desk, _git(desk), _type_namer(config), since=start, until=end, types=wanted)
+    keys, signers = _signing(config)
+    rows = audit_cache.listing(desk, _git(desk), _type_namer(config), since=start, until=end, types=wanted,
+                               keys=keys, allowed_signers=signers)
     _emit_stream(rows, ROW_KEYS, fmt)
 
 
@@ -279,12 +324,17 @@ def verify_cmd(obj: Any, fmt: str) -> int:
     """Check the trail: every entry backed by a commit of its author, no history rewritten, approvals independent.
 
     Also, where itsm.yaml sets desk.require_signed_commits, every commit since
-    that setting was switched on must carry a good signature (git's %G? G or U;
-    configure gpg or gpg.ssh.allowedSignersFile so git can check them). Entries
-    of records added by 'itsm init' or an import are the baseline and need no
-    backing commit. Exit 1 when anything is found.
+    that setting was switched on must carry a good signature by a key that
+    itsm.yaml gives to the person who acted (people's signing_keys; SSH keys
+    are checked with an allowed-signers list built from itsm.yaml, so a fresh
+    clone needs no set-up; GPG keys must be in the local keyring). Findings:
+    unsigned, bad-signature, cannot-check, unknown-key, wrong-key. A squash
+    merge or a rebase that lost who did what is reported once per commit
+    (squashed, rebased). Entries of records added by 'itsm init' or an import
+    are the baseline and need no backing commit. Exit 1 when anything is found.
     """
     from itsm_cli.core.audit import verify
+    from itsm_cli.core.signing import allowed_signers
     from itsm_cli.store.history import Trail
 
     desk = obj.desk
@@ -301,8 +351,9 @@ def verify_cmd(obj: Any, fmt: str) -> int:
 
     git = _git(desk)
     indexed = indexed_changes(desk, git)  # what each commit changed, diffed on every core and kept
-    trail = Trail(git, signatures=required) if indexed is None else \
-        Trail(git, signatures=required, commits=indexed[0], changes=indexed[1])
+    signers = allowed_signers(config.data) if required else ""
+    trail = Trail(git, signatures=required, allowed_signers=signers) if indexed is None else \
+        Trail(git, signatures=required, allowed_signers=signers, commits=indexed[0], changes=indexed[1])
     findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
     if fmt == "json":
         click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))
@@ -324,7 +375,8 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
 
     Approvals show the approver's groups and whether they were independent
     (not the requester or assignee, a member of the approving group); every
-    entry names the commit that introduced it and who authored that commit;
+    entry names the commit that introduced it, who authored it, and who
+    committed and signed it where they are someone else;
     merge commits (pull requests) that brought the work in are listed too.
     """
     from itsm_cli.core.audit import change_evidence, record_timeline
@@ -342,7 +394,8 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
         for link in (other.data.get("links") or [])
         if isinstance(link, dict) and link.get("id") == rec.id
     ]
-    evidence = change_evidence(rec.data, timeline, desk.config, desk.service(rec.data.get("service")), incoming)
+    evidence = change_evidence(rec.data, timeline, desk.config, desk.service(rec.data.get("service")), incoming,
+                               _signing(desk.config)[0])
     if fmt == "json":
         click.echo(output.to_json(evidence))
     else:
@@ -356,8 +409,12 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
         sha = item.get("commit")
         if not sha:
             return "  [not committed]"
-        author = item.get("committed_by")
-        return f"  [{short.get(sha, sha[:10])} by {author}]"
+        author = item.get("authored_by")
+        notes = [f"by {author}"]
+        for label, key in (("committed by", "committed_by"), ("signed by", "signed_by")):
+            if item.get(key) and str(item[key]).lower() != str(author).lower():
+                notes.append(f"{label} {item[key]}")
+        return f"  [{short.get(sha, sha[:10])} {', '.join(notes)}]"
 
     def name(email: str | None) -> str:
         return config.display_name(email) if email else "?"
@@ -401,7 +458,10 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
         if c["rewrote_history"]:
             notes.append("REWROTE HISTORY")
         tail = f"  ({', '.join(notes)})" if notes else ""
-        commit_rows.append(f"{c['commit'][:10]}  {c['date']}  {_who(c['author_name'], c['author_email'])}"
+        also = [f"{label} {c[key]}" for label, key in (("committed by", "committer_email"), ("signed by", "signer"))
+                if c.get(key) and c[key].lower() != c["author_email"].lower()]
+        shown = f" ({', '.join(also)})" if also else ""
+        commit_rows.append(f"{c['commit'][:10]}  {c['date']}  {_who(c['author_name'], c['author_email'])}{shown}"
                            f"  {c['subject']}{tail}")
     if ev["uncommitted_entries"]:
         commit_rows.append(f"{len(ev['uncommitted_entries'])} entries not in any commit")

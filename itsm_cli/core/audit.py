@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from itsm_cli.core.config import Config
+from itsm_cli.core.signing import Signature, desk_keys, judge, signer_label
 from itsm_cli.core.workflow import Replay, approval_policy
 from itsm_cli.errors import ItsmError
 
@@ -63,8 +64,8 @@ CONFIG_KIND = "config"
 #: Keys of an audit row, in column order.
 ROW_KEYS = (
     "date", "commit", "author", "author_name", "by", "id", "type", "action", "from", "to", "at", "itsm_action", "subject",
+    "committer", "signer",
 )
-SIGNED_OK = frozenset({"G", "U"})
 
 Entry = dict[str, Any]
 
@@ -111,13 +112,15 @@ class CommitInfo:
     author_email: str
     author_date: str
     commit_date: str  # UTC, ...Z
-    signature: str  # git's %G? (G good, U good but untrusted key, N none, B bad...), "" when not asked
+    signature: Signature  # git's verdict (%G?, %GK...); status "" when signatures were not asked for
     parents: tuple[str, ...]
     subject: str
     ids: tuple[str, ...] = ()  # Itsm-Id trailers
     action: str | None = None  # Itsm-Action trailer
     rules: tuple[str, ...] = ()  # Itsm-Rule trailers: desk rules that acted (as the bot) inside this commit
     files: list[FileChange] = field(default_factory=list)
+    committer_name: str = ""
+    committer_email: str = ""
 
     @property
     def short(self) -> str:
@@ -146,7 +149,7 @@ class FileDelta:
 class Finding:
     """One reason the audit trail cannot be trusted as it stands."""
 
-    check: str  # unbacked | rewritten | deleted | approval | unsigned | unreadable
+    check: str  # unbacked | squashed | rebased | rewritten | deleted | approval | unreadable | signature kinds
     commit: str  # abbreviated commit ID
     record: str
     message: str
@@ -267,7 +270,10 @@ def _take(entries: list[Entry], budget: Counter[str]) -> list[Entry]:
 # -- audit rows ------------------------------------------------------------------------
 
 
-def _row(commit: CommitInfo, change: FileChange, type_name: str, action: str, entry: Entry | None = None) -> dict[str, Any]:
+def _row(
+    commit: CommitInfo, change: FileChange, type_name: str, action: str, entry: Entry | None = None,
+    signer: str = "",
+) -> dict[str, Any]:
     entry = entry or {}
     return {
         "date": commit.commit_date,
@@ -283,6 +289,8 @@ def _row(commit: CommitInfo, change: FileChange, type_name: str, action: str, en
         "at": entry.get("at"),
         "itsm_action": commit.action,
         "subject": commit.subject,
+        "committer": commit.committer_email or commit.author_email,
+        "signer": signer,
     }
 
 
@@ -298,6 +306,7 @@ def audit_rows(
     since: str | None = None,
     until: str | None = None,
     types: frozenset[str] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One row per change to a record in ``[since, until)`` (commit dates, ``...Z`` strings), as they stream.
 
@@ -305,30 +314,34 @@ def audit_rows(
     rows for what has no entry: ``history-rewritten``, ``deleted``, ``unreadable``,
     ``added``/``changed`` (a file added or changed without a new entry, e.g. a
     catalog edit) and ``config`` (``itsm.yaml``). ``type_of`` names a file's record type;
-    ``types`` keeps only those types. Keys: :data:`ROW_KEYS`.
+    ``types`` keeps only those types. Keys: :data:`ROW_KEYS`; ``committer`` is
+    the commit's committer, ``signer`` whom ``keys`` (fingerprint -> person,
+    :func:`~itsm_cli.core.signing.desk_keys`) name as the signer, when the
+    commits were read with their signatures.
     """
     for commit in commits:
         if not in_period(commit.commit_date, since, until):
             continue
+        signer = signer_label(commit.signature, keys or {})
         for delta in commit_deltas(commit):
             change = delta.change
             type_name = type_of(change)
             if types is not None and type_name not in types:
                 continue
             if change.kind == CONFIG_KIND:
-                yield _row(commit, change, type_name, "config")
+                yield _row(commit, change, type_name, "config", signer=signer)
                 continue
             if delta.error:
-                yield _row(commit, change, type_name, "unreadable")
+                yield _row(commit, change, type_name, "unreadable", signer=signer)
                 continue
             for entry in delta.added:
-                yield _row(commit, change, type_name, str(entry.get("action", "")), entry)
+                yield _row(commit, change, type_name, str(entry.get("action", "")), entry, signer)
             if delta.rewritten:
-                yield _row(commit, change, type_name, "history-rewritten")
+                yield _row(commit, change, type_name, "history-rewritten", signer=signer)
             if change.new is None:
-                yield _row(commit, change, type_name, "deleted")
+                yield _row(commit, change, type_name, "deleted", signer=signer)
             elif not delta.added and not delta.rewritten and not commit.is_merge:
-                yield _row(commit, change, type_name, "added" if change.parents == (None,) else "changed")
+                yield _row(commit, change, type_name, "added" if change.parents == (None,) else "changed", signer=signer)
 
 
 # -- verification -----------------------------------------------------------------------
@@ -345,36 +358,154 @@ def verify(
     services: Mapping[str, Mapping[str, Any]],
     *,
     require_signed: bool = False,
+    start: Mapping[str, Any] | None = None,
 ) -> Iterator[Finding]:
     """Check the trail commit by commit (oldest first) and yield every finding (see the module docstring).
 
     ``config`` and ``services`` are today's: approvals are judged by today's
     people, groups and approval rules. With ``require_signed`` (today's
     ``desk.require_signed_commits``), commits are checked from the one whose
-    ``itsm.yaml`` switched the requirement on.
+    ``itsm.yaml`` switched the requirement on, each against the signing keys
+    of the ``itsm.yaml`` in effect when it was made (the last version the walk
+    has passed). ``start`` is the ``itsm.yaml`` in effect before the first
+    commit, when the walk does not begin at the desk's first commit
+    (``validate --base``); without it, today's keys count until the walk meets
+    a version of ``itsm.yaml``.
+
+    A commit whose entries are by several other people (a squash merge), or a
+    run of commits by one committer whose entries are all by others (a rebase
+    that rewrote the authors), is reported once per commit as ``squashed`` or
+    ``rebased``, naming whose entries it carries, instead of an ``unbacked``
+    finding per entry.
     """
-    signing = False
+    state = _SigningState(config, start, require_signed)
+    run: list[_Judged] = []  # commits that may be a rebase: all by one committer, entries all by others
     for commit in commits:
-        if require_signed:
-            for change in commit.files:
-                if change.kind == CONFIG_KIND and change.new is not None:
-                    signing = _requires_signing(change.new, signing)
-        deltas = commit_deltas(commit)
-        ids = sorted({d.change.record_id for d in deltas}) or ["-"]
-        if signing and commit.signature not in SIGNED_OK:
-            what = "unsigned" if commit.signature in ("N", "") else f"signature status {commit.signature}"
-            yield Finding("unsigned", commit.short, ", ".join(ids),
-                          f"commit is {what} but the desk requires signed commits", commit.commit_date)
-        for delta in deltas:
-            yield from _check_delta(commit, delta, config, services)
+        state.see(commit)
+        judged = _judge_commit(commit, config, services, state)
+        key = judged.rebase_key
+        if run and (key is None or key != run[-1].rebase_key):
+            yield from _flush(run)
+            run = []
+        if key is not None:
+            run.append(judged)
+            continue
+        yield from judged.findings(None)
+    yield from _flush(run)
 
 
-def _requires_signing(version: Version, current: bool) -> bool:
-    try:
-        desk = version.record().get("desk") or {}
-    except (ValueError, ItsmError):
-        return current
-    return isinstance(desk, dict) and desk.get("require_signed_commits") is True
+class _SigningState:
+    """Whether signatures are required at this point of the walk, and the desk's keys then."""
+
+    def __init__(self, config: Config, start: Mapping[str, Any] | None, required: bool):
+        self.required = required
+        source = start if start is not None else config.data
+        self.keys = desk_keys(source)
+        desk = source.get("desk") if start is not None else None
+        self.on = required and isinstance(desk, dict) and desk.get("require_signed_commits") is True
+
+    def see(self, commit: CommitInfo) -> None:
+        """Follow a version of ``itsm.yaml`` the commit wrote."""
+        if not self.required:
+            return
+        for change in commit.files:
+            if change.kind == CONFIG_KIND and change.new is not None:
+                try:
+                    data = change.new.record()
+                except (ValueError, ItsmError):
+                    continue  # unreadable: what was in effect stays in effect
+                desk = data.get("desk") or {}
+                self.on = isinstance(desk, dict) and desk.get("require_signed_commits") is True
+                self.keys = desk_keys(data)
+
+
+#: The fix a squash or a rebase finding names.
+MERGE_FIX = "land pull requests with merge commits (see SECURITY.md, 'Merging pull requests')"
+
+
+@dataclass
+class _Judged:
+    """One commit's findings, its unbacked entries held back until it is known whether it was part of a rebase."""
+
+    commit: CommitInfo
+    ids: list[str]
+    before: list[Finding] = field(default_factory=list)  # signature findings, whatever the commit turns out to be
+    unbacked: list[Finding] = field(default_factory=list)
+    wrong_key: list[Finding] = field(default_factory=list)
+    after: list[Finding] = field(default_factory=list)  # rewritten, deleted, approval, unreadable
+    others: Counter[str] = field(default_factory=Counter)  # entries by people other than the author, per person
+    squashed: bool = False
+    rebase_key: str | None = None  # the committer, when every entry is by someone else
+
+    def findings(self, rebased_with: int | None) -> Iterator[Finding]:
+        """The commit's findings; ``rebased_with``: the length of the run of rebased commits it is part of."""
+        c = self.commit
+        yield from self.before
+        people = ", ".join(f"{who} ({n})" for who, n in sorted(self.others.items()))
+        if self.squashed:
+            yield Finding("squashed", c.short, ", ".join(self.ids),
+                          f"one commit by {c.author_email} carries history entries of {people}: a squash merge (or a "
+                          f"commit made in others' names) lost who did what; {MERGE_FIX}", c.commit_date)
+        elif rebased_with is not None:
+            committer = c.committer_email or c.author_email
+            yield Finding("rebased", c.short, ", ".join(self.ids),
+                          f"commit by {c.author_email} (committed by {committer}, one of {rebased_with} in a row) "
+                          f"carries only entries of {people}: a rebase rewrote who did what; {MERGE_FIX}",
+                          c.commit_date)
+        else:
+            yield from self.unbacked
+            yield from self.wrong_key
+        yield from self.after
+
+
+def _flush(run: list[_Judged]) -> Iterator[Finding]:
+    for judged in run:
+        yield from judged.findings(len(run) if len(run) >= 2 else None)
+
+
+def _judge_commit(
+    commit: CommitInfo, config: Config, services: Mapping[str, Mapping[str, Any]], state: _SigningState
+) -> _Judged:
+    deltas = commit_deltas(commit)
+    judged = _Judged(commit, sorted({d.change.record_id for d in deltas}) or ["-"])
+    author = commit.author_email.lower()
+    bot = config.bot.lower() if commit.rules else None  # bot entries ride in the commit of the rule's trigger
+    acting: dict[str, None] = {}
+    whens: set[str] = set()
+    own = 0
+    for delta in deltas:
+        change = delta.change
+        for f in _check_delta(commit, delta, config, services):
+            (judged.unbacked if f.check == "unbacked" else judged.after).append(f)
+        if change.kind == CONFIG_KIND or delta.error:
+            continue
+        if commit.action in BASELINE_ACTIONS and all(p is None for p in change.parents):
+            continue
+        for entry in delta.added:
+            by = str(entry.get("by", "")).lower()
+            if by == bot:
+                continue
+            acting[by] = None
+            whens.add(str(entry.get("at")))
+            if by == author:
+                own += 1
+            else:
+                judged.others[by] += 1
+    if state.on:
+        who = list(acting) if acting else ([] if commit.is_merge else [author])
+        verdict = judge(commit.signature, state.keys, who)
+        if verdict is not None:
+            kind, message = verdict
+            person = ", ".join(who) or "(a merge: any person's key)"
+            finding = Finding(kind, commit.short, ", ".join(judged.ids), f"{message} [acting: {person}]",
+                              commit.commit_date)
+            (judged.wrong_key if kind == "wrong-key" else judged.before).append(finding)
+    n_others = sum(judged.others.values())
+    if n_others >= 2 and (len(acting) >= 2 or len(whens) >= 2):
+        judged.squashed = True
+    elif n_others and not own and not commit.is_merge:
+        judged.rebase_key = (commit.committer_email or commit.author_email).lower()
+    return judged
 
 
 def _check_delta(
@@ -507,6 +638,7 @@ def change_evidence(
     config: Config,
     service: Mapping[str, Any] | None,
     incoming: Sequence[Mapping[str, Any]] = (),
+    keys: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything an auditor asks of a change (or any record with approvals), as JSON-ready data.
 
@@ -515,6 +647,10 @@ def change_evidence(
     approver's groups, whether it was independent (replayed with the workflow's
     own rules) and who committed it, the schedule, every state change, links
     both ways (``incoming``: records that link to this one) and every commit.
+    Each entry names its commit's author, committer (``committed_by``) and
+    signer (``signed_by``: whom ``keys`` give the signing key to; "" when
+    unsigned or not checked), so an approval made ``--as`` someone, or signed
+    with another person's key, shows it.
     """
     by_sha = {c.sha: c for c in timeline.commits}
     entries = timeline.entries
@@ -522,9 +658,13 @@ def change_evidence(
     def commit_of(i: int) -> str | None:
         return timeline.entry_commit[i]
 
-    def committed_by(i: int) -> str | None:
+    def who(i: int) -> dict[str, Any]:
         sha = commit_of(i)
-        return by_sha[sha].author_email if sha in by_sha else None
+        c = by_sha.get(sha) if sha else None
+        if c is None:
+            return {"commit": sha, "authored_by": None, "committed_by": None, "signed_by": None}
+        return {"commit": sha, "authored_by": c.author_email, "committed_by": c.committer_email or c.author_email,
+                "signed_by": signer_label(c.signature, keys or {})}
 
     data = dict(record)
     policy = approval_policy(config, data, dict(service) if service else None)
@@ -538,7 +678,7 @@ def change_evidence(
         action = e.get("action")
         by = str(e.get("by", ""))
         if action == "create" and not created:
-            created = {"by": by, "at": e.get("at"), "commit": commit_of(i), "committed_by": committed_by(i)}
+            created = {"by": by, "at": e.get("at"), **who(i)}
         if action in ("approve", "reject"):
             try:
                 problems = replay.check(e)
@@ -548,13 +688,13 @@ def change_evidence(
             approvals.append({
                 "decision": action, "by": by, "name": person.name if person else None,
                 "groups": sorted(person.groups) if person else [], "group": e.get("group"), "at": e.get("at"),
-                "note": e.get("note"), "to": e.get("to"), "commit": commit_of(i), "committed_by": committed_by(i),
+                "note": e.get("note"), "to": e.get("to"), **who(i),
                 "independent": not problems, "problems": problems,
             })
         if e.get("to") and action in ("create", "transition", "approve", "reject"):
             transitions.append({
                 "at": e.get("at"), "by": by, "action": action, "from": e.get("from"), "to": e.get("to"),
-                "note": e.get("note"), "commit": commit_of(i), "committed_by": committed_by(i),
+                "note": e.get("note"), **who(i),
             })
         try:
             replay.apply(e)
@@ -563,6 +703,7 @@ def change_evidence(
     commits = [
         {
             "commit": c.sha, "date": c.commit_date, "author_name": c.author_name, "author_email": c.author_email,
+            "committer_email": c.committer_email or c.author_email, "signer": signer_label(c.signature, keys or {}),
             "subject": c.subject, "merge": c.is_merge, "action": c.action,
             "entries": timeline.introduced.get(c.sha, []), "brought_in": timeline.brought.get(c.sha, []),
             "rewrote_history": timeline.rewritten.get(c.sha, False),

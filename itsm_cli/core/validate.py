@@ -123,7 +123,9 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
         if not _valid_timezone(cal["timezone"]):
             out.append((("calendars", cid, "timezone"), f"unknown time zone '{cal['timezone']}'"))
     from itsm_cli.core.rules import check_automation_config
+    from itsm_cli.core.signing import key_problems
 
+    out.extend(key_problems(data))
     out.extend(check_automation_config(Config(data)))
     return out
 

@@ -331,13 +331,19 @@ class KnownRows:
 # --- the listing ---------------------------------------------------------------------------------
 
 
-def environment(config: Any) -> str:
-    """The cache environment: the itsm code and the record types (they name each row's type)."""
+def environment(config: Any, keys: Any = None, allowed_signers: str = "") -> str:
+    """The cache environment: the itsm code, the record types (they name each row's type) and the signing keys.
+
+    The keys name each row's signer, and whether signatures were read at all
+    (``keys`` None: not) changes the rows, so each is its own environment.
+    """
     import json
 
     from itsm_cli.store.cache import code_fingerprint, fingerprint
 
-    return fingerprint("audit", code_fingerprint(), json.dumps(config.data.get("types"), sort_keys=True, default=str))
+    signing = "-" if keys is None else json.dumps([sorted(keys.items()), allowed_signers])
+    return fingerprint("audit", code_fingerprint(), json.dumps(config.data.get("types"), sort_keys=True, default=str),
+                       signing)
 
 
 def listing(
@@ -348,6 +354,8 @@ def listing(
     since: str | None = None,
     until: str | None = None,
     types: frozenset[str] | None = None,
+    keys: Any = None,
+    allowed_signers: str = "",
 ) -> Iterator[dict[str, Any]]:
     """The rows of ``itsm audit``, oldest first: from the cache for commits it knows, computed for the rest.
 
@@ -356,24 +364,28 @@ def listing(
     a desk in a folder of a larger repository, whose walk is path-limited), that
     is what it does. With one, a period is cut from every commit's rows: a cold
     cache computes them all (git diffs every commit for a period anyway), so the
-    next question, whatever its period, is answered from the cache.
+    next question, whatever its period, is answered from the cache. With
+    ``keys`` (fingerprint -> person), signatures are read too and name each
+    row's signer (``allowed_signers``: git's list, see :class:`~itsm_cli.store.history.Trail`).
     """
     from itsm_cli.core.audit import ROW_KEYS, audit_rows, in_period
     from itsm_cli.store.history import Trail
     from itsm_cli.store.spool import reversed_groups
 
     at_root = git.locations()["prefix"] == ""
-    cache = AuditCache.open(desk, environment(desk.config)) if at_root else None
+    cache = AuditCache.open(desk, environment(desk.config, keys, allowed_signers)) if at_root else None
     order = _newest_first(git) if cache is not None else []
+    sig = {"signatures": keys is not None, "allowed_signers": allowed_signers}
     if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
-            yield from audit_rows(Trail(git, since=since, until=until).commits(), type_of, since=since, until=until,
-                                  types=types)
+            yield from audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
+                                  until=until, types=types, keys=keys)
             return
         # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
         # simplify the whole history before printing anything, so it streams newest first, reversed here.
-        trail = Trail(git, since=since, until=until, newest_first=True)
-        groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types)) for c in trail.commits())
+        trail = Trail(git, since=since, until=until, newest_first=True, **sig)
+        groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys))
+                  for c in trail.commits())
         yield from reversed_groups(groups)
         return
 
@@ -383,18 +395,18 @@ def listing(
         return in_period(row[at_date], since, until) and (types is None or row[at_type] in types)
 
     def rows_of(commit: Any) -> Rows:
-        return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of))
+        return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of, keys=keys))
 
     known = cache.load() if order else KnownRows()
     try:
-        yield from _listed(desk, git, cache, known, order, rows_of, keep)
+        yield from _listed(desk, git, cache, known, order, rows_of, keep, sig)
     finally:
         known.close()
 
 
 def _listed(
     desk: Any, git: Any, cache: AuditCache, known: KnownRows, order: list[str], rows_of: Callable[[Any], Rows],
-    keep: Callable[[tuple[Any, ...]], bool],
+    keep: Callable[[tuple[Any, ...]], bool], sig: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """:func:`listing` with a cache: the remembered rows, and the others computed and remembered.
 
@@ -409,9 +421,10 @@ def _listed(
     indexed = indexed_changes(desk, git, order[0]) if missing and len(missing) >= INDEX_AFTER else None
     changes = indexed[1] if indexed is not None else None
     if changes is not None:  # what each commit changed is known: work out the rows on every core
-        computed = _rows_on_every_core(git, missing, changes, rows_of)
+        computed = _rows_on_every_core(git, missing, changes, rows_of, sig)
     else:
-        trail = Trail(git) if len(missing) == len(order) else Trail(git, commits=missing)
+        sig = sig or {}
+        trail = Trail(git, **sig) if len(missing) == len(order) else Trail(git, commits=missing, **sig)
         computed = ((commit.sha, rows_of(commit), False) for commit in trail.commits())
     if missing and len(missing) == len(order):  # a cold cache: stream as without one, remembering as it goes
         with cache.adding() as add:
@@ -438,7 +451,7 @@ AHEAD = 64  # stretches done and waiting to be written out, at most (about 1 MB 
 
 def _rows_on_every_core(
     git: Any, newest_first: list[str], changes: dict[str, list[tuple[str, str, str, str]]],
-    rows_of: Callable[[Any], Rows],
+    rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, Rows, bool]]:
     """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers.
 
@@ -473,7 +486,7 @@ def _rows_on_every_core(
                 stretch = []
     if stretch:
         tasks.append((stretch, 0, 0))
-    _JOB.update(git=git, changes=changes, rows_of=rows_of)
+    _JOB.update(git=git, changes=changes, rows_of=rows_of, sig=sig or {})
     try:
         # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
         for (commits, _, hi), data in zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True):
@@ -496,7 +509,7 @@ def _task_rows(task: tuple[list[str], int, int]) -> bytes:
     changes = _JOB["changes"]
     if hi:
         changes = {commits[0]: changes[commits[0]][lo:hi]}
-    trail = Trail(_JOB["git"], commits=commits[::-1], changes=changes)  # given newest first, read oldest first
+    trail = Trail(_JOB["git"], commits=commits[::-1], changes=changes, **_JOB["sig"])  # newest first given, read oldest first
     rows_of = _JOB["rows_of"]
     return marshal.dumps([(commit.sha, rows_of(commit)) for commit in trail.commits()], 4)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange, in_period
+from itsm_cli.core.signing import Signature
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord
 from itsm_cli.store import yaml_io
 from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
@@ -51,7 +52,11 @@ _LOG_FORMAT = "%x1e" + "%x00".join([
     "%(trailers:key=Itsm-Id,valueonly,separator=%x2C)",
     "%(trailers:key=Itsm-Action,valueonly,separator=%x2C)",
     "%(trailers:key=Itsm-Rule,valueonly,separator=%x2C)",
+    "%cn", "%ce", "{sigx}",
 ])
+_FIELDS = 17
+# git's key, fingerprint, primary key fingerprint and signer (each runs the verification, as %G? does).
+_SIG_FIELDS = "%GK%x00%GF%x00%GP%x00%GS"
 _WINDOW = 256  # commits resolved per cat-file round trip
 _CHUNK = 200  # object names per write: far below a pipe buffer, so writing never blocks
 _CACHE = 4096  # parsed versions kept
@@ -372,8 +377,12 @@ class Trail:
     ``since``/``until`` (``...Z``) skip commits whose commit date is outside
     ``[since, until)`` before their files are read (git's own ``--since`` stops at
     the first old commit, which misses commits behind a skewed clock);
-    ``signatures`` asks git for ``%G?``, which runs gpg on signed commits, so only
-    when signatures matter. ``newest_first`` streams in git's own order: with a
+    ``signatures`` asks git for ``%G?`` and the key (``%GK``, ``%GF``, ``%GP``,
+    ``%GS``), which runs gpg or ssh-keygen on signed commits, so only when
+    signatures matter; SSH signatures are checked against ``allowed_signers``
+    (the text of git's allowed-signers file, built from the desk's keys), never
+    against whatever the clone's git config names, so an auditor's fresh clone
+    needs no set-up. ``newest_first`` streams in git's own order: with a
     path limit (a desk in a folder of a larger repository), oldest first makes
     git simplify the whole history before it prints the first commit (24 s at
     100,000 commits), so nothing overlaps with that walk. ``commits`` names the
@@ -392,6 +401,7 @@ class Trail:
         since: str | None = None,
         until: str | None = None,
         signatures: bool = False,
+        allowed_signers: str = "",
         newest_first: bool = False,
         commits: Sequence[str] | None = None,
         changes: Mapping[str, Sequence[tuple[str, str, str, str]]] | None = None,
@@ -405,6 +415,8 @@ class Trail:
         self.since = since
         self.until = until
         self.signatures = signatures
+        self.allowed_signers = allowed_signers
+        self._signers_file: str | None = None
         self._cache: OrderedDict[tuple[str, str], BlobVersion] = OrderedDict()
 
     def _log_args(self) -> list[str]:
@@ -412,8 +424,13 @@ class Trail:
             "-c", "core.quotePath=false", "-c", "log.showRoot=true", "-c", "log.follow=false",
             "log", *([] if self.newest_first else ["--reverse"]), "--date-order", "--full-history", "--diff-merges=separate", "--raw",
             "--relative", "--no-abbrev", "--no-renames", "--no-color", "--no-show-signature",
-            "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self.signatures else ""),
+            "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self.signatures else "")
+            .replace("{sigx}", _SIG_FIELDS if self.signatures else "%x00%x00%x00"),
         ]
+        if self.signatures:
+            # Always name a file: without one git 2.39 aborts on the first SSH signature (a BUG() in
+            # gpg-interface.c), and another clone's file would make "good" mean something else.
+            args = ["-c", f"gpg.ssh.allowedSignersFile={self._signers_file}", *args]
         if self.changes is not None:  # their changes are known: no diff, no path limit (git would diff to apply it)
             return [*[a for a in args if a != "--raw"], "--no-patch", "--no-walk=unsorted", "--stdin"]
         if self.only is not None:  # exactly these commits, as given: their IDs come on stdin
@@ -432,8 +449,15 @@ class Trail:
             raise EnvironmentProblem(f"unknown revision '{self.rev}'")
         if lines[0] and not self.paths:
             self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
+        signers = None
+        if self.signatures:
+            fd, signers = tempfile.mkstemp(prefix="itsm-allowed-signers-")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.allowed_signers)
+            self._signers_file = signers
         reader = _BlobReader(self.git)
         lines = git_lines(self.git, self._log_args(), "git log", self.only)
+        reasons = _SignatureReasons(self.git) if self.signatures else None
         try:
             window: list[_RawCommit] = []
             for raw in _parse_log(lines):
@@ -444,12 +468,15 @@ class Trail:
                     continue
                 window.append(raw)
                 if len(window) >= _WINDOW:
-                    yield from self._resolve(window, reader)
+                    yield from self._resolve(window, reader, reasons)
                     window = []
-            yield from self._resolve(window, reader)
+            yield from self._resolve(window, reader, reasons)
         finally:
             lines.close()  # stopped early: git is ended here, not whenever the generator is collected
             reader.close()
+            if signers is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(signers)
 
     def _remember(self, blob: str, path: str, raw: bytes) -> BlobVersion | None:
         kind = _kind(path)
@@ -462,7 +489,9 @@ class Trail:
                 self._cache.popitem(last=False)
         return version
 
-    def _resolve(self, window: list[_RawCommit], reader: _BlobReader) -> Iterator[CommitInfo]:
+    def _resolve(
+        self, window: list[_RawCommit], reader: _BlobReader, reasons: _SignatureReasons | None = None
+    ) -> Iterator[CommitInfo]:
         """Fetch every version the window's commits need (one batch), then yield the commits."""
         names: list[str] = []
         wanted: dict[tuple[str, str], int] = {}
@@ -501,12 +530,16 @@ class Trail:
         for raw in window:
             f = raw.fields
             parents = tuple(f[6].split())
+            sig = Signature(f[5], f[13], f[14], f[15], f[16])
+            if reasons is not None and sig.status in ("B", "E"):
+                sig = reasons.explain(f[0], sig)
             info = CommitInfo(
                 sha=f[0], author_name=f[1], author_email=f[2], author_date=_utc(f[3]), commit_date=_utc(f[4]),
-                signature=f[5], parents=parents, subject=f[7],
+                signature=sig, parents=parents, subject=f[7],
                 ids=tuple(x.strip() for x in f[8].split(",") if x.strip()),
                 action=(f[9].split(",")[-1].strip() or None),
                 rules=tuple(x.strip() for x in f[10].split(",") if x.strip()),
+                committer_name=f[11], committer_email=f[12],
             )
             if len(parents) > 1:
                 for path in raw.paths:
@@ -526,6 +559,42 @@ class Trail:
                     after = local.get((new_sha, path)) if new_sha != _ZERO else None
                     info.files.append(FileChange(path, _record_id(path), kind, (before,), after))
             yield info
+
+
+class _SignatureReasons:
+    """Why git could not check a signature (it says only B or E): the program is missing, or the key is.
+
+    Asked only for commits whose signature git could not verify, which are
+    rare: one ``git cat-file`` each to see what kind of signature it is.
+    """
+
+    def __init__(self, git: Git):
+        self.git = git
+        self._programs: dict[str, str | None] = {}
+
+    def _missing(self, kind: str) -> str | None:
+        """The configured program for ``kind`` (ssh or openpgp) when it cannot be found on this machine."""
+        if kind not in self._programs:
+            import shutil
+
+            key, default = ("gpg.ssh.program", "ssh-keygen") if kind == "ssh" else ("gpg.program", "gpg")
+            program = self.git.config_value(key) or default
+            self._programs[kind] = None if shutil.which(program) else program
+        return self._programs[kind]
+
+    def explain(self, sha: str, sig: Signature) -> Signature:
+        """``sig`` with a reason when this machine could not check it; unchanged for a plainly bad signature."""
+        from dataclasses import replace
+
+        header = self.git.run("cat-file", "commit", sha, check=False)
+        kind = "ssh" if "-----BEGIN SSH SIGNATURE-----" in header.split("\n\n", 1)[0] else "openpgp"
+        missing = self._missing(kind)
+        if missing:
+            return replace(sig, reason=f"{missing} is not installed on this machine (or not on PATH)")
+        if sig.status == "E":
+            what = f"GPG key {sig.key}" if sig.key else "the signing key"
+            return replace(sig, reason=f"{what} is not in this machine's GPG keyring (gpg --import it)")
+        return sig
 
 
 def git_lines(git: Git, args: Sequence[str], what: str, stdin: Sequence[str] | None = None) -> Generator[bytes, None, None]:
@@ -663,8 +732,8 @@ def _parse_log(stream: Iterable[bytes]) -> Iterator[_RawCommit]:
         text = line.decode("utf-8", "replace").rstrip("\n")
         if text.startswith(_SEP):
             fields = text[1:].split("\0")
-            if len(fields) < 11:
-                fields += [""] * (11 - len(fields))
+            if len(fields) < _FIELDS:
+                fields += [""] * (_FIELDS - len(fields))
             if current is not None and current.fields[0] == fields[0]:
                 continue  # the same merge, diffed against its next parent
             if current is not None:

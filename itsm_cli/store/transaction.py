@@ -29,6 +29,73 @@ def commit_message(
     return "\n".join(lines) + "\n"
 
 
+def check_signing_key(desk: Desk, git: Git, actor: str) -> None:
+    """Refuse to commit as ``actor`` when git would sign with a key that ``itsm.yaml`` does not give to ``actor``.
+
+    Who acted must be who signed: ``--as`` names the acting person, and a
+    signature by someone else's key would put that person's name on it. Only
+    when git is set to sign (``commit.gpgSign``) with a named key
+    (``user.signingKey``: an SSH public or private key file, a ``key::`` line,
+    or a GPG key ID or fingerprint).
+    """
+    from itsm_cli.core.signing import desk_keys
+    from itsm_cli.errors import Refused
+
+    settings = git.config_values("commit.gpgsign", "user.signingkey", "gpg.format")
+    if settings.get("commit.gpgsign", "false").lower() not in ("true", "yes", "on", "1"):
+        return
+    configured = settings.get("user.signingkey", "").strip()
+    if not configured:
+        return
+    keys = desk_keys(desk.config.data)
+    rule = "who acts must sign with their own key (itsm.yaml people[].signing_keys)"
+    if settings.get("gpg.format", "openpgp").lower() == "ssh":
+        fingerprint = _ssh_key_fingerprint(desk, configured)
+        if fingerprint is None:
+            raise Refused(f"git signs commits with {configured}, which itsm cannot read to check whose key it is; {rule}")
+        owner = keys.get(fingerprint)
+    else:
+        wanted = configured.upper().removeprefix("0X").rstrip("!")
+        matches = [fp for fp in keys if not fp.startswith("SHA256:") and fp.endswith(wanted)]
+        fingerprint = matches[0] if matches else configured
+        owner = keys.get(fingerprint)
+    if owner != actor.lower():
+        whose = f"is {owner}'s" if owner else "belongs to no one in itsm.yaml"
+        raise Refused(f"git would sign this commit with key {fingerprint}, which {whose}, "
+                      f"but the change is made as {actor}: {rule}; act as the key's owner, or sign with "
+                      f"{actor}'s key (git -c user.signingKey=...)")
+
+
+def _ssh_key_fingerprint(desk: Desk, configured: str) -> str | None:
+    """The fingerprint of the SSH key ``user.signingKey`` names (a literal ``key::`` line or a key file), or None."""
+    import os
+    from pathlib import Path
+
+    from itsm_cli.core.signing import parse_key
+
+    texts = []
+    if configured.startswith("key::"):
+        texts.append(configured[5:])
+    elif configured.startswith("ssh-"):
+        texts.append(configured)
+    else:
+        path = Path(os.path.expanduser(configured))
+        if not path.is_absolute():
+            path = desk.root / path
+        # A private key's .pub first: the public half is all that is needed, and the private one is left unread.
+        for candidate in (path.with_name(path.name + ".pub"), path):
+            try:
+                texts.append(candidate.read_text(encoding="utf-8", errors="replace").strip())
+            except OSError:
+                continue
+    for text in texts:
+        try:
+            return parse_key(text).fingerprint
+        except ValueError:
+            continue
+    return None
+
+
 @contextlib.contextmanager
 def _interrupts_deferred() -> Iterator[None]:
     """Hold back Ctrl-C while the work tree is being put back; raise it afterwards."""
@@ -68,6 +135,7 @@ def save(
     if commit:
         check_identity(author_name, author_email)
         git.check_can_commit()
+        check_signing_key(desk, git, author_email)
     snap = git.snapshot(paths, index=commit)
     try:
         for rel, text in writes:
