@@ -491,12 +491,14 @@ def _judge_commit(
                 own += 1
             else:
                 judged.others[by] += 1
-    if state.on:
-        who = list(acting) if acting else ([] if commit.is_merge else [author])
+    # A merge that brings entries in introduces none of its own and acts for no one: it needs no
+    # signature (CI's synthetic merge of a pull request, a host's merge button, are unsigned).
+    if state.on and not (commit.is_merge and not acting):
+        who = list(acting) if acting else [author]
         verdict = judge(commit.signature, state.keys, who)
         if verdict is not None:
             kind, message = verdict
-            person = ", ".join(who) or "(a merge: any person's key)"
+            person = ", ".join(who)
             finding = Finding(kind, commit.short, ", ".join(judged.ids), f"{message} [acting: {person}]",
                               commit.commit_date)
             (judged.wrong_key if kind == "wrong-key" else judged.before).append(finding)

@@ -6,10 +6,13 @@ is reviewed against). Work-tree changes, staged or not, count as changed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Sequence
+from typing import Any
 
+from itsm_cli.core.config import Config
 from itsm_cli.core.diffrules import compare_with_base
 from itsm_cli.core.validate import Problem
 from itsm_cli.errors import BadArgument, InvalidRecord, ItsmError
@@ -61,8 +64,60 @@ def check_against_base(desk: Desk, ref: str, paths: Sequence[str] | None = None)
             _compare(desk, before.get(rel), rel, config, result)
         elif status == "A":
             _check_id_reuse(desk, git, refs, rel, result)
+    if config is not None:
+        result.problems.extend(_commit_problems(desk, git, base, config))
     result.problems = sorted(set(result.problems))
     return result
+
+
+#: Trail findings the file checks already make (approvals replayed, files that do not parse).
+_FILE_CHECKED = frozenset({"approval", "unreadable"})
+
+
+def _commit_problems(desk: Desk, git: Git, base: str, config: Config) -> list[Problem]:
+    """``audit verify``'s findings on the commits from ``base`` to HEAD, as problems on the records they name.
+
+    Only those commits are read (one ``git log`` over them), each judged with
+    the ``itsm.yaml`` of the base in effect until a commit changes it: a pull
+    request cannot switch signing off, or add a key, for its own commits
+    without that change being one of them. Signatures are required where the
+    base or the pull request requires them.
+    """
+    from itsm_cli.core.audit import verify
+    from itsm_cli.core.signing import allowed_signers
+    from itsm_cli.store import yaml_io
+    from itsm_cli.store.history import Trail
+
+    commits = git.run("rev-list", "--reverse", "--date-order", "--full-history", f"{base}..HEAD", "--", ".",
+                      check=False).split()
+    if not commits:
+        return []
+    start: dict[str, Any] | None = None
+    raw = git.show(base, "./itsm.yaml")
+    if raw is not None:
+        with contextlib.suppress(ItsmError, ValueError):
+            start = yaml_io.load_mapping(raw, "itsm.yaml")
+    start_desk = (start or {}).get("desk")
+    required = config.desk.get("require_signed_commits") is True or (
+        isinstance(start_desk, dict) and start_desk.get("require_signed_commits") is True)
+    signers = allowed_signers(start or {}) + allowed_signers(config.data) if required else ""
+    trail = Trail(git, commits=commits, signatures=required, allowed_signers=signers)
+    problems = []
+    for f in verify(trail.commits(), config, desk.services(), require_signed=required, start=start or {}):
+        if f.check in _FILE_CHECKED:
+            continue
+        rid = f.record.split(",")[0].strip()
+        path = rid if rid in GLOBAL_FILES or rid == "-" else _record_path(desk, rid)
+        problems.append(Problem(path, 1, 1, f"commit {f.commit}: {f.message}", f.check))
+    return problems
+
+
+def _record_path(desk: Desk, record_id: str) -> str:
+    """The desk-relative file of a record ID a finding names (its ID where no file can be named)."""
+    try:
+        return desk.path_for(record_id).relative_to(desk.root.resolve()).as_posix()
+    except (ItsmError, ValueError):
+        return record_id
 
 
 def _blobs_at(git: Git, rev: str, rels: list[str]) -> dict[str, bytes | None]:
