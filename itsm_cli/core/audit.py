@@ -16,8 +16,15 @@ record's entries with the commits behind them, and checks the trail:
   file in the same commit, as ``itsm renumber`` does, do not count);
 - ``approval``: an approval or rejection breaks separation of duties, judged
   by the same :class:`~itsm_cli.core.workflow.Replay` the commands use;
-- ``unsigned``: the desk requires signed commits and a commit made since the
-  requirement was switched on is unsigned or its signature is bad;
+- ``squashed`` / ``rebased``: instead of ``unbacked`` per entry, once per commit,
+  when one commit carries entries of several other people (a squash merge) or a
+  run of commits by one committer carries only others' entries (a rebase that
+  rewrote the authors), with the fix;
+- where the desk requires signed commits, from the commit that switched it on,
+  an entry is backed only when its commit is signed by a key ``itsm.yaml`` gives
+  to the entry's ``by`` (:mod:`itsm_cli.core.signing`): ``unsigned``,
+  ``bad-signature``, ``cannot-check`` (with the reason), ``unknown-key``,
+  ``wrong-key``;
 - ``unreadable``: a version of a record could not be parsed, so it cannot be checked.
 
 An entry is "introduced" by a commit when it is in the new version and in no

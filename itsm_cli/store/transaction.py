@@ -36,7 +36,8 @@ def check_signing_key(desk: Desk, git: Git, actor: str) -> None:
     signature by someone else's key would put that person's name on it. Only
     when git is set to sign (``commit.gpgSign``) with a named key
     (``user.signingKey``: an SSH public or private key file, a ``key::`` line,
-    or a GPG key ID or fingerprint).
+    or a GPG key ID or fingerprint), and, for a key itsm.yaml gives to no one, only
+    on a desk that lists keys or requires signed commits.
     """
     from itsm_cli.core.signing import desk_keys
     from itsm_cli.errors import Refused
@@ -59,6 +60,8 @@ def check_signing_key(desk: Desk, git: Git, actor: str) -> None:
         matches = [fp for fp in keys if not fp.startswith("SHA256:") and fp.endswith(wanted)]
         fingerprint = matches[0] if matches else configured
         owner = keys.get(fingerprint)
+    if owner is None and not keys and desk.config.desk.get("require_signed_commits") is not True:
+        return  # a desk that lists no keys gives signatures no meaning: a personal gpgSign habit is no one's business
     if owner != actor.lower():
         whose = f"is {owner}'s" if owner else "belongs to no one in itsm.yaml"
         raise Refused(f"git would sign this commit with key {fingerprint}, which {whose}, "
