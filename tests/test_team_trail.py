@@ -107,8 +107,12 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Team:
 
 
 def verify(clone: Path) -> tuple[int, list[dict]]:
+    """``audit verify``'s exit code and findings; a second run (signatures from the cache) must agree."""
     r = run("audit", "verify", "--format", "json", cwd=clone)
     assert r.exit_code in (0, 1), r.stderr
+    again = run("audit", "verify", "--format", "json", cwd=clone)
+    assert (again.exit_code, again.stdout) == (r.exit_code, r.stdout)
+    assert list((clone / ".git" / "itsm-cache").glob("signatures-*"))
     return r.exit_code, json.loads(r.stdout)["findings"]
 
 

@@ -352,8 +352,8 @@ def verify_cmd(obj: Any, fmt: str) -> int:
     git = _git(desk)
     indexed = indexed_changes(desk, git)  # what each commit changed, diffed on every core and kept
     signers = allowed_signers(config.data) if required else ""
-    trail = Trail(git, signatures=required, allowed_signers=signers) if indexed is None else \
-        Trail(git, signatures=required, allowed_signers=signers, commits=indexed[0], changes=indexed[1])
+    sig = {"signatures": required, "allowed_signers": signers, "signature_cache": _signature_cache(desk, signers)}
+    trail = Trail(git, **sig) if indexed is None else Trail(git, commits=indexed[0], changes=indexed[1], **sig)
     findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
     if fmt == "json":
         click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))
@@ -364,6 +364,18 @@ def verify_cmd(obj: Any, fmt: str) -> int:
         summary = f"{n} finding(s)" if n else "the trail is intact"
         click.echo(f"itsm: {counted[0]} commit(s) checked, {summary}", err=True)
     return 1 if findings else 0
+
+
+def _signature_cache(desk: Any, signers: str) -> Any:
+    """Where git's verdicts on signatures are kept for this allowed-signers list (None: the desk keeps no cache).
+
+    Checking a signature runs ssh-keygen or gpg (about 9 ms a commit): a long
+    signed history is checked once, and later runs read the verdicts.
+    """
+    from itsm_cli.store.cache import Cache, fingerprint
+
+    cache = Cache.open(desk)
+    return None if cache is None else cache.directory / f"signatures-{fingerprint('signatures', signers)[:16]}"
 
 
 @audit_group.command("change")

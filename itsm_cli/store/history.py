@@ -402,6 +402,7 @@ class Trail:
         until: str | None = None,
         signatures: bool = False,
         allowed_signers: str = "",
+        signature_cache: Path | None = None,
         newest_first: bool = False,
         commits: Sequence[str] | None = None,
         changes: Mapping[str, Sequence[tuple[str, str, str, str]]] | None = None,
@@ -416,6 +417,9 @@ class Trail:
         self.until = until
         self.signatures = signatures
         self.allowed_signers = allowed_signers
+        self.signature_cache = signature_cache
+        # With a cache, the main pass reads no signatures: those the cache lacks are asked for per window.
+        self._inline = signatures and signature_cache is None
         self._signers_file: str | None = None
         self._cache: OrderedDict[tuple[str, str], BlobVersion] = OrderedDict()
 
@@ -424,10 +428,10 @@ class Trail:
             "-c", "core.quotePath=false", "-c", "log.showRoot=true", "-c", "log.follow=false",
             "log", *([] if self.newest_first else ["--reverse"]), "--date-order", "--full-history", "--diff-merges=separate", "--raw",
             "--relative", "--no-abbrev", "--no-renames", "--no-color", "--no-show-signature",
-            "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self.signatures else "")
-            .replace("{sigx}", _SIG_FIELDS if self.signatures else "%x00%x00%x00"),
+            "--format=" + _LOG_FORMAT.replace("{sig}", "%G?" if self._inline else "")
+            .replace("{sigx}", _SIG_FIELDS if self._inline else "%x00%x00%x00"),
         ]
-        if self.signatures:
+        if self._inline:
             # Always name a file: without one git 2.39 aborts on the first SSH signature (a BUG() in
             # gpg-interface.c), and another clone's file would make "good" mean something else.
             args = ["-c", f"gpg.ssh.allowedSignersFile={self._signers_file}", *args]
@@ -458,6 +462,7 @@ class Trail:
         reader = _BlobReader(self.git)
         lines = git_lines(self.git, self._log_args(), "git log", self.only)
         reasons = _SignatureReasons(self.git) if self.signatures else None
+        known = _SignatureCache(self.signature_cache) if self.signatures and self.signature_cache else None
         try:
             window: list[_RawCommit] = []
             for raw in _parse_log(lines):
@@ -468,15 +473,46 @@ class Trail:
                     continue
                 window.append(raw)
                 if len(window) >= _WINDOW:
+                    if known is not None:
+                        self._sign(window, known)
                     yield from self._resolve(window, reader, reasons)
                     window = []
+            if known is not None:
+                self._sign(window, known)
             yield from self._resolve(window, reader, reasons)
         finally:
+            if known is not None:
+                known.close()
             lines.close()  # stopped early: git is ended here, not whenever the generator is collected
             reader.close()
             if signers is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(signers)
+
+    def _sign(self, window: list[_RawCommit], known: _SignatureCache) -> None:
+        """Fill in the window's signatures: from the cache, and the rest from one ``git log`` over just those."""
+        missing = []
+        for raw in window:
+            found = known.get(raw.fields[0])
+            if found is None:
+                missing.append(raw)
+            else:
+                raw.fields[5], raw.fields[13:17] = found[0], found[1:]
+        if not missing:
+            return
+        args = ["-c", f"gpg.ssh.allowedSignersFile={self._signers_file}", "log", "--no-walk=unsorted", "--stdin",
+                "--no-show-signature", "--format=%H%x00%G?%x00" + _SIG_FIELDS]
+        answers: dict[str, list[str]] = {}
+        for line in git_lines(self.git, args, "git log (signatures)", [raw.fields[0] for raw in missing]):
+            parts = line.decode("utf-8", "replace").rstrip("\n").split("\0")
+            if len(parts) == 6:
+                answers[parts[0]] = parts[1:]
+        for raw in missing:
+            got = answers.get(raw.fields[0])
+            if got is None:
+                continue
+            raw.fields[5], raw.fields[13:17] = got[0], got[1:]
+            known.add(raw.fields[0], got)
 
     def _remember(self, blob: str, path: str, raw: bytes) -> BlobVersion | None:
         kind = _kind(path)
@@ -559,6 +595,49 @@ class Trail:
                     after = local.get((new_sha, path)) if new_sha != _ZERO else None
                     info.files.append(FileChange(path, _record_id(path), kind, (before,), after))
             yield info
+
+
+class _SignatureCache:
+    """git's verdict on each commit's signature, kept in a file (a commit and the allowed signers never change).
+
+    One line per commit: the commit ID and git's ``%G?``, ``%GK``, ``%GF``,
+    ``%GP``, ``%GS``, tab-separated. The file's name carries a fingerprint of the
+    allowed-signers list, so a change of keys starts a new one. Verdicts that
+    depend on this machine (B: maybe no ssh-keygen here; E: a key not in the
+    keyring) are not kept. Lines are appended when the walk ends; a damaged
+    line is skipped, so its commit is simply checked again.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.known: dict[str, list[str]] = {}
+        self.new: list[str] = []
+        with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 6 and line.endswith("\n"):
+                    self.known[parts[0]] = parts[1:]
+
+    def get(self, sha: str) -> list[str] | None:
+        """The cached verdict of a commit, or None."""
+        return self.known.get(sha)
+
+    def add(self, sha: str, verdict: list[str]) -> None:
+        """Remember a verdict (those this machine may judge differently later are not kept)."""
+        if verdict[0] in ("B", "E") or any("\t" in v or "\n" in v for v in verdict):
+            return
+        self.known[sha] = verdict
+        self.new.append("\t".join([sha, *verdict]) + "\n")
+
+    def close(self) -> None:
+        """Append what was learned (a failure only costs the next run the checks again)."""
+        if not self.new:
+            return
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write("".join(self.new))
+        self.new = []
 
 
 class _SignatureReasons:
