@@ -197,7 +197,8 @@ def judge(sig: Signature, keys: Mapping[str, str], acting: Iterable[str]) -> tup
         return "unsigned", "commit is unsigned but the desk requires signed commits"
     if status == "E" or (status == "B" and sig.reason):
         why = sig.reason or "git could not check the signature here"
-        return "cannot-check", f"signature by key {sig.shown_key} cannot be checked on this machine: {why}"
+        which = f"signature by key {sig.shown_key}" if sig.fingerprint or sig.key else "the signature"
+        return "cannot-check", f"{which} cannot be checked on this machine: {why}"
     if status == "B":
         return "bad-signature", "the commit's signature does not match its content (bad signature)"
     if status in _EXPIRED:
