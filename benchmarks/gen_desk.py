@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from itsm_cli.core import ids
 from itsm_cli.core import records as ops
 from itsm_cli.core.config import Config
 from itsm_cli.core.workflow import approval_policy, missing_required
@@ -312,8 +313,7 @@ def serialise(kind: str, path: str, data: dict[str, Any], body: str | None) -> s
 def rel_path(config: Config, type_name: str, record_id: str) -> tuple[str, str]:
     """(kind, desk-relative path) of a record."""
     rtype = config.types[type_name]
-    ext = ".md" if rtype.kind == "article" else ".yaml"
-    return rtype.kind, f"{rtype.folder}/{record_id}{ext}"
+    return rtype.kind, ids.record_path(rtype.kind, rtype.folder, record_id)
 
 
 # Worker state (set once per process by _init).
@@ -345,6 +345,7 @@ def _write_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, str, str]]:
     out = []
     for i in range(*bounds):
         kind, rel, data, body = _record(i, None)
+        (_W["root"] / rel).parent.mkdir(parents=True, exist_ok=True)
         (_W["root"] / rel).write_text(serialise(kind, rel, data, body), encoding="utf-8")
         last = data["history"][-1]
         out.append((i, len(data["history"]), last["by"], last["at"]))

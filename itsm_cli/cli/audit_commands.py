@@ -75,10 +75,9 @@ def record_commits(git: Any, rec: Any, index: Any = None) -> list[Any]:
     path = rec.path
     for _ in range(MAX_RENUMBER_HOPS):
         first = next((c for c in commits if any(f.path == path and f.parents == (None,) for f in c.files)), None)
-        if first is None or first.action != "renumber" or len(first.ids) < 2:
+        old_path = _path_before(path, first) if first is not None else None
+        if first is None or old_path is None:
             break
-        folder, _, name = path.rpartition("/")
-        old_path = f"{folder}/{first.ids[1]}{name[name.rfind('.'):]}"
         older = touching(old_path, first.sha)
         if not older or older[-1].sha != first.sha:
             break
@@ -86,6 +85,26 @@ def record_commits(git: Any, rec: Any, index: Any = None) -> list[Any]:
         commits = older[:-1] + [older[-1]] + [c for c in commits if c.sha != first.sha]
         path = old_path
     return commits
+
+
+def _path_before(path: str, first: Any) -> str | None:
+    """Where a record's file was before ``first``, the commit that created ``path``, when that moved it.
+
+    ``itsm upgrade`` moved a ticket from its flat place to its bucket folder;
+    ``itsm renumber`` moved a record from its old ID's file (in the layout of
+    the time, the folder depth says which). Both places follow from IDs alone.
+    """
+    from itsm_cli.core import ids
+
+    folder = path.partition("/")[0]
+    name = path.rpartition("/")[2]
+    record_id, ext = name[: name.rfind(".")], name[name.rfind("."):]
+    if first.action == "upgrade" and path.count("/") == 3:
+        return ids.flat_ticket_path(folder, record_id)
+    if first.action != "renumber" or len(first.ids) < 2 or not ids.is_record_id(first.ids[1]):
+        return None
+    old_id = first.ids[1]
+    return ids.ticket_path(folder, old_id) if path.count("/") == 3 else f"{folder}/{old_id}{ext}"
 
 
 # -- itsm history ----------------------------------------------------------------------------

@@ -140,6 +140,7 @@ class FileDelta:
     rewritten: bool = False  # a parent's history does not survive in order
     brought: list[Entry] = field(default_factory=list)  # merges: entries new relative to the first parent
     error: str | None = None  # a version could not be read
+    moved: bool = False  # a deleted file whose every entry went to another file of the commit (renumber, upgrade)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,12 @@ def file_delta(change: FileChange, *, merge: bool = False) -> FileDelta:
 
 
 def commit_deltas(commit: CommitInfo) -> list[FileDelta]:
-    """The deltas of every file of a commit; entries moved between files in the commit (renumber) cancel out."""
+    """The deltas of every file of a commit; entries moved between files in the commit (renumber) cancel out.
+
+    A merge that joins a branch made before ``itsm upgrade`` drops the branch's
+    flat files: their entries live on in the moved files the merge keeps, so
+    they count as moved too (the move itself was checked at the upgrade commit).
+    """
     deltas = [file_delta(f, merge=commit.is_merge) for f in commit.files]
     if not any(d.change.new is None and d.lost for d in deltas):
         return deltas
@@ -239,16 +245,30 @@ def commit_deltas(commit: CommitInfo) -> list[FileDelta]:
     for d in deltas:
         if d.change.new is None:
             lost_keys.update(entry_key(e) for e in d.lost)
+        elif commit.is_merge:
+            try:
+                added_keys.update(entry_key(e) for e in d.change.new.history())
+            except (ValueError, ItsmError):
+                continue
         else:
             added_keys.update(entry_key(e) for e in d.added)
     moved = lost_keys & added_keys
     if moved:
         for d in deltas:
             if d.change.new is None:
+                d.moved = bool(d.lost)
                 d.lost = _take(d.lost, moved.copy())
+                d.moved = d.moved and not d.lost
         for d in deltas:
-            if d.change.new is not None:
+            if d.change.new is not None and not commit.is_merge:
                 d.added = _take(d.added, moved)
+    if commit.is_merge:
+        # Entries the merge gives a moved file that the branch's dropped file already held were
+        # made on the branch, by the commits that made them there: brought in, not introduced.
+        budget = lost_keys.copy()
+        for d in deltas:
+            if d.change.new is not None and d.added:
+                d.added = _take(d.added, budget)
     return deltas
 
 
@@ -302,7 +322,8 @@ def audit_rows(
     """One row per change to a record in ``[since, until)`` (commit dates, ``...Z`` strings), as they stream.
 
     A row per history entry a commit introduced (``action`` is the entry's), and
-    rows for what has no entry: ``history-rewritten``, ``deleted``, ``unreadable``,
+    rows for what has no entry: ``history-rewritten``, ``deleted``, ``moved`` (a file whose whole
+    history went to another file of the commit: ``itsm renumber``, ``itsm upgrade``), ``unreadable``,
     ``added``/``changed`` (a file added or changed without a new entry, e.g. a
     catalog edit) and ``config`` (``itsm.yaml``). ``type_of`` names a file's record type;
     ``types`` keeps only those types. Keys: :data:`ROW_KEYS`.
@@ -326,7 +347,7 @@ def audit_rows(
             if delta.rewritten:
                 yield _row(commit, change, type_name, "history-rewritten")
             if change.new is None:
-                yield _row(commit, change, type_name, "deleted")
+                yield _row(commit, change, type_name, "moved" if delta.moved else "deleted")
             elif not delta.added and not delta.rewritten and not commit.is_merge:
                 yield _row(commit, change, type_name, "added" if change.parents == (None,) else "changed")
 

@@ -50,12 +50,6 @@ def _detail(stderr: bytes, code: int) -> str:
     return lines[-1] if lines else f"exit {code}"
 
 
-# Big trees this process has read, by ID (a tree's bytes never change): `itsm new` reads the 4 MB
-# tickets/ tree of a 100,000-record desk to find the next free number, then again to commit.
-_TREES_READ: dict[str, bytes] = {}
-_TREE_WORTH_KEEPING = 256 * 1024
-_TREES_KEPT = 8
-
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
@@ -72,16 +66,6 @@ def _is_plain_file_path(root: Path, path: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def _loose_compression(settings: dict[str, str], size: int) -> int:
-    """The zlib level for a loose object of ``size`` bytes (git's setting when there is one)."""
-    for key in ("core.loosecompression", "core.compression"):
-        value = settings.get(key, "").strip()
-        if value.lstrip("-").isdigit():
-            level = int(value)
-            return 6 if level == -1 else min(max(level, 0), 9)
-    return 0 if size > 1 << 20 else 1
 
 
 def _file_mode(path: Path) -> bytes:
@@ -279,8 +263,7 @@ class Git:
         """
         check_identity(author_name, author_email)
         env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
-        settings = self.config_values("user.email", "commit.gpgsign", "core.sharedrepository",
-                                      "core.loosecompression", "core.compression", "core.filemode")
+        settings = self.config_values("user.email", "commit.gpgsign", "core.filemode")
         if not settings.get("user.email"):
             env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
         now = os.environ.get("ITSM_NOW")
@@ -299,6 +282,62 @@ class Git:
         paths = [p for p in paths if (self.root / p).exists() or p in tracked]
         self.run("add", "-A", "--", *paths)
         self.run("commit", "-q", "-m", message, "--only", "--", *paths, env=env)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def status_lines(self, paths: Sequence[str] = ()) -> list[str]:
+        """``git status --porcelain`` lines (untracked files included), for ``paths`` or the whole work tree."""
+        out = self.run("status", "--porcelain", "--untracked-files=all", "--", *paths)
+        return [line for line in out.splitlines() if line]
+
+    def commit_moves(self, moves: Sequence[tuple[str, str]], extra: Sequence[str], message: str,
+                     author_name: str, author_email: str) -> str:
+        """Rename tracked files (``(old, new)`` pairs) and commit that, plus ``extra`` paths as they are now.
+
+        The index learns the moves from the blob IDs it already has (no file is
+        hashed again), so 100,000 renames cost one ``git update-index``; the
+        commit is an ordinary ``git commit`` (hooks run, signing as configured),
+        and git sees each move as a rename (same blob). The work tree must be
+        clean; on any failure, files and index are put back.
+        """
+        check_identity(author_name, author_email)
+        folders = sorted({old.partition("/")[0] for old, _ in moves})
+        known: dict[str, str] = {}
+        for item in self.run("ls-files", "-s", "-z", "--", *folders).split("\0"):
+            meta, _, name = item.partition("\t")
+            if name:
+                mode, sha, _stage = meta.split()
+                known[name] = f"{mode} {sha}"
+        untracked = [old for old, _ in moves if old not in known]
+        if untracked:
+            raise EnvironmentProblem("not tracked by git; commit or remove it first", untracked[0])
+        done: list[tuple[str, str]] = []
+        try:
+            for old, new in moves:
+                target = self.root / new
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if os.path.lexists(target):
+                    raise EnvironmentProblem("already exists", new)
+                os.rename(self.root / old, target)
+                done.append((old, new))
+            zero = "0" * len(next(iter(known.values())).split()[1])
+            info = "".join(f"0 {zero}\t{old}\0{known[old]}\t{new}\0" for old, new in moves)
+            self.run("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
+            if extra:
+                self.run("add", "--", *extra)
+            env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
+            if not self.config_value("user.email"):
+                env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
+            now = os.environ.get("ITSM_NOW")
+            if now and "GIT_AUTHOR_DATE" not in os.environ:
+                env["GIT_AUTHOR_DATE"] = now
+                env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+            self.run("commit", "-q", "-F", "-", input=message.encode("utf-8"), env=env)
+        except BaseException:
+            for old, new in reversed(done):
+                with contextlib.suppress(OSError):
+                    os.rename(self.root / new, self.root / old)
+            self.run("reset", "-q", "HEAD", "--", *folders, *extra, check=False, shielded=True)
+            raise
         return self.run("rev-parse", "HEAD").strip()
 
     def _commit_plumbing(
@@ -339,8 +378,6 @@ class Git:
                 edits.setdefault(folder, {})
         folders = sorted(edits, key=lambda f: (-(f.count(b"/") + bool(f)), f))
         specs = [f"{head}:{f.decode('utf-8', 'surrogateescape')}" if f else f"{head}^{{tree}}" for f in folders]
-        if _TREES_READ:  # `itsm new` has just read tickets/ to number the record: by ID, it is not read again
-            specs = [oid or spec for oid, spec in zip(self.tree_ids(specs), specs)]
         found = self.cat_trees(specs)
         old = {folder: item[1] if item else b"" for folder, item in zip(folders, found)}
         old_root = found[folders.index(b"")][0]  # type: ignore[index]
@@ -352,8 +389,8 @@ class Git:
                 if parent == folder and child != folder:
                     edits[folder][name] = (TREE_MODE, tree) if tree else None
             raw = splice_tree(old[folder], edits[folder], id_size)
-            trees[folder] = bytes.fromhex(self._write_tree(raw, settings)) if raw else None
-        root = (trees[b""] or b"").hex() or self._write_tree(b"", settings)
+            trees[folder] = bytes.fromhex(self._write_tree(raw)) if raw else None
+        root = (trees[b""] or b"").hex() or self._write_tree(b"")
         if root == old_root:
             raise EnvironmentProblem("git commit failed: nothing to commit (the change leaves the files as they were)")
         sign = settings.get("commit.gpgsign", "false").lower() in ("true", "yes", "on", "1")
@@ -372,44 +409,9 @@ class Git:
         out = self.run("for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", check=False)
         return [r for r in out.splitlines() if r and not r.endswith("/HEAD")]
 
-    def _write_tree(self, raw: bytes, settings: dict[str, str]) -> str:
-        """Store a raw tree object; its ID (hex).
-
-        Written here as git writes a loose object (zlib, to a temp file renamed
-        into place, read-only), with OpenSSL's SHA-1 and no extra process. A tree
-        over a megabyte (``tickets/`` of a desk of 30,000 records and more) is
-        stored uncompressed unless ``core.looseCompression`` or ``core.compression``
-        says otherwise: compressing 4 MB costs 40 ms, and git packs loose objects
-        (deltas of each other, a few hundred bytes each) at its next gc anyway.
-        ``git hash-object`` does it when the repository is shared between users
-        or uses another hash (its permissions and format are git's to get right).
-        """
-        objects = self.root / self.locations()["objects"]
-        private = settings.get("core.sharedrepository", "false").lower() in ("false", "umask", "0", "no", "off")
-        if not private or self.locations()["hash"] != "sha1" or not objects.is_dir():
-            return self.run("hash-object", "-t", "tree", "-w", "--stdin", input=raw).strip()
-        import hashlib
-        import tempfile
-        import zlib
-
-        content = b"tree %d\0" % len(raw) + raw
-        oid = hashlib.sha1(content, usedforsecurity=False).hexdigest()
-        folder = objects / oid[:2]
-        target = folder / oid[2:]
-        if target.exists():
-            return oid
-        folder.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(zlib.compress(content, _loose_compression(settings, len(content))))
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return oid
+    def _write_tree(self, raw: bytes) -> str:
+        """Store a raw tree object; its ID (hex). Trees on a record's path are small (a bucket holds 1,000 entries)."""
+        return self.run("hash-object", "-t", "tree", "-w", "--stdin", input=raw).strip()
 
     def _folder_trees(self, folders: Sequence[str]) -> list[tuple[str, str]]:
         """(ref, tree ID) of each folder on each local branch and remote-tracking ref that has it."""
@@ -425,12 +427,12 @@ class Git:
         return list(dict.fromkeys(tree for _, tree in self._folder_trees([folder])))
 
     def names_on_refs(self, folders: Sequence[str]) -> dict[str, set[str]]:
-        """File names under each folder, per ref (refs sharing a tree are listed once)."""
+        """Files under each folder (paths relative to it, subfolders included), per ref (a tree is listed once)."""
         result: dict[str, set[str]] = {}
         seen: dict[str, set[str]] = {}
         for ref, tree in self._folder_trees(folders):
             if tree not in seen:
-                listing = self.run("ls-tree", "--name-only", "-z", tree, check=False)
+                listing = self.run("ls-tree", "-r", "--name-only", "-z", tree, check=False)
                 seen[tree] = {n for n in listing.split("\0") if n}
             result.setdefault(ref, set()).update(seen[tree])
         return result
@@ -438,12 +440,10 @@ class Git:
     def cat_trees(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:
         """(tree ID, raw tree) of each tree-ish in ``specs`` (``REV:folder``...), None where there is none.
 
-        One ``git cat-file --batch`` for all of them; a tree ID this process has
-        read before is not asked again (see :data:`_TREES_READ`).
+        One ``git cat-file --batch`` for all of them.
         """
-        ask = [spec for spec in dict.fromkeys(specs) if spec not in _TREES_READ]
-        answers: dict[str, tuple[str, bytes] | None] = {spec: (spec, _TREES_READ[spec]) for spec in specs
-                                                        if spec in _TREES_READ}
+        ask = list(dict.fromkeys(specs))
+        answers: dict[str, tuple[str, bytes] | None] = {}
         if ask:
             request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in ask)
             out = self.run_bytes("cat-file", "--batch", input=request)
@@ -459,10 +459,6 @@ class Git:
                 tree = (header[0].decode("ascii"), out[at:at + size]) if header[1] == b"tree" else None
                 answers[spec] = tree
                 at += size + 1
-                if tree is not None and size >= _TREE_WORTH_KEEPING:
-                    _TREES_READ[tree[0]] = tree[1]
-                    while len(_TREES_READ) > _TREES_KEPT:
-                        del _TREES_READ[next(iter(_TREES_READ))]
         return [answers[spec] for spec in specs]
 
     def tree_ids(self, specs: Sequence[str]) -> list[str | None]:
