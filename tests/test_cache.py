@@ -7,7 +7,6 @@ validator before the cache: load every file, validate all, no shortcuts), so
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import random
@@ -20,7 +19,6 @@ from desk_testing import ANN, BOB, git, run
 
 from itsm_cli import parallel
 from itsm_cli.core.query import Query, run_query
-from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import Problem, dependency_cycles, validate_records
 from itsm_cli.errors import InvalidRecord, ItsmError
 from itsm_cli.store import cache as cache_module
@@ -361,65 +359,6 @@ def test_summaries_follow_edits(busy: Path) -> None:
     assert "INC-0002" not in after
     found = find_records(Desk(busy), Query(search="renamed"))
     assert [{k: v for k, v in s.items() if v is not None} for s in found] == [after["INC-0001"]]
-
-
-# --- the fast schema check ----------------------------------------------------------------------
-
-VALUES = [None, True, False, 0, 1, 1.0, 1.5, -3, "", "x", "P1", "P10", "2026-01-01T00:00:00Z", "2026-01-01", "a@b",
-          "a b@c", "INC-1", "inc-1", "x" * 201, "line\nbreak", "ok\n", [], [1], ["a", "a"], ["a", "b"], {},
-          {"kind": "relates", "id": "INC-0001"}, {"x": 1}, [True, 1], [1, 1.0], "standard", "low"]
-
-
-def _mutate(x: object, rng: random.Random) -> None:
-    if isinstance(x, dict) and x:
-        k = rng.choice(list(x))
-        r = rng.random()
-        if r < 0.15:
-            del x[k]
-        elif r < 0.25:
-            x[rng.choice(["zzz", "type", "status", "links", "tags", "approval", "count"])] = copy.deepcopy(rng.choice(VALUES))
-        elif r < 0.55 and isinstance(x[k], (dict, list)):
-            _mutate(x[k], rng)
-        else:
-            x[k] = copy.deepcopy(rng.choice(VALUES))
-    elif isinstance(x, list) and x:
-        i = rng.randrange(len(x))
-        r = rng.random()
-        if r < 0.2:
-            x.append(copy.deepcopy(x[i]))
-        elif r < 0.3:
-            del x[i]
-        elif r < 0.7 and isinstance(x[i], (dict, list)):
-            _mutate(x[i], rng)
-        else:
-            x[i] = copy.deepcopy(rng.choice(VALUES))
-
-
-def test_the_fast_schema_check_agrees_with_jsonschema(busy: Path) -> None:
-    d = Desk(busy)
-    schemas = SchemaSet(d.schemas())
-    samples = [(d.config.types[r.type_name].schema, r.data) for r in d.records()]
-    samples.append(("config.schema.json", d.config_data))
-    rng = random.Random(3)
-    for _ in range(1500):
-        name, data = rng.choice(samples)
-        x = copy.deepcopy(data)
-        for _ in range(rng.randint(1, 3)):
-            _mutate(x, rng)
-        assert schemas.is_valid(name, x) == schemas._validator(name).is_valid(x), (name, x)
-        assert (schemas.errors(name, x) == []) == schemas._validator(name).is_valid(x)
-
-
-def test_schemas_the_compiler_cannot_do_go_to_jsonschema() -> None:
-    odd = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/odd.json",
-           "type": "object", "unevaluatedProperties": False,
-           "properties": {"a": {"type": "integer", "multipleOf": 3}}}
-    schemas = SchemaSet({"odd.json": odd})
-    assert schemas._fast_check("odd.json") is None
-    assert schemas.is_valid("odd.json", {"a": 3})
-    assert not schemas.is_valid("odd.json", {"a": 4})
-    assert not schemas.is_valid("odd.json", {"b": 1})
-    assert schemas.errors("odd.json", {"a": 4})
 
 
 def test_keys_come_from_git_and_from_content(busy: Path) -> None:
