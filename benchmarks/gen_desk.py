@@ -155,6 +155,10 @@ def configure(path: Path) -> Config:
     config_text = cfg_path.read_text(encoding="utf-8")
     config_text = config_text.replace("  name: IT Service Desk\n", "  name: Benchmark Desk\n", 1)
     config_text = re.sub(r"^people:.*?(?=^groups:)", lambda _: people_yaml(), config_text, count=1, flags=re.S | re.M)
+    # Standard changes need a pre-authorised model the CAB approved (itsm.yaml standard_changes).
+    model = (f"standard_changes:\n  - {{id: routine-maintenance, title: Routine maintenance, risk: low, "
+             f"approved_by: {email(APPROVERS[0][0])}, approved_at: \"2020-12-01T14:00:00Z\"}}\n")
+    config_text = config_text.replace("standard_changes: []\n", model, 1)
     cfg_path.write_text(config_text, encoding="utf-8")
     rng = random.Random(7)
     for i, (sid, name, category, deps) in enumerate(SERVICES):
@@ -220,6 +224,8 @@ class Builder:
                 fields["form"] = {"reason": text(rng, 10)}
         if type_name == "change":
             fields["change_class"] = rng.choices(["standard", "normal", "emergency"], [5, 4, 1])[0]
+            if fields["change_class"] == "standard":
+                fields["standard_model"] = "routine-maintenance"
         if rtype.kind == "article":
             fields.pop("service")
             fields["services"] = [service]

@@ -316,7 +316,17 @@ def test_requester_cannot_approve_their_own(desk: Path) -> None:
 
 
 def test_standard_changes_are_pre_approved(desk: Path) -> None:
-    _change_awaiting_approval("standard")
+    """Pre-approved by a standard-change model the CAB approved (itsm.yaml); without one the change is refused."""
+    r = run("--as", BOB, "new", "change", "--title", "Upgrade mail relay", "--set", "change_class=standard")
+    assert r.exit_code == 1 and "a standard change must name its pre-authorised model" in r.stderr
+    model = ('standard_changes:\n  - {id: relay-upgrade, title: Mail relay upgrade, risk: low, approved_by: carol@example.com,'
+             ' approved_at: "2026-02-10T14:00:00Z"}\n')
+    (desk / "itsm.yaml").write_text((desk / "itsm.yaml").read_text().replace("standard_changes: []\n", model, 1))
+    git(desk, "commit", "-qam", "CAB: standard-change model")
+    run("--as", BOB, "new", "change", "--title", "Upgrade mail relay", "--set", "change_class=standard",
+        "--set", "standard_model=relay-upgrade")
+    run("transition", "CHG-0001", "assessment", "--set", "risk=medium", "--set", "plan=Rolling upgrade")
+    run("assign", "CHG-0001", ANN)
     assert run("transition", "CHG-0001", "awaiting_approval").exit_code == 1
     assert run("transition", "CHG-0001", "approved").exit_code == 0
 

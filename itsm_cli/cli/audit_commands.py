@@ -342,7 +342,9 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
     """The evidence chain of a change: request, assessment, approvals, schedule, work, links, commits.
 
     Approvals show the approver's groups and whether they were independent
-    (not the requester or assignee, a member of the approving group); every
+    (a member of the approving group, not the requester, assignee or
+    implementer as the workflow's segregation asks), and any later entry
+    that broke it; a standard change shows its pre-authorised model; every
     entry names the commit that introduced it and who authored that commit;
     merge commits (pull requests) that brought the work in are listed too.
     """
@@ -394,6 +396,16 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
             + (at_commit(req) if "commit" in req else ""))
     risk = ev["assessment"]["risk"]
     section("Assessment", f"risk {risk or '(none)'}, plan {'written' if ev['assessment']['plan'] else 'missing'}")
+    model = ev.get("standard_model")
+    if model:
+        if model.get("title"):
+            row = (f"{model['id']}  {model['title']}: pre-authorised by {name(model['approved_by'])} "
+                   f"<{model['approved_by']}> at {model['approved_at']}")
+            row += f", expires {model['expires']}" if model.get("expires") else ""
+        else:
+            row = f"{model.get('id') or '(none named)'}"
+        rows_model = [row] + ([f"NOT VALID: {model['problem']}"] if model.get("problem") else [])
+        section("Standard change model", *rows_model)
     rule = ev["approval_rule"]
     rows = [f"needs {rule['count']} approval(s) from group {rule['group']}" if rule else "no approval required"]
     for a in ev["approvals"]:
@@ -403,6 +415,11 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
                     f"{a.get('group') or '?'}: {verdict}{at_commit(a)}")
         if a.get("note"):
             rows.append(f"    \"{a['note']}\"")
+    seg = ev.get("segregation") or {}
+    if seg.get("roles") and (rule or ev["approvals"]):
+        rows.append(f"separation of duties: the approver is not the {', '.join(seg['roles'])}")
+    for v in seg.get("violations") or []:
+        rows.append(f"{v['at']}  {v['action']} by {name(v['by'])}: NOT INDEPENDENT: {v['problem']}{at_commit(v)}")
     section("Approvals", *rows)
     sched = ev["schedule"]
     section("Schedule", f"{sched['planned_start'] or '(not planned)'} -> {sched['planned_end'] or '(not planned)'}")

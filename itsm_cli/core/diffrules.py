@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from itsm_cli.core.config import Config
+from itsm_cli.core.workflow import FIXED_AT_CREATION
 
-IMMUTABLE_FIELDS = ("id", "type", "created", "requester")
+# change_class and standard_model: a change relabelled standard would skip the CAB.
+IMMUTABLE_FIELDS = ("id", "type", "created", "requester", *FIXED_AT_CREATION)
 
 
 def compare_with_base(config: Config, base: dict[str, Any], new: dict[str, Any]) -> list[tuple[tuple, str]]:
