@@ -572,7 +572,8 @@ class Git:
     def upstream(self) -> str | None:
         """The current branch's upstream as ``remote/branch``, or None."""
         code, out, _ = self.run_status("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-        return out.decode("utf-8", "replace").strip() or None if code == 0 else None
+        name = out.decode("utf-8", "replace").strip()
+        return name if code == 0 and name else None
 
     def merge_with_driver(self, rev: str, driver: str, attributes: Sequence[str]) -> tuple[bool, str]:
         """Merge ``rev`` into the current branch with the record-aware driver enabled for this one command.
