@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SKELETON_WORKFLOWS = REPO / "itsm_cli" / "data" / "skeleton" / ".github" / "workflows"
 REPO_WORKFLOWS = REPO / ".github" / "workflows"
-NAMES = ("validate.yml", "publish.yml", "sweep.yml", "intake.yml")
+NAMES = ("validate.yml", "publish.yml", "sweep.yml", "intake.yml", "sync.yml")
 WORKFLOW_FILES = [SKELETON_WORKFLOWS / n for n in NAMES] + [REPO_WORKFLOWS / n for n in NAMES]
 VENV_BIN = Path(sys.executable).parent
 
@@ -294,8 +294,8 @@ def test_checkout_says_whether_credentials_persist(name: str) -> None:
     ]
     assert checkouts
     for step in checkouts:
-        # Only the sweep pushes, and only it keeps the token in .git/config.
-        assert step["with"]["persist-credentials"] is (name in ("sweep.yml", "intake.yml"))
+        # Only the workflows that push keep the token in .git/config.
+        assert step["with"]["persist-credentials"] is (name in ("sweep.yml", "intake.yml", "sync.yml"))
 
 
 def test_validate_workflow_checks_pull_requests_against_their_base() -> None:

@@ -8,6 +8,8 @@ do what the CLI would refuse.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +217,13 @@ class Replay:
 
     :meth:`check` returns the reasons an entry would be illegal from the current
     position (empty when it is legal); :meth:`apply` moves past it.
+
+    A workflow fork (two branches moved the record to different states, and a
+    merge put both sides' entries in time order) is legal only when a later
+    settling entry (``transition`` with ``settles: true``) ends it: until then
+    the replay follows each side as its own line (``forks``), checking every
+    move from the state its side was in, and the settling entry, by a listed
+    agent, moves the record to one of the states the sides reached.
     """
 
     config: Config
@@ -229,6 +238,9 @@ class Replay:
     # implementation state: separation of duties looks at the whole past.
     approved_by: set[str] = field(default_factory=set)
     implementers: set[str] = field(default_factory=set)
+    forks: list[tuple[str | None, set[str]]] = field(default_factory=list)  # the other sides' (state, approvers)
+    forkable: list[str] = field(default_factory=list)  # states held since the start or the last settling entry
+    _settles: list[int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # An assignee set when the record was created has no entry of its own:
@@ -296,9 +308,21 @@ class Replay:
                 problems.append(f"{by} is neither an agent nor the requester and cannot edit")
             problems.extend(self.duty_problems(entry))
             return problems
+        if "settles" in entry:
+            return problems + self._settle_problems(entry, by)
         if entry.get("from") != self.state:
-            problems.append(f"entry says it moved from '{entry.get('from')}' but the record was '{self.state}'")
-            return problems
+            fork = self._fork_for(entry.get("from"))
+            if fork is None:
+                problems.append(f"entry says it moved from '{entry.get('from')}' but the record was '{self.state}'")
+                return problems
+            with self._on(fork):
+                return problems + self._move_problems(entry, action, by)
+        return problems + self._move_problems(entry, action, by)
+
+    def _move_problems(self, entry: dict[str, Any], action: Any, by: str) -> list[str]:
+        """Reasons a transition, approval or rejection cannot leave the current state."""
+        cfg = self.config
+        problems: list[str] = []
         to = entry.get("to")
         if action == "transition":
             if to is None:
@@ -325,6 +349,49 @@ class Replay:
         if to is not None and (to != gate["approved"] or have < needed):
             problems.append(f"only the approval that completes {needed} of {needed} moves the record to '{gate['approved']}'")
         return problems
+
+    def _settle_problems(self, entry: dict[str, Any], by: str) -> list[str]:
+        """Reasons a settling entry cannot end the workflow fork here."""
+        if entry.get("settles") is not True or entry.get("action") != "transition":
+            return ["a settling entry is a 'transition' with 'settles: true'"]
+        if not self.forks:
+            return ["there is no workflow fork to settle here"]
+        problems = []
+        if not self.config.has_role(by, "agent"):
+            problems.append(f"{by} is not a listed agent and cannot settle a workflow fork")
+        if entry.get("from") != self.state:
+            problems.append(f"entry says it moved from '{entry.get('from')}' but the record was '{self.state}'")
+        reached = [self.state, *(state for state, _ in self.forks)]
+        if entry.get("to") not in reached:
+            shown = ", ".join(f"'{s}'" for s in reached)
+            problems.append(f"a settling entry moves the record to a state one side reached ({shown}), not '{entry.get('to')}'")
+        return problems
+
+    def _fork_for(self, state: Any) -> tuple[str | None, set[str]] | None:
+        """The side a move from ``state`` continues: another side's line, or a new side opened at a state the
+        record held since the last settling entry (only when a settling entry follows); None when neither."""
+        for fork in self.forks:
+            if fork[0] == state:
+                return fork
+        if isinstance(state, str) and state in self.forkable and self._settle_ahead():
+            return (state, set())
+        return None
+
+    def _settle_ahead(self) -> bool:
+        if self._settles is None:
+            entries = [e for e in self.record.get("history") or [] if isinstance(e, dict)]
+            self._settles = [i for i, e in enumerate(entries) if e.get("settles") is True]
+        return any(i > self.position for i in self._settles)
+
+    @contextlib.contextmanager
+    def _on(self, fork: tuple[str | None, set[str]]) -> Iterator[None]:
+        """Check from ``fork``'s position for a moment, then come back."""
+        saved = self.state, self.approvers
+        self.state, self.approvers = fork[0], set(fork[1])
+        try:
+            yield
+        finally:
+            self.state, self.approvers = saved
 
     def why_not(self, to: str, actor: str) -> list[str]:
         """Reasons the current state cannot move to ``to`` by ``actor`` (empty when it can)."""
@@ -395,6 +462,19 @@ class Replay:
         fields = entry.get("fields") or {}
         if isinstance(fields, dict) and "assignee" in fields:
             self.assignee = fields["assignee"]
+        if entry.get("settles") is True and action == "transition" and self.forks:
+            chosen = entry.get("to")
+            sides = [(self.state, self.approvers), *self.forks]
+            self.approvers = next((set(a) for state, a in sides if state == chosen), set())
+            self.state, self.forks, self.forkable = chosen, [], [chosen] if isinstance(chosen, str) else []
+            self.position += 1
+            return
+        if action in STATE_CHANGING and action != "create" and entry.get("from") != self.state:
+            fork = self._fork_for(entry.get("from"))
+            if fork is not None:  # continue the other side's line; this side waits in ``forks``
+                self.forks = [f for f in self.forks if f is not fork]
+                self.forks.append((self.state, self.approvers))
+                self.state, self.approvers = fork[0], set(fork[1])
         if action == "approve":
             self.approvers.add(str(entry.get("by", "")).lower())
             self.approved_by.add(str(entry.get("by", "")).lower())
@@ -404,6 +484,10 @@ class Replay:
             if entry["to"] != self.state:
                 self.approvers = set()
             self.state = entry["to"]
+            if action == "create":
+                self.forkable = []
+            if isinstance(self.state, str) and self.state not in self.forkable:
+                self.forkable.append(self.state)
         self.position += 1
 
 

@@ -12,6 +12,7 @@ import re
 import signal
 import stat
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,15 @@ class Git:
         shielded: bool = False,
     ) -> bytes:
         """:meth:`run`, returning stdout as git wrote it (for file names that need not be UTF-8)."""
+        code, out, err = self.run_status(*args, input=input, env=env, shielded=shielded)
+        if check and code != 0:
+            raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, code)}")
+        return out
+
+    def run_status(
+        self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, shielded: bool = False,
+    ) -> tuple[int, bytes, bytes]:
+        """Run git; (exit code, stdout, stderr), for callers that act on how git failed (a merge's conflicts)."""
         try:
             proc = subprocess.Popen(
                 ["git", *args], cwd=self.root, env=_clean_env(env),
@@ -133,9 +143,7 @@ class Git:
             except BaseException:
                 _stop(proc)
                 raise
-        if check and proc.returncode != 0:
-            raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, proc.returncode)}")
-        return out
+        return proc.returncode, out, err
 
     def is_repo(self) -> bool:
         """True when the desk is (inside) a git work tree."""
@@ -504,3 +512,96 @@ class Git:
         untracked = self.run("ls-files", "--others", "--exclude-standard", "-z", *spec, check=False)
         result.extend(("A", p) for p in untracked.split("\0") if p)
         return result
+
+    # --- bringing a branch up to date (itsm sync, itsm settle) --------------------------
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch's short name, or None when HEAD is detached."""
+        ref = self.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+        return ref.removeprefix("refs/heads/") if ref else None
+
+    def tracked_changes(self) -> list[str]:
+        """Tracked files changed in the work tree or the index (``git status --porcelain`` lines; untracked files
+        are left out: they do not stop a merge unless it would overwrite them, and git then says so)."""
+        out = self.run("status", "--porcelain", "--untracked-files=no")
+        return [line for line in out.splitlines() if line.strip()]
+
+    def merge_in_progress(self) -> bool:
+        """True while a merge waits for its commit (``MERGE_HEAD`` exists)."""
+        return (Path(self.locations()["git_dir"]) / "MERGE_HEAD").exists()
+
+    def unmerged_paths(self) -> list[str]:
+        """Paths (relative to the desk) the index still holds as unmerged, each once, in index order."""
+        out = self.run("ls-files", "-u", "-z")
+        paths: list[str] = []
+        for item in out.split("\0"):
+            path = item.partition("\t")[2]
+            if path and path not in paths:
+                paths.append(path)
+        return paths
+
+    def stage(self, number: int, rel: str) -> bytes | None:
+        """The bytes of an unmerged path's index stage (1 common ancestor, 2 ours, 3 theirs), None if absent."""
+        code, out, _ = self.run_status("cat-file", "blob", f":{number}:./{rel}")
+        return out if code == 0 else None
+
+    def add(self, rels: Sequence[str]) -> None:
+        """Stage files (marks an unmerged path as resolved)."""
+        self.run("add", "--", *rels)
+
+    def fetch(self, remote: str) -> None:
+        """``git fetch REMOTE`` (no prompt for credentials: they must come from a helper or the environment)."""
+        if remote.startswith("-"):
+            raise BadArgument(f"--remote: '{remote}' is not a remote name")
+        self.run("fetch", "--quiet", "--", remote)
+
+    def remote_default_branch(self, remote: str) -> str | None:
+        """The branch ``REMOTE/HEAD`` points at (set by clone), else ``main`` or ``master`` if fetched."""
+        ref = self.run("symbolic-ref", "-q", f"refs/remotes/{remote}/HEAD", check=False).strip()
+        if ref:
+            return ref.removeprefix(f"refs/remotes/{remote}/")
+        for name in ("main", "master"):
+            if self.run("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{name}", check=False).strip():
+                return name
+        return None
+
+    def upstream(self) -> str | None:
+        """The current branch's upstream as ``remote/branch``, or None."""
+        code, out, _ = self.run_status("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+        name = out.decode("utf-8", "replace").strip()
+        return name if code == 0 and name else None
+
+    def merge_with_driver(self, rev: str, driver: str, attributes: Sequence[str]) -> tuple[bool, str]:
+        """Merge ``rev`` into the current branch with the record-aware driver enabled for this one command.
+
+        ``driver`` becomes ``merge.itsm.driver`` and the ``attributes`` patterns (relative to
+        the desk) map record files to ``merge=itsm`` through a temporary ``core.attributesFile``
+        that also keeps the person's own one; the clone's configuration is not changed. The
+        desk's own ``.gitattributes`` still wins where it says otherwise. Returns (clean?,
+        git's output); a conflicted merge is left in progress, exactly as git leaves it.
+        """
+        if rev.startswith("-"):
+            raise BadArgument(f"--target: '{rev}' is not a revision")
+        prefix = self.locations()["prefix"]
+        lines = [f"/{prefix}{pattern} merge=itsm" for pattern in attributes]
+        own = self.config_value("core.attributesFile")
+        if own:
+            with contextlib.suppress(OSError):
+                lines.insert(0, Path(os.path.expanduser(own)).read_text(encoding="utf-8", errors="replace"))
+        with tempfile.TemporaryDirectory(prefix="itsm-sync-") as tmp:
+            attributes_file = Path(tmp) / "attributes"
+            attributes_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            code, out, err = self.run_status(
+                "-c", f"merge.itsm.driver={driver}", "-c", "merge.itsm.name=itsm record merge",
+                "-c", f"core.attributesFile={attributes_file}", "merge", "--no-edit", rev,
+            )
+        text = (out + err).decode("utf-8", "replace")
+        if code != 0 and not self.merge_in_progress():
+            raise EnvironmentProblem(f"git merge failed: {_detail(err or out, code)}")
+        return code == 0, text
+
+    def push(self, remote: str, branch: str) -> None:
+        """Push HEAD to ``branch`` on ``remote`` (never forced: a branch that moved meanwhile is refused)."""
+        if remote.startswith("-") or branch.startswith("-"):
+            raise BadArgument(f"cannot push to '{remote}' '{branch}'")
+        self.run("push", "--quiet", "--", remote, f"HEAD:refs/heads/{branch}")
