@@ -225,6 +225,12 @@ def reset(desk: Path) -> None:
             git(desk, "branch", "-q", "-D", branch)
 
 
+def loose_bytes(desk: Path) -> int:
+    """Bytes of the repository's loose objects (what one command adds before any gc packs it)."""
+    objects = desk / ".git" / "objects"
+    return sum(f.stat().st_size for d in objects.iterdir() if len(d.name) == 2 for f in d.iterdir())
+
+
 def build_desk(n: int, rebuild: bool) -> Path:
     """The cached benchmark desk with ``n`` records (built with history commits on first use)."""
     desk = WORK / f"desk-{n}"
@@ -360,12 +366,15 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
         _, p = r.once([*ITSM, "new", "incident", "--title", "Benchmark ticket", "--service", "email"], desk, env)
         created.append(p.stdout.decode().strip())
 
-    took = []
+    took, grew = [], []
     for _ in range(r.repeat):
+        before = loose_bytes(desk)
         started = time.perf_counter()
         new()
         took.append(time.perf_counter() - started)
-    ops["new"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took]}
+        grew.append(loose_bytes(desk) - before)
+    ops["new"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took],
+                  "git_growth_kb": round(statistics.median(grew) / 1024, 1)}
     took = []
     for rid in created:
         t, _ = r.once([*ITSM, "transition", rid, "cancelled", "--note", "benchmark"], desk, env)
@@ -619,6 +628,9 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     add("itsm --help", "help", None, "", "< 100 ms")
     add("itsm show ID", "show", None, "", "< 100 ms")
     add("itsm new (incl. commit)", "new", "git_add_commit", "git add && git commit", "< 200 ms")
+    growth = (ops.get("new") or {}).get("git_growth_kb")
+    if growth is not None:
+        out.append(("  .git growth per itsm new (loose objects)", f"{growth:,.1f} KB", "-", "-", "-", "<= 64 KB"))
     add("itsm transition (incl. commit)", "transition", "git_add_commit", "git add && git commit", "< 200 ms")
     cj = peers.get("check_jsonschema_sample")
     cold = ops.get("validate_cold")

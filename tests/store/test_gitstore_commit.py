@@ -208,25 +208,6 @@ def test_splice_tree_agrees_with_git_on_a_real_tree(desk: Path) -> None:
         splice_tree(raw[:-3], {b"zzz": None})
 
 
-def test_first_entry_at_least_stops_at_the_first_key_not_below(desk: Path) -> None:
-    from itsm_cli.store.gittree import first_entry_at_least
-
-    oid = b"\x00" * 20  # NUL bytes inside object IDs must not confuse the walk
-    entries = [(b"100644", b"a"), (b"100644", b"b.txt"), (TREE_MODE, b"b"), (b"100644", b"c")]  # git's order
-    raw = b"".join(entry(mode, name, oid) for mode, name in entries)
-    offsets = [0]
-    for mode, name in entries:
-        offsets.append(offsets[-1] + len(entry(mode, name, oid)))
-    assert first_entry_at_least(raw, b"a") == offsets[0]
-    assert first_entry_at_least(raw, b"b") == offsets[1]
-    assert first_entry_at_least(raw, b"b.u") == offsets[2]  # the tree "b" sorts as "b/", after "b.txt"
-    assert first_entry_at_least(raw, b"b/") == offsets[2]
-    assert first_entry_at_least(raw, b"b0") == offsets[3]
-    assert first_entry_at_least(raw, b"zz") == offsets[4]
-    odd = entry(b"040000", b"a", oid) + raw  # a zero-padded mode: stop there, to be safe
-    assert first_entry_at_least(odd, b"zz") == 0
-
-
 def test_tree_ids_name_trees_only_and_nothing_when_git_reads_a_name_as_two(desk: Path) -> None:
     g = Git(desk)
     tickets = git(desk, "rev-parse", "HEAD:tickets").strip()
