@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from itsm_cli.core import ids
 from itsm_cli.core import records as ops
 from itsm_cli.core.config import Config
 from itsm_cli.core.workflow import approval_policy, missing_required
@@ -154,6 +155,10 @@ def configure(path: Path) -> Config:
     config_text = cfg_path.read_text(encoding="utf-8")
     config_text = config_text.replace("  name: IT Service Desk\n", "  name: Benchmark Desk\n", 1)
     config_text = re.sub(r"^people:.*?(?=^groups:)", lambda _: people_yaml(), config_text, count=1, flags=re.S | re.M)
+    # Standard changes need a pre-authorised model the CAB approved (itsm.yaml standard_changes).
+    model = (f"standard_changes:\n  - {{id: routine-maintenance, title: Routine maintenance, risk: low, "
+             f"approved_by: {email(APPROVERS[0][0])}, approved_at: \"2020-12-01T14:00:00Z\"}}\n")
+    config_text = config_text.replace("standard_changes: []\n", model, 1)
     cfg_path.write_text(config_text, encoding="utf-8")
     rng = random.Random(7)
     for i, (sid, name, category, deps) in enumerate(SERVICES):
@@ -219,6 +224,8 @@ class Builder:
                 fields["form"] = {"reason": text(rng, 10)}
         if type_name == "change":
             fields["change_class"] = rng.choices(["standard", "normal", "emergency"], [5, 4, 1])[0]
+            if fields["change_class"] == "standard":
+                fields["standard_model"] = "routine-maintenance"
         if rtype.kind == "article":
             fields.pop("service")
             fields["services"] = [service]
@@ -312,8 +319,7 @@ def serialise(kind: str, path: str, data: dict[str, Any], body: str | None) -> s
 def rel_path(config: Config, type_name: str, record_id: str) -> tuple[str, str]:
     """(kind, desk-relative path) of a record."""
     rtype = config.types[type_name]
-    ext = ".md" if rtype.kind == "article" else ".yaml"
-    return rtype.kind, f"{rtype.folder}/{record_id}{ext}"
+    return rtype.kind, ids.record_path(rtype.kind, rtype.folder, record_id)
 
 
 # Worker state (set once per process by _init).
@@ -345,6 +351,7 @@ def _write_chunk(bounds: tuple[int, int]) -> list[tuple[int, int, str, str]]:
     out = []
     for i in range(*bounds):
         kind, rel, data, body = _record(i, None)
+        (_W["root"] / rel).parent.mkdir(parents=True, exist_ok=True)
         (_W["root"] / rel).write_text(serialise(kind, rel, data, body), encoding="utf-8")
         last = data["history"][-1]
         out.append((i, len(data["history"]), last["by"], last["at"]))

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from itsm_cli.core.ids import ticket_path
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 RESULTS = HERE / "results"
@@ -44,8 +46,8 @@ AGENT = "ann.agent@example.com"
 SEARCH_WORD = "zeppelin"  # in ~1% of generated records
 SAMPLE = 1000  # check-jsonschema files checked (then extrapolated)
 TAG = "bench-base"
-# What gen_desk.py builds; a desk built by another version is built again. 2: the bulk import first.
-DESK_SHAPE = 2
+# What gen_desk.py builds; a desk built by another version is built again. 2: the bulk import first;
+DESK_SHAPE = 3  # 3: tickets in tickets/<PREFIX>/<NNN>/
 PEER_TIMEOUT = 900  # seconds a peer's run may take (Backlog.md's create ran 66 s once, and 20 minutes another time)
 
 PARSE_FLOOR = textwrap.dedent("""
@@ -58,7 +60,7 @@ PARSE_FLOOR = textwrap.dedent("""
         return len(paths)
     if __name__ == "__main__":
         root, procs = sys.argv[1], int(sys.argv[2])
-        paths = [os.path.join(root, n) for n in sorted(os.listdir(root)) if n.endswith(".yaml")]
+        paths = sorted(os.path.join(d, n) for d, _, names in os.walk(root) for n in names if n.endswith(".yaml"))
         if procs == 1:
             parse(paths)
         else:
@@ -223,6 +225,12 @@ def reset(desk: Path) -> None:
             git(desk, "branch", "-q", "-D", branch)
 
 
+def loose_bytes(desk: Path) -> int:
+    """Bytes of the repository's loose objects (what one command adds before any gc packs it)."""
+    objects = desk / ".git" / "objects"
+    return sum(f.stat().st_size for d in objects.iterdir() if len(d.name) == 2 for f in d.iterdir())
+
+
 def build_desk(n: int, rebuild: bool) -> Path:
     """The cached benchmark desk with ``n`` records (built with history commits on first use)."""
     desk = WORK / f"desk-{n}"
@@ -273,7 +281,7 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     reset(desk)
     env = {"ITSM_USER": AGENT, "NO_COLOR": "1"}
     heavy = max(1, min(3, r.repeat))  # cold runs: three even at 100,000 records (one run varies by 20 %)
-    tickets = sorted(p.name for p in (desk / "tickets").iterdir() if p.suffix == ".yaml")
+    tickets = sorted(p.name for p in (desk / "tickets").glob("*/*/*.yaml"))
     n_files = len(tickets) + sum(1 for p in (desk / "kb").iterdir() if p.suffix == ".md") + \
         sum(1 for p in (desk / "catalog").iterdir() if p.suffix == ".yaml")
     incidents = [t for t in tickets if t.startswith("INC-")]
@@ -316,7 +324,7 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     for f in ("commit-graph",):
         (graph / f).unlink(missing_ok=True)
     shutil.rmtree(graph / "commit-graphs", ignore_errors=True)
-    path = f"tickets/{history_id}.yaml"
+    path = ticket_path("tickets", history_id)
     peers["git_log_path_no_graph"] = r.median(["git", "log", "--format=%H %an %s", "--", path], desk, repeat=1,
                                               warmup=False)  # minutes at 100,000 commits
     git(desk, "commit-graph", "write", "--reachable", "--changed-paths")
@@ -358,12 +366,15 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
         _, p = r.once([*ITSM, "new", "incident", "--title", "Benchmark ticket", "--service", "email"], desk, env)
         created.append(p.stdout.decode().strip())
 
-    took = []
+    took, grew = [], []
     for _ in range(r.repeat):
+        before = loose_bytes(desk)
         started = time.perf_counter()
         new()
         took.append(time.perf_counter() - started)
-    ops["new"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took]}
+        grew.append(loose_bytes(desk) - before)
+    ops["new"] = {"median": statistics.median(took), "runs": [round(t, 4) for t in took],
+                  "git_growth_kb": round(statistics.median(grew) / 1024, 1)}
     took = []
     for rid in created:
         t, _ = r.once([*ITSM, "transition", rid, "cancelled", "--note", "benchmark"], desk, env)
@@ -477,7 +488,7 @@ def bench_check_jsonschema(desk: Path, incidents: list[str], r: Runner, notes: l
         notes.append("check-jsonschema: not installed, skipped")
         return {}
     schema = desk / "schemas" / "incident.schema.json"
-    sample = [f"tickets/{n}" for n in incidents[:SAMPLE]]
+    sample = [ticket_path("tickets", n.removesuffix(".yaml")) for n in incidents[:SAMPLE]]
     cmd = [str(exe if exe.exists() else "check-jsonschema"), "--schemafile", str(schema), "--base-uri", schema.as_uri(), *sample]
     result = r.median(cmd, desk, repeat=1, warmup=True)
     rate = len(sample) / result["median"]
@@ -617,6 +628,9 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     add("itsm --help", "help", None, "", "< 100 ms")
     add("itsm show ID", "show", None, "", "< 100 ms")
     add("itsm new (incl. commit)", "new", "git_add_commit", "git add && git commit", "< 200 ms")
+    growth = (ops.get("new") or {}).get("git_growth_kb")
+    if growth is not None:
+        out.append(("  .git growth per itsm new (loose objects)", f"{growth:,.1f} KB", "-", "-", "-", "<= 64 KB"))
     add("itsm transition (incl. commit)", "transition", "git_add_commit", "git add && git commit", "< 200 ms")
     cj = peers.get("check_jsonschema_sample")
     cold = ops.get("validate_cold")

@@ -10,7 +10,7 @@ Not part of the test suite and not a dependency. To run it (Linux, CPython
 3.11+; atheris builds against the interpreter's libFuzzer)::
 
     pip install atheris
-    mkdir -p fuzz/corpus && cp tickets/*.yaml fuzz/corpus/ 2>/dev/null
+    mkdir -p fuzz/corpus && cp tickets/*/*/*.yaml fuzz/corpus/ 2>/dev/null
     python fuzz/fuzz_loader.py fuzz/corpus -max_len=4096 -timeout=5 -rss_limit_mb=1024
 
 ``-timeout`` turns a slow input into a finding (the loader should refuse an

@@ -199,10 +199,12 @@ class App:
     def next_free_id(self, rtype: RecordType) -> str:
         """The ID after the highest of ``rtype``'s prefix on every branch, skipping any the work tree holds.
 
-        Reads each distinct tree of the type's folder on the branches (one ``git
-        cat-file --batch``, and a tree seen before not at all) rather than listing
-        100,000 names; records not committed yet (``--no-commit``) are stepped over
-        by looking for the file.
+        For tickets, each branch's ``tickets/PREFIX`` tree names its buckets and
+        only the highest bucket is read (plus ``tickets/`` itself, where a branch
+        made before ``itsm upgrade`` still keeps tickets flat); articles are read
+        from their folder. One ``git cat-file --batch`` a step, and a tree seen
+        before not at all. Records not committed yet (``--no-commit``) are
+        stepped over by looking for the file.
         """
         from itsm_cli.store.cache import highest_on_trees
 
@@ -212,8 +214,17 @@ class App:
         def scan(trees: list[str]) -> list[int]:
             return [ids.highest_number_in_tree(prefix, found[1]) if found else 0 for found in git.cat_trees(trees)]
 
+        def scan_buckets(trees: list[str]) -> list[int]:
+            buckets = [ids.highest_bucket_in_tree(found[1]) if found else None for found in git.cat_trees(trees)]
+            inner = [f"{tree}:{bucket}" for tree, bucket in zip(trees, buckets) if bucket is not None]
+            numbers = iter(scan(inner))
+            return [next(numbers) if bucket is not None else 0 for bucket in buckets]
+
         highest = highest_on_trees(self.desk, git.trees_on_refs(rtype.folder), prefix, scan)
-        while os.path.lexists(self.desk.path_for(ids.format_id(prefix, highest + 1))):
+        if rtype.kind == "ticket":
+            sharded = highest_on_trees(self.desk, git.trees_on_refs(f"{rtype.folder}/{prefix}"), prefix, scan_buckets)
+            highest = max(highest, sharded)
+        while any(os.path.lexists(p) for p in self.desk.paths_for(ids.format_id(prefix, highest + 1))):
             highest += 1
         return ids.format_id(prefix, highest + 1)
 
@@ -223,7 +234,7 @@ class App:
         folders = sorted({t.folder for t in self.config.types.values() if t.prefix})
         names: set[str] = set()
         for listing in git.names_on_refs(folders).values():
-            names.update(n.rpartition(".")[0] for n in listing)
+            names.update(n.rpartition("/")[2].rpartition(".")[0] for n in listing)
         return names
 
     def transition(self, record_id: str, to: str, note: str | None, fields: dict[str, Any]) -> Change:

@@ -136,7 +136,9 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def ticket_path(record_id: str) -> str:
     """A ticket's file, relative to the desk root (SPEC section 2's layout); tests never spell it by hand."""
-    return f"tickets/{record_id}.yaml"
+    from itsm_cli.core.ids import ticket_path as place
+
+    return place("tickets", record_id)
 
 
 def head(path: Path) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, run
+from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, run, ticket_path
 
 from itsm_cli.core.merge import merge_records
 from itsm_cli.store import yaml_io
@@ -42,11 +42,12 @@ def hand_commit(desk: Path, message: str, author: str, date: str, *paths: str) -
 
 
 def load(desk: Path, record_id: str) -> dict:
-    return yaml_io.load_mapping((desk / "tickets" / f"{record_id}.yaml").read_bytes(), record_id)
+    return yaml_io.load_mapping((desk / ticket_path(record_id)).read_bytes(), record_id)
 
 
 def save(desk: Path, data: dict) -> None:
-    (desk / "tickets" / f"{data['id']}.yaml").write_text(yaml_io.dumps(data), encoding="utf-8")
+    (desk / ticket_path(data["id"])).parent.mkdir(parents=True, exist_ok=True)
+    (desk / ticket_path(data["id"])).write_text(yaml_io.dumps(data), encoding="utf-8")
 
 
 def verify(desk: Path) -> tuple[int, list[dict]]:
@@ -101,12 +102,12 @@ def change_awaiting_approval(monkeypatch: pytest.MonkeyPatch, requester: str = B
 
 def test_history_pairs_each_entry_with_the_commit_that_made_it(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     incident_life(monkeypatch)
-    shas = git(desk, "log", "--reverse", "--format=%H", "--", "tickets/INC-0001.yaml").split()
+    shas = git(desk, "log", "--reverse", "--format=%H", "--", "tickets/INC/000/INC-0001.yaml").split()
     assert len(shas) == 4
     r = run("history", "INC-0001", "--format", "json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["id"] == "INC-0001" and data["path"] == "tickets/INC-0001.yaml"
+    assert data["id"] == "INC-0001" and data["path"] == "tickets/INC/000/INC-0001.yaml"
     assert [e["commit"] for e in data["entries"]] == shas
     assert [e["action"] for e in data["entries"]] == ["create", "assign", "transition", "comment"]
     assert [c["commit"] for c in data["commits"]] == shas
@@ -312,7 +313,7 @@ def test_verify_catches_a_removed_entry_and_a_deleted_record(desk: Path, monkeyp
     del data["history"][-1]
     save(desk, data)
     sha = hand_commit(desk, "drop comment", ANN, "2026-03-05T12:00:00Z")
-    (desk / "tickets" / "INC-0002.yaml").unlink()
+    (desk / ticket_path("INC-0002")).unlink()
     sha2 = hand_commit(desk, "remove ticket", ANN, "2026-03-05T13:00:00Z")
     code, findings = verify(desk)
     assert code == 1
@@ -460,7 +461,7 @@ def test_merges_bring_entries_in_without_claiming_them(desk: Path, monkeypatch: 
     at("2026-03-04T10:00:00Z", monkeypatch)
     run("--as", BOB, "comment", "INC-0001", "On main")
     main_commit = head(desk)
-    ours, theirs = load(desk, "INC-0001"), yaml.safe_load(git(desk, "show", "pr-12:tickets/INC-0001.yaml"))
+    ours, theirs = load(desk, "INC-0001"), yaml.safe_load(git(desk, "show", "pr-12:tickets/INC/000/INC-0001.yaml"))
     merged = merge_records(base, ours, theirs)
     assert merged.clean
     assert [e.get("note") for e in merged.merged["history"][-2:]] == ["On the branch", "On main"]  # interleaved
@@ -488,7 +489,7 @@ def test_a_merge_that_drops_branch_entries_is_caught(desk: Path, monkeypatch: py
     code, findings = verify(desk)
     assert code == 1
     assert [(f["check"], f["commit"]) for f in findings] == [("rewritten", head(desk)[:10])]
-    assert "Lost on merge" not in (desk / "tickets" / "INC-0001.yaml").read_text()
+    assert "Lost on merge" not in (desk / ticket_path("INC-0001")).read_text()
 
 
 def test_desk_in_a_folder_of_a_larger_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -514,7 +515,7 @@ def test_desk_in_a_folder_of_a_larger_repository(tmp_path: Path, monkeypatch: py
     assert run("history", "INC-0001", "--format", "json").stdout == indexed  # the same as git's walk
     monkeypatch.delenv("ITSM_NO_CACHE")
     assert verify(desk)[0] == 0
-    first = git(outer, "log", "--reverse", "--format=%H", "--", "it/desk/tickets/INC-0001.yaml").split()[0]
+    first = git(outer, "log", "--reverse", "--format=%H", "--", "it/desk/tickets/INC/000/INC-0001.yaml").split()[0]
     r = run("sla", "INC-0001", "--at", first, "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["now"] == "2026-03-02T09:00:00Z"
@@ -531,7 +532,7 @@ def test_history_and_audit_change_are_the_same_with_and_without_the_commit_index
     git(desk, "checkout", "-q", "main")
     at("2026-03-04T10:00:00Z", monkeypatch)
     assert run("comment", "INC-0001", "On main").exit_code == 0
-    theirs = yaml.safe_load(git(desk, "show", "pr-7:tickets/INC-0001.yaml"))
+    theirs = yaml.safe_load(git(desk, "show", "pr-7:tickets/INC/000/INC-0001.yaml"))
     merged = merge_records(base, load(desk, "INC-0001"), theirs)
     merge_branch(desk, "pr-7", "Merge pull request #7", "2026-03-04T11:00:00Z", merged.merged)
     at("2026-03-05T09:00:00Z", monkeypatch)

@@ -77,7 +77,7 @@ def test_incident_life_cycle_one_commit_per_change(desk: Path, monkeypatch: pyte
         assert r.exit_code == 0, (step, r.stderr)
         assert r.stdout == "INC-0001\n"
     assert int(git(desk, "rev-list", "--count", "HEAD")) == base + 1 + len(steps)
-    data = yaml.safe_load((desk / "tickets/INC-0001.yaml").read_text())
+    data = yaml.safe_load((desk / "tickets/INC/000/INC-0001.yaml").read_text())
     assert data["status"] == "closed"
     assert data["priority"] == "P2"
     assert data["requester"] == EVE
@@ -92,7 +92,7 @@ def test_incident_life_cycle_one_commit_per_change(desk: Path, monkeypatch: pyte
 
 def test_timestamps_are_quoted_and_a_change_is_a_small_diff(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("new", "incident", "--title", "Printer jam")
-    text = (desk / "tickets/INC-0001.yaml").read_text()
+    text = (desk / "tickets/INC/000/INC-0001.yaml").read_text()
     assert "created: '2026-03-02T09:00:00Z'" in text
     monkeypatch.setenv("ITSM_NOW", "2026-03-02T09:30:00Z")
     run("comment", "INC-0001", "Cleared it")
@@ -129,7 +129,7 @@ def test_no_commit_leaves_the_change_in_the_work_tree(desk: Path) -> None:
     r = run("new", "incident", "--title", "draft", "--no-commit")
     assert r.exit_code == 0 and r.stdout == "INC-0001\n"
     assert head(desk) == before
-    assert "?? tickets/INC-0001.yaml" in status(desk)
+    assert "?? tickets/INC/000/INC-0001.yaml" in status(desk)
 
 
 def test_new_format_json_prints_the_record(desk: Path) -> None:
@@ -142,7 +142,7 @@ def test_description_from_stdin(desk: Path) -> None:
     r = run("new", "incident", "--title", "x", "--description", "-", input="line one\nline two\n")
     assert r.exit_code == 0
     assert run("show", "INC-0001", "--format", "json").stdout.count("line one") == 1
-    text = (desk / "tickets/INC-0001.yaml").read_text()
+    text = (desk / "tickets/INC/000/INC-0001.yaml").read_text()
     assert "description: |\n  line one\n  line two\n" in text
 
 
@@ -316,7 +316,17 @@ def test_requester_cannot_approve_their_own(desk: Path) -> None:
 
 
 def test_standard_changes_are_pre_approved(desk: Path) -> None:
-    _change_awaiting_approval("standard")
+    """Pre-approved by a standard-change model the CAB approved (itsm.yaml); without one the change is refused."""
+    r = run("--as", BOB, "new", "change", "--title", "Upgrade mail relay", "--set", "change_class=standard")
+    assert r.exit_code == 1 and "a standard change must name its pre-authorised model" in r.stderr
+    model = ('standard_changes:\n  - {id: relay-upgrade, title: Mail relay upgrade, risk: low, approved_by: carol@example.com,'
+             ' approved_at: "2026-02-10T14:00:00Z"}\n')
+    (desk / "itsm.yaml").write_text((desk / "itsm.yaml").read_text().replace("standard_changes: []\n", model, 1))
+    git(desk, "commit", "-qam", "CAB: standard-change model")
+    run("--as", BOB, "new", "change", "--title", "Upgrade mail relay", "--set", "change_class=standard",
+        "--set", "standard_model=relay-upgrade")
+    run("transition", "CHG-0001", "assessment", "--set", "risk=medium", "--set", "plan=Rolling upgrade")
+    run("assign", "CHG-0001", ANN)
     assert run("transition", "CHG-0001", "awaiting_approval").exit_code == 1
     assert run("transition", "CHG-0001", "approved").exit_code == 0
 
@@ -347,15 +357,15 @@ def test_a_refused_commit_restores_work_tree_and_index(desk: Path) -> None:
     hook.write_text("#!/bin/sh\necho refused by policy >&2\nexit 1\n")
     hook.chmod(0o755)
     before_head, before_status = head(desk), status(desk)
-    before_file = (desk / "tickets/INC-0001.yaml").read_bytes()
+    before_file = (desk / "tickets/INC/000/INC-0001.yaml").read_bytes()
     r = run("comment", "INC-0001", "hello")
     assert r.exit_code == 3
     assert "git commit failed: refused by policy" in r.stderr
     assert head(desk) == before_head and status(desk) == before_status
-    assert (desk / "tickets/INC-0001.yaml").read_bytes() == before_file
+    assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == before_file
     r = run("new", "incident", "--title", "b")
     assert r.exit_code == 3
-    assert not (desk / "tickets/INC-0002.yaml").exists()
+    assert not (desk / "tickets/INC/000/INC-0002.yaml").exists()
     assert status(desk) == before_status
     assert not [p for p in (desk / "tickets").iterdir() if p.name.endswith(".tmp")]
 
@@ -363,11 +373,11 @@ def test_a_refused_commit_restores_work_tree_and_index(desk: Path) -> None:
 def test_held_index_lock_fails_cleanly(desk: Path) -> None:
     run("new", "incident", "--title", "a")
     (desk / ".git/index.lock").write_text("")
-    before = (desk / "tickets/INC-0001.yaml").read_bytes()
+    before = (desk / "tickets/INC/000/INC-0001.yaml").read_bytes()
     r = run("comment", "INC-0001", "hello")
     assert r.exit_code == 3 and r.stderr.startswith("itsm: error: git")
     os.unlink(desk / ".git/index.lock")
-    assert (desk / "tickets/INC-0001.yaml").read_bytes() == before
+    assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == before
     assert status(desk) == ""
 
 
@@ -393,7 +403,7 @@ def test_new_ids_step_over_uncommitted_records_and_follow_the_highest_anywhere(t
     assert run("new", "incident", "--title", "three").stdout == "INC-0003\n"  # INC-0002 is only on disk
     assert run("new", "problem", "--title", "own numbers").stdout == "PRB-0001\n"
     git(outer, "checkout", "-q", "-b", "far")
-    (desk / "tickets/INC-0041.yaml").write_text((desk / "tickets/INC-0001.yaml").read_text().replace("INC-0001", "INC-0041"))
+    (desk / "tickets/INC/000/INC-0041.yaml").write_text((desk / "tickets/INC/000/INC-0001.yaml").read_text().replace("INC-0001", "INC-0041"))
     git(outer, "add", "-A")
     git(outer, "commit", "-q", "-m", "a far number on another branch")
     git(outer, "update-ref", "refs/remotes/origin/far", "HEAD")  # and on a remote-tracking ref

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from desk_testing import git, head, run, status
+from desk_testing import git, head, run, status, ticket_path
 
 from itsm_cli.errors import EnvironmentProblem
 from itsm_cli.store import yaml_io
@@ -80,12 +80,12 @@ def incident(desk: Path) -> bytes:
     """INC-0001, committed; returns its bytes."""
     r = run("new", "incident", "--title", "Shared drive slow", "--impact", "medium", "--urgency", "medium")
     assert r.exit_code == 0, r.stderr
-    return (desk / "tickets/INC-0001.yaml").read_bytes()
+    return (desk / "tickets/INC/000/INC-0001.yaml").read_bytes()
 
 
 def history(desk: Path) -> list[dict]:
     """INC-0001's history as the one loader reads it (so the file must also be valid, safe YAML)."""
-    data = yaml_io.load_mapping((desk / "tickets/INC-0001.yaml").read_bytes(), "tickets/INC-0001.yaml")
+    data = yaml_io.load_mapping((desk / "tickets/INC/000/INC-0001.yaml").read_bytes(), "tickets/INC/000/INC-0001.yaml")
     return data["history"]
 
 
@@ -130,7 +130,7 @@ def test_parallel_new_gives_distinct_ids_and_one_commit_each(desk: Path) -> None
     assert int(git(desk, "rev-list", "--count", "HEAD")) == base + N
     subjects = git(desk, "log", f"-{N}", "--format=%s").splitlines()
     assert sorted(s.split(":")[0] for s in subjects) == sorted(ids)  # one commit per record, each its own
-    titles = {yaml_io.load_mapping((desk / f"tickets/{i}.yaml").read_bytes(), i)["title"] for i in ids}
+    titles = {yaml_io.load_mapping((desk / ticket_path(i)).read_bytes(), i)["title"] for i in ids}
     assert titles == {f"Parallel {i}" for i in range(N)}
     assert status(desk) == ""
 
@@ -174,7 +174,7 @@ def test_sigkill_during_the_commit_leaves_old_or_new_and_the_next_command_works(
         wait_for(lambda: group_gone(p.pid), what="the orphaned git to finish")
     finally:
         reap(p)
-    raw = (desk / "tickets/INC-0001.yaml").read_bytes()
+    raw = (desk / "tickets/INC/000/INC-0001.yaml").read_bytes()
     notes = [e.get("note") for e in history(desk)]  # parses: never a partial file
     assert raw == incident or notes[-1] == "killed mid-commit"
     assert litter(desk) == []
@@ -256,7 +256,7 @@ def test_ctrl_c_during_the_commit_hook_restores_and_exits_130(desk: Path, incide
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == "itsm: error: interrupted"
     assert out == ""
-    assert (desk / "tickets/INC-0001.yaml").read_bytes() == incident
+    assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == incident
     assert head(desk) == before_head
     assert status(desk) == before_status
     assert git(desk, "ls-files", "-s") == index_before
@@ -282,7 +282,7 @@ def test_an_interrupt_after_git_committed_undoes_the_commit(desk: Path, incident
     assert r.exit_code == 130
     assert head(desk) == before
     assert status(desk) == ""
-    assert (desk / "tickets/INC-0001.yaml").read_bytes() == incident
+    assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == incident
 
 
 # --- what an atomic write keeps ----------------------------------------------------------------
@@ -292,9 +292,9 @@ def test_writes_keep_a_normal_file_mode(desk: Path, incident: bytes) -> None:
     old = os.umask(0o022)
     try:
         assert run("new", "incident", "--title", "mode", "--impact", "low", "--urgency", "low").exit_code == 0
-        assert stat.S_IMODE((desk / "tickets/INC-0002.yaml").stat().st_mode) == 0o644  # not mkstemp's 0600
-        (desk / "tickets/INC-0001.yaml").chmod(0o664)
+        assert stat.S_IMODE((desk / "tickets/INC/000/INC-0002.yaml").stat().st_mode) == 0o644  # not mkstemp's 0600
+        (desk / "tickets/INC/000/INC-0001.yaml").chmod(0o664)
         assert run("comment", "INC-0001", "mode kept").exit_code == 0
-        assert stat.S_IMODE((desk / "tickets/INC-0001.yaml").stat().st_mode) == 0o664
+        assert stat.S_IMODE((desk / "tickets/INC/000/INC-0001.yaml").stat().st_mode) == 0o664
     finally:
         os.umask(old)

@@ -98,7 +98,7 @@ def ticket(desk: Path) -> str:
     """A valid committed incident INC-0001; returns its text (the template for hostile variants)."""
     r = run("new", "incident", "--title", "Printer on fire", "--impact", "low", "--urgency", "low")
     assert r.exit_code == 0, r.stderr
-    return (desk / "tickets/INC-0001.yaml").read_text()
+    return (desk / "tickets/INC/000/INC-0001.yaml").read_text()
 
 
 def variant(ticket: str, extra: str = "", record_id: str = "INC-0002") -> str:
@@ -141,11 +141,11 @@ UNSAFE_YAML = {
 @pytest.mark.parametrize("case", sorted(UNSAFE_YAML))
 def test_unsafe_yaml_is_refused_by_show_and_validate(desk: Path, ticket: str, case: str) -> None:
     extra, problem = UNSAFE_YAML[case]
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket, extra))
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket, extra))
     line = ticket.count("\n") + 1  # the first appended line
-    err = refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:", problem)
-    assert err.startswith(f"itsm: error: tickets/INC-0002.yaml:{line}:")
-    invalid(desk, "tickets/INC-0002.yaml", problem, line)
+    err = refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:", problem)
+    assert err.startswith(f"itsm: error: tickets/INC/000/INC-0002.yaml:{line}:")
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", problem, line)
     # A broken file elsewhere does not stop work on a good one, and is not touched by it.
     r = run("comment", "INC-0001", "still fine")
     assert r.exit_code == 0, r.stderr
@@ -158,7 +158,7 @@ def test_alias_bomb_is_refused_in_well_under_a_second(desk: Path, ticket: str) -
     for i in range(ord("b"), ord("j") + 1):
         prev = chr(i - 1)
         lines.append(f"{chr(i)}: &{chr(i)} [" + ",".join([f"*{prev}"] * 9) + "]")
-    plant(desk, "tickets/INC-0002.yaml", "\n".join(lines) + "\n")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", "\n".join(lines) + "\n")
     for args in (["show", "INC-0002"], ["validate"], ["list"]):
         start = time.monotonic()
         r = run(*args)
@@ -166,39 +166,39 @@ def test_alias_bomb_is_refused_in_well_under_a_second(desk: Path, ticket: str) -
         assert elapsed < 1.0, f"{args} took {elapsed:.2f}s on an alias bomb"  # a guard against hangs, not a benchmark
         if args[0] == "show":
             assert r.exit_code == 1
-            assert "tickets/INC-0002.yaml:1:4: anchors (&a) are not allowed" in one_error_line(r)
-    invalid(desk, "tickets/INC-0002.yaml", "anchors (&a) are not allowed", 1)
+            assert "tickets/INC/000/INC-0002.yaml:1:4: anchors (&a) are not allowed" in one_error_line(r)
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "anchors (&a) are not allowed", 1)
 
 
 def test_aliases_without_anchors_are_refused(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket, "copy: *nothing\n"))
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:", "aliases (*name) are not allowed")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket, "copy: *nothing\n"))
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:", "aliases (*name) are not allowed")
 
 
 def test_30000_deep_brackets_never_segfault(desk: Path) -> None:
-    plant(desk, "tickets/INC-0002.yaml", "[" * 30_000)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", "[" * 30_000)
     before = Unchanged(desk)
     for args in (("show", "INC-0002"), ("validate",)):
         p = itsm_subprocess(*args, cwd=desk)
         assert p.returncode == 1, (p.returncode, p.stderr)  # not -11 / 139 (SIGSEGV)
-        assert "tickets/INC-0002.yaml:1:" in p.stdout + p.stderr
+        assert "tickets/INC/000/INC-0002.yaml:1:" in p.stdout + p.stderr
         assert "Traceback" not in p.stderr
     assert "nest" in p.stdout  # "nested deeper than 32 levels" or libyaml's own nesting limit
     before.check()
 
 
 def test_30000_deep_mappings_never_segfault(desk: Path) -> None:
-    plant(desk, "tickets/INC-0002.yaml", "{a: " * 30_000)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", "{a: " * 30_000)
     before = Unchanged(desk)
     p = itsm_subprocess("show", "INC-0002", cwd=desk)
     assert p.returncode == 1, (p.returncode, p.stderr)
-    assert p.stderr.startswith("itsm: error: tickets/INC-0002.yaml:1:") and "nested deeper than 32 levels" in p.stderr
+    assert p.stderr.startswith("itsm: error: tickets/INC/000/INC-0002.yaml:1:") and "nested deeper than 32 levels" in p.stderr
     before.check()
 
 
 def test_too_many_values_are_refused(desk: Path) -> None:
-    plant(desk, "tickets/INC-0002.yaml", "x: [" + "1," * 210_000 + "1]\n")
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:1:", "more than 200,000 values in one file")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", "x: [" + "1," * 210_000 + "1]\n")
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:1:", "more than 200,000 values in one file")
 
 
 # --- YAML 1.1 surprises: values stay exactly what was written ---------------------------
@@ -223,7 +223,7 @@ COERCIONS = {
 @pytest.mark.parametrize("line", sorted(COERCIONS), ids=lambda s: s[:30])
 def test_implicit_conversions_never_happen(desk: Path, ticket: str, line: str) -> None:
     field, value, problem = COERCIONS[line]
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket, line + "\n"))
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket, line + "\n"))
     before = Unchanged(desk)
     r = run("show", "INC-0002", "--format", "json")
     assert r.exit_code == 0, r.stderr
@@ -232,52 +232,52 @@ def test_implicit_conversions_never_happen(desk: Path, ticket: str, line: str) -
     if problem is None:
         assert run("validate").exit_code == 0
     else:
-        invalid(desk, "tickets/INC-0002.yaml", problem, ticket.count("\n") + 1 if field != "country" else None)
+        invalid(desk, "tickets/INC/000/INC-0002.yaml", problem, ticket.count("\n") + 1 if field != "country" else None)
 
 
 def test_id_0001_is_the_string_0001_not_the_number_1(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket).replace("id: INC-0002", "id: 0001"))
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:1:", "file name says INC-0002 but its id is '0001'")
-    invalid(desk, "tickets/INC-0002.yaml", "file name must equal the ID", 1)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket).replace("id: INC-0002", "id: 0001"))
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:1:", "file name says INC-0002 but its id is '0001'")
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "file name must equal the ID", 1)
 
 
 def test_an_id_with_a_trailing_newline_in_the_file_is_refused(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket).replace("id: INC-0002", 'id: "INC-0002\\n"'))
-    err = refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:1:", "its id is 'INC-0002\\n'")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket).replace("id: INC-0002", 'id: "INC-0002\\n"'))
+    err = refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:1:", "its id is 'INC-0002\\n'")
     assert "\n" not in err
-    invalid(desk, "tickets/INC-0002.yaml", "id", 1)
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "id", 1)
 
 
 # --- encodings and sizes -----------------------------------------------------------------
 
 
 def test_non_utf8_bytes_are_refused_with_line_and_column(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket).encode() + b"workaround: caf\xe9\n")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket).encode() + b"workaround: caf\xe9\n")
     line = ticket.count("\n") + 1
-    refused(desk, ["show", "INC-0002"], 1, f"tickets/INC-0002.yaml:{line}:16:", "not valid UTF-8 (byte 0xe9)")
-    invalid(desk, "tickets/INC-0002.yaml", "not valid UTF-8", line)
+    refused(desk, ["show", "INC-0002"], 1, f"tickets/INC/000/INC-0002.yaml:{line}:16:", "not valid UTF-8 (byte 0xe9)")
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "not valid UTF-8", line)
 
 
 def test_a_utf16_file_is_refused_and_named(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket).encode("utf-16"))
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:1:1:", "UTF-16; save it as UTF-8")
-    invalid(desk, "tickets/INC-0002.yaml", "UTF-16", 1)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket).encode("utf-16"))
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:1:1:", "UTF-16; save it as UTF-8")
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "UTF-16", 1)
 
 
 def test_a_utf8_bom_is_accepted_and_dropped_on_rewrite(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", b"\xef\xbb\xbf" + variant(ticket).encode())
+    plant(desk, "tickets/INC/000/INC-0002.yaml", b"\xef\xbb\xbf" + variant(ticket).encode())
     r = run("show", "INC-0002", "--format", "json")
     assert r.exit_code == 0 and json.loads(r.stdout)["id"] == "INC-0002"
     assert run("validate").exit_code == 0
     assert run("comment", "INC-0002", "BOM or not").exit_code == 0
-    assert not (desk / "tickets/INC-0002.yaml").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not (desk / "tickets/INC/000/INC-0002.yaml").read_bytes().startswith(b"\xef\xbb\xbf")
     assert status(desk) == ""
 
 
 def test_a_2mb_file_is_refused_before_it_is_read(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket, "workaround: " + "x" * 2_000_000 + "\n"))
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml: file is 2,", "the limit is 1,000,000")
-    invalid(desk, "tickets/INC-0002.yaml", "the limit is 1,000,000", 1)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket, "workaround: " + "x" * 2_000_000 + "\n"))
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml: file is 2,", "the limit is 1,000,000")
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "the limit is 1,000,000", 1)
     r = run("list")
     assert r.exit_code == 0 and "INC-0001" in r.stdout  # the rest of the desk still lists
 
@@ -286,7 +286,7 @@ def test_a_2mb_file_is_refused_before_it_is_read(desk: Path, ticket: str) -> Non
 
 
 @pytest.mark.parametrize(("rel", "record_id"), [
-    ("tickets/INC-0002.yaml", "INC-0002"), ("catalog/vpn.yaml", "vpn"), ("kb/KB-0001.md", "KB-0001"),
+    ("tickets/INC/000/INC-0002.yaml", "INC-0002"), ("catalog/vpn.yaml", "vpn"), ("kb/KB-0001.md", "KB-0001"),
 ])
 def test_a_symlinked_record_file_is_refused(desk: Path, ticket: str, rel: str, record_id: str) -> None:
     secret = desk.parent / "secret.txt"
@@ -300,18 +300,19 @@ def test_a_symlinked_record_file_is_refused(desk: Path, ticket: str, rel: str, r
 
 
 def test_a_symlink_to_another_record_is_refused_too(desk: Path, ticket: str) -> None:
-    (desk / "tickets/INC-0002.yaml").symlink_to("INC-0001.yaml")
+    (desk / "tickets/INC/000/INC-0002.yaml").symlink_to("INC-0001.yaml")
     git(desk, "add", "-A")
     git(desk, "commit", "-q", "-m", "a link")
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml: symbolic links are not allowed")
-    refused(desk, ["comment", "INC-0002", "through the link"], 1, "tickets/INC-0002.yaml: symbolic links")
-    assert (desk / "tickets/INC-0002.yaml").is_symlink()
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml: symbolic links are not allowed")
+    refused(desk, ["comment", "INC-0002", "through the link"], 1, "tickets/INC/000/INC-0002.yaml: symbolic links")
+    assert (desk / "tickets/INC/000/INC-0002.yaml").is_symlink()
 
 
 def test_a_symlinked_tickets_folder_is_refused_for_reads_and_writes(desk: Path, ticket: str) -> None:
     outside = desk.parent / "outside"
     outside.mkdir()
-    (outside / "INC-0001.yaml").write_text(ticket)
+    (outside / "INC" / "000").mkdir(parents=True)
+    (outside / "INC" / "000" / "INC-0001.yaml").write_text(ticket)
     real = desk.parent / "tickets.real"
     (desk / "tickets").rename(real)
     (desk / "tickets").symlink_to(outside)
@@ -323,20 +324,22 @@ def test_a_symlinked_tickets_folder_is_refused_for_reads_and_writes(desk: Path, 
         assert r.exit_code == 1, (args, r.stderr)
         assert problem in one_error_line(r)
     r = run("validate")
-    assert r.exit_code == 1 and f"tickets/INC-0001.yaml:1:1: {problem}" in r.stdout
+    assert r.exit_code == 1 and f"tickets/INC/000/INC-0001.yaml:1:1: {problem}" in r.stdout
     assert "Printer on fire" not in run("list").stdout  # nothing is read through the link
-    assert (outside / "INC-0001.yaml").read_text() == ticket and sorted(os.listdir(outside)) == ["INC-0001.yaml"]
+    assert (outside / "INC/000/INC-0001.yaml").read_text() == ticket and sorted(os.listdir(outside)) == ["INC"]
+    assert os.listdir(outside / "INC" / "000") == ["INC-0001.yaml"]
     before.check()
 
 
 def test_a_fifo_is_refused_without_blocking(desk: Path) -> None:
-    os.mkfifo(desk / "tickets/INC-0002.yaml")
+    (desk / "tickets/INC/000").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(desk / "tickets/INC/000/INC-0002.yaml")
     before = Unchanged(desk)
     p = itsm_child("show", "INC-0002", cwd=desk, timeout=30)  # a blocking open() would time out here
     assert p.returncode == 1
-    assert p.stderr.decode() == "itsm: error: tickets/INC-0002.yaml: not a regular file\n"
+    assert p.stderr.decode() == "itsm: error: tickets/INC/000/INC-0002.yaml: not a regular file\n"
     v = itsm_child("validate", cwd=desk, timeout=30)
-    assert v.returncode == 1 and b"tickets/INC-0002.yaml:1:1: not a regular file" in v.stdout
+    assert v.returncode == 1 and b"tickets/INC/000/INC-0002.yaml:1:1: not a regular file" in v.stdout
     before.check()
 
 
@@ -386,8 +389,8 @@ def test_ids_differing_only_by_case(desk: Path, ticket: str) -> None:
     invalid(desk, "tickets/inc-0001.yaml", "file name 'inc-0001' is not a valid ID", 1)
     refused(desk, ["show", "inc-0001"], 1, "no record inc-0001")
     # And a file whose id differs from its name only by case is not the record it claims to be.
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket).replace("id: INC-0002", "id: inc-0002"))
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:1:", "file name says INC-0002 but its id is 'inc-0002'")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket).replace("id: INC-0002", "id: inc-0002"))
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:1:", "file name says INC-0002 but its id is 'inc-0002'")
 
 
 def test_a_service_file_differing_only_by_case_is_reported(desk: Path) -> None:
@@ -401,12 +404,12 @@ def test_a_service_file_differing_only_by_case_is_reported(desk: Path) -> None:
 
 def test_overlong_title_is_refused_with_a_bounded_message(desk: Path, ticket: str) -> None:
     err = refused(desk, ["new", "incident", "--title", "x" * 500, "--impact", "low", "--urgency", "low"], 1,
-                  "tickets/INC-0002.yaml", "is too long")
+                  "tickets/INC/000/INC-0002.yaml", "is too long")
     assert len(err) < 1200
 
 
 def test_a_huge_comment_from_stdin_is_refused_with_a_bounded_message(desk: Path, ticket: str) -> None:
-    err = refused(desk, ["comment", "INC-0001", "-"], 1, "tickets/INC-0001.yaml", "characters cut",
+    err = refused(desk, ["comment", "INC-0001", "-"], 1, "tickets/INC/000/INC-0001.yaml", "characters cut",
                   input="y" * 200_000)
     assert len(err) < 1200
     refused(desk, ["comment", "INC-0001", "-"], 2, "standard input is larger than 1 MB", input="z" * 1_000_001)
@@ -431,7 +434,7 @@ def test_control_characters_in_titles_never_reach_the_terminal(desk: Path, ticke
     r = run("new", "incident", "--title", title, "--impact", "low", "--urgency", "low")
     if any(ord(c) < 0x20 or c == "\x7f" for c in title):  # C0 controls and DEL break the schema's `line`
         assert r.exit_code == 1 and "title:" in r.stderr and ESC not in r.stderr
-        assert not (desk / "tickets/INC-0002.yaml").exists() and status(desk) == ""
+        assert not (desk / "tickets/INC/000/INC-0002.yaml").exists() and status(desk) == ""
         return
     assert r.exit_code == 0, r.stderr
     raw = {ESC, "\x07", "\x08", "\r", "\x9b", "\u202e", "\x7f"}
@@ -448,7 +451,7 @@ def test_control_characters_in_titles_never_reach_the_terminal(desk: Path, ticke
 def test_control_characters_planted_in_a_file_never_reach_the_terminal(desk: Path, ticket: str) -> None:
     body = variant(ticket).replace("title: Printer on fire", 'title: "\\e]2;owned\\a\\e[8mhidden"')
     body = body.replace("status: new", 'status: "\\e]0;pwned\\anew"')
-    plant(desk, "tickets/INC-0002.yaml", body)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", body)
     assert ESC not in run("list").stdout
     assert ESC not in run("show", "INC-0002").stdout
     refused(desk, ["transition", "INC-0002", "closed"], 1, "INC-0002")
@@ -456,14 +459,14 @@ def test_control_characters_planted_in_a_file_never_reach_the_terminal(desk: Pat
 
 def test_validate_output_never_carries_terminal_escapes(desk: Path, ticket: str) -> None:
     # OSC, not CSI: click itself strips CSI sequences (only) when stdout is not a terminal.
-    plant(desk, "tickets/INC-0002.yaml", variant(ticket).replace("status: new", 'status: "\\e]0;pwned\\anew"'))
-    invalid(desk, "tickets/INC-0002.yaml", "is not a state of incident", 4)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", variant(ticket).replace("status: new", 'status: "\\e]0;pwned\\anew"'))
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "is not a state of incident", 4)
 
 
 def test_line_breaks_in_a_title_are_refused(desk: Path, ticket: str) -> None:
     for title in ("carriage\rreturn", "two\nlines"):
         refused(desk, ["new", "incident", "--title", title, "--impact", "low", "--urgency", "low"], 1,
-                "tickets/INC-0002.yaml", "title")
+                "tickets/INC/000/INC-0002.yaml", "title")
 
 
 SETS = {
@@ -503,12 +506,12 @@ def test_hostile_set_values(desk: Path, ticket: str, pair: str) -> None:
         r = run("edit", "INC-0001", "--set", pair)
         assert r.exit_code == 0, r.stderr
         field = pair.partition("=")[0]
-        stored = yaml.safe_load((desk / "tickets/INC-0001.yaml").read_text())[field]  # any YAML reader agrees
+        stored = yaml.safe_load((desk / "tickets/INC/000/INC-0001.yaml").read_text())[field]  # any YAML reader agrees
         assert stored == expected
         assert json.loads(run("show", "INC-0001", "--format", "json").stdout)[field] == expected
         assert status(desk) == ""
     else:
-        fragments = [expected] if code == 2 else ["tickets/INC-0001.yaml", expected]
+        fragments = [expected] if code == 2 else ["tickets/INC/000/INC-0001.yaml", expected]
         refused(desk, ["edit", "INC-0001", "--set", pair], code, *fragments)
 
 
@@ -534,10 +537,10 @@ NOT_A_MAPPING = {
 @pytest.mark.parametrize("case", sorted(NOT_A_MAPPING))
 def test_files_that_are_not_a_mapping(desk: Path, case: str) -> None:
     content, problem = NOT_A_MAPPING[case]
-    plant(desk, "tickets/INC-0002.yaml", content)
-    refused(desk, ["show", "INC-0002"], 1, "tickets/INC-0002.yaml:", problem)
-    refused(desk, ["comment", "INC-0002", "x"], 1, "tickets/INC-0002.yaml:", problem)
-    invalid(desk, "tickets/INC-0002.yaml", problem)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", content)
+    refused(desk, ["show", "INC-0002"], 1, "tickets/INC/000/INC-0002.yaml:", problem)
+    refused(desk, ["comment", "INC-0002", "x"], 1, "tickets/INC/000/INC-0002.yaml:", problem)
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", problem)
 
 
 def _with_history(ticket: str, history: str) -> str:
@@ -545,10 +548,10 @@ def _with_history(ticket: str, history: str) -> str:
 
 
 def test_history_entries_that_are_not_mappings_are_reported(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", _with_history(ticket, "history:\n  - just a string\n  - 42\n"))
+    plant(desk, "tickets/INC/000/INC-0002.yaml", _with_history(ticket, "history:\n  - just a string\n  - 42\n"))
     first = ticket.split("history:")[0].count("\n") + 2
-    invalid(desk, "tickets/INC-0002.yaml", "'just a string' is not of type 'object'", first)
-    invalid(desk, "tickets/INC-0002.yaml", "42 is not of type 'object'", first + 1)
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "'just a string' is not of type 'object'", first)
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "42 is not of type 'object'", first + 1)
     r = run("comment", "INC-0002", "x")
     assert r.exit_code == 1
     assert "INC-0002" in one_error_line(r)
@@ -556,23 +559,23 @@ def test_history_entries_that_are_not_mappings_are_reported(desk: Path, ticket: 
 
 
 def test_show_survives_history_entries_that_are_not_mappings(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", _with_history(ticket, "history:\n  - just a string\n"))
+    plant(desk, "tickets/INC/000/INC-0002.yaml", _with_history(ticket, "history:\n  - just a string\n"))
     r = run("show", "INC-0002")
     assert r.exit_code in (0, 1)
     assert "internal error" not in r.stderr
 
 
 def test_a_history_that_is_not_a_list_is_refused_cleanly(desk: Path, ticket: str) -> None:
-    plant(desk, "tickets/INC-0002.yaml", _with_history(ticket, "history: 5\n"))
-    invalid(desk, "tickets/INC-0002.yaml", "history: 5 is not of type 'array'")
-    refused(desk, ["comment", "INC-0002", "x"], 1, "tickets/INC-0002.yaml")
+    plant(desk, "tickets/INC/000/INC-0002.yaml", _with_history(ticket, "history: 5\n"))
+    invalid(desk, "tickets/INC/000/INC-0002.yaml", "history: 5 is not of type 'array'")
+    refused(desk, ["comment", "INC-0002", "x"], 1, "tickets/INC/000/INC-0002.yaml")
 
 
 def test_a_10000_entry_history_works_and_is_bounded(desk: Path, ticket: str) -> None:
     entry = "  - at: '2026-03-02T09:00:00Z'\n    by: ann@example.com\n    action: comment\n    note: c{}\n"
     history = ticket.split("history:")[1]
     big = variant(ticket).split("history:")[0] + "history:" + history + "".join(entry.format(i) for i in range(10_000))
-    plant(desk, "tickets/INC-0002.yaml", big)
+    plant(desk, "tickets/INC/000/INC-0002.yaml", big)
     start = time.monotonic()
     r = run("show", "INC-0002", "--format", "json")
     assert r.exit_code == 0 and len(json.loads(r.stdout)["history"]) == 10_001
@@ -582,8 +585,8 @@ def test_a_10000_entry_history_works_and_is_bounded(desk: Path, ticket: str) -> 
     assert status(desk) == ""
     # Beyond the limits it is refused, not slow: 30,000 entries is more than 1 MB.
     huge = big + "".join(entry.format(i) for i in range(20_000))
-    plant(desk, "tickets/INC-0003.yaml", huge.replace("INC-0002", "INC-0003"))
-    refused(desk, ["show", "INC-0003"], 1, "tickets/INC-0003.yaml", "the limit is 1,000,000")
+    plant(desk, "tickets/INC/000/INC-0003.yaml", huge.replace("INC-0002", "INC-0003"))
+    refused(desk, ["show", "INC-0003"], 1, "tickets/INC/000/INC-0003.yaml", "the limit is 1,000,000")
 
 
 # --- knowledge base front matter ----------------------------------------------------------
@@ -680,9 +683,9 @@ def test_unmerged_paths_are_refused(desk: Path, ticket: str) -> None:
     assert subprocess.run(["git", "merge", "-q", "other"], cwd=desk, capture_output=True).returncode != 0
     assert git(desk, "ls-files", "-u")
     # Any change is refused before anything is written, with the way out.
-    refused(desk, ["comment", "INC-0001", "x"], 3, "tickets/INC-0001.yaml: the index has unmerged paths")
+    refused(desk, ["comment", "INC-0001", "x"], 3, "tickets/INC/000/INC-0001.yaml: the index has unmerged paths")
     refused(desk, ["new", "incident", "--title", "x", "--impact", "low", "--urgency", "low"], 3,
-            "tickets/INC-0001.yaml: the index has unmerged paths", "resolve them")
+            "tickets/INC/000/INC-0001.yaml: the index has unmerged paths", "resolve them")
 
 
 def test_a_merge_waiting_for_its_commit_is_refused(desk: Path, ticket: str) -> None:
@@ -711,9 +714,9 @@ def test_a_refusing_hook_restores_the_work_tree_and_index(desk: Path, ticket: st
     hook.write_text("#!/bin/sh\necho 'policy: no' >&2\nexit 1\n")
     hook.chmod(0o755)
     # The record has a staged edit and a further unstaged one: both must survive, each where it was.
-    record = desk / "tickets/INC-0001.yaml"
+    record = desk / "tickets/INC/000/INC-0001.yaml"
     record.write_text(ticket.replace("Printer on fire", "Printer on fire (staged)"))
-    git(desk, "add", "tickets/INC-0001.yaml")
+    git(desk, "add", "tickets/INC/000/INC-0001.yaml")
     record.write_text(ticket.replace("Printer on fire", "Printer on fire (unstaged)"))
     work_tree = record.read_bytes()
     index_before = git(desk, "ls-files", "-s")
@@ -721,7 +724,7 @@ def test_a_refusing_hook_restores_the_work_tree_and_index(desk: Path, ticket: st
     refused(desk, ["new", "incident", "--title", "x", "--impact", "low", "--urgency", "low"], 3, "policy: no")
     assert git(desk, "ls-files", "-s") == index_before
     assert record.read_bytes() == work_tree
-    assert "(staged)" in git(desk, "show", ":tickets/INC-0001.yaml")
+    assert "(staged)" in git(desk, "show", ":tickets/INC/000/INC-0001.yaml")
     assert not list((desk / "tickets").glob(".*.tmp"))
 
 

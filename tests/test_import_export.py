@@ -52,7 +52,7 @@ def parsed(raw: bytes) -> tuple[object, str]:
 
 def files(desk: Path) -> dict[str, bytes]:
     return {p.relative_to(desk).as_posix(): p.read_bytes() for folder in ("tickets", "kb")
-            for p in sorted((desk / folder).iterdir()) if not p.name.startswith(".")}
+            for p in sorted((desk / folder).rglob("*")) if p.is_file() and not p.name.startswith(".")}
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -135,14 +135,14 @@ def test_a_real_import_is_all_or_nothing_unless_told_otherwise(desk: Path, tmp_p
     assert head(desk) == before and status(desk) == ""
     r = run("import", "csv", str(path), "--type", "incident", *MAP, "--skip-rejected")
     assert r.exit_code == 0 and r.stdout == "INC-0001\nINC-0002\n"
-    wifi = yaml.safe_load((desk / "tickets/INC-0002.yaml").read_text())
+    wifi = yaml.safe_load((desk / "tickets/INC/000/INC-0002.yaml").read_text())
     assert wifi["created"] == "2026-01-06T09:00:00Z" and wifi["status"] == "in_progress"
     assert wifi["requester"] == EVE and wifi["assignee"] == BOB and wifi["priority"] == "P3"
     assert [(e["action"], e.get("to"), e["by"]) for e in wifi["history"]] == [
         ("create", "new", ANN), ("transition", "in_progress", ANN),
     ]
     assert wifi["history"][0]["note"] == "Imported from other.csv, row 3."
-    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC-0001.yaml", "tickets/INC-0002.yaml"]
+    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC/000/INC-0001.yaml", "tickets/INC/000/INC-0002.yaml"]
     assert ok("validate") == ""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from desk_testing import BOB, EVE, git, head, run, status
+from desk_testing import BOB, EVE, git, head, run, status, ticket_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rules import BOT, configure
@@ -43,7 +43,7 @@ def mail(sender: str = EVE, subject: str = "Printer on 3rd floor jams", body: st
 
 
 def ticket(desk: Path, rid: str = "INC-0001") -> dict[str, Any]:
-    return yaml.safe_load((desk / "tickets" / f"{rid}.yaml").read_text())
+    return yaml.safe_load((desk / ticket_path(rid)).read_text())
 
 
 def feed(data: bytes, *args: str) -> Any:
@@ -189,7 +189,7 @@ def test_attachments_ignored_or_stored_as_configured(desk: Path) -> None:
     assert (desk / "attachments/INC-0002/scan_1.png").read_bytes() == b"\x89PNG\x00\xff"
     shown = git(desk, "show", "--name-only", "--format=%ae", "HEAD").split()
     assert shown == [EVE, "attachments/INC-0002/hidden", "attachments/INC-0002/passwd",
-                     "attachments/INC-0002/scan_1.png", "tickets/INC-0002.yaml"]
+                     "attachments/INC-0002/scan_1.png", "tickets/INC/000/INC-0002.yaml"]
     assert status(desk) == ""
     before = head(desk)
     with pytest.raises(Refused, match="larger than 1,000 bytes"):

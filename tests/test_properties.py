@@ -178,6 +178,7 @@ history:
 
 
 def validate_file(desk: Path, rel: str, content: bytes) -> list:
+    (desk / rel).parent.mkdir(parents=True, exist_ok=True)
     (desk / rel).write_bytes(content)
     result = check_desk(Desk(desk), [rel])  # raises nothing, whatever the file holds
     for p in result.problems:
@@ -185,7 +186,7 @@ def validate_file(desk: Path, rel: str, content: bytes) -> list:
     return result.problems
 
 
-@pytest.mark.parametrize("rel", ["tickets/INC-0002.yaml", "kb/KB-0002.md", "catalog/fuzz.yaml"])
+@pytest.mark.parametrize("rel", ["tickets/INC/000/INC-0002.yaml", "kb/KB-0002.md", "catalog/fuzz.yaml"])
 def test_random_files_never_crash_the_validator(desk: Path, rel: str) -> None:
     @SETTINGS
     @given(st.one_of(st.binary(max_size=300), YAMLISH.map(lambda t: t.encode("utf-8"))))
@@ -207,7 +208,7 @@ def test_random_structured_records_never_crash_the_validator(desk: Path) -> None
                            values, max_size=6))
     def check(edit: dict) -> None:
         record = {**base, **edit}
-        validate_file(desk, "tickets/INC-0002.yaml", yaml_io.dumps(record).encode("utf-8"))
+        validate_file(desk, "tickets/INC/000/INC-0002.yaml", yaml_io.dumps(record).encode("utf-8"))
 
     check()
 
@@ -220,7 +221,7 @@ def test_random_history_entries_never_crash_the_validator(desk: Path) -> None:
     @given(st.lists(st.one_of(st.dictionaries(entry_keys, values, max_size=5), scalars), max_size=4))
     def check(extra: list) -> None:
         record = {**base, "history": [*base["history"], *extra]}
-        problems = validate_file(desk, "tickets/INC-0002.yaml", yaml_io.dumps(record).encode("utf-8"))
+        problems = validate_file(desk, "tickets/INC/000/INC-0002.yaml", yaml_io.dumps(record).encode("utf-8"))
         assert problems or all(isinstance(e, dict) for e in extra)
 
     check()

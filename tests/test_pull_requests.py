@@ -44,11 +44,11 @@ def test_two_comments_on_the_same_ticket_merge_cleanly(clones: tuple[Path, Path]
     monkeypatch.setenv("ITSM_NOW", "2026-03-02T09:30:00Z")
     assert run("--as", BOB, "comment", "INC-0001", "Bob: users in Lisbon only", cwd=bob).exit_code == 0
     git(bob, "pull", "-q", "--no-rebase", "origin", "main")
-    data = yaml.safe_load((bob / "tickets/INC-0001.yaml").read_text())
+    data = yaml.safe_load((bob / "tickets/INC/000/INC-0001.yaml").read_text())
     notes = [e.get("note") for e in data["history"] if e["action"] == "comment"]
     assert notes == ["Bob: users in Lisbon only", "Ann: checked the NAS"]  # united in time order
     assert data["updated"] == "2026-03-02T10:00:00Z"
-    assert "<<<<<<<" not in (bob / "tickets/INC-0001.yaml").read_text()
+    assert "<<<<<<<" not in (bob / "tickets/INC/000/INC-0001.yaml").read_text()
     assert run("validate", cwd=bob).exit_code == 0
     git(bob, "push", "-q", "origin", "HEAD:main")
 
@@ -61,13 +61,13 @@ def test_different_transitions_on_both_sides_conflict(clones: tuple[Path, Path],
     git(bob, "fetch", "-q", "origin")
     merge = os.system(f"cd {bob} && git merge -q origin/main >/dev/null 2>&1")
     assert merge != 0
-    text = (bob / "tickets/INC-0001.yaml").read_text()
+    text = (bob / "tickets/INC/000/INC-0001.yaml").read_text()
     assert text.startswith("# itsm merge conflict: status")
-    assert "UU tickets/INC-0001.yaml" in git(bob, "status", "--porcelain")
-    git(bob, "add", "tickets/INC-0001.yaml")  # a careless add keeps the conflict note...
+    assert "UU tickets/INC/000/INC-0001.yaml" in git(bob, "status", "--porcelain")
+    git(bob, "add", "tickets/INC/000/INC-0001.yaml")  # a careless add keeps the conflict note...
     r = run("validate", cwd=bob)
     assert r.exit_code == 1  # ...which validate (and so the PR check) refuses
-    assert "tickets/INC-0001.yaml:1:1: unresolved merge conflict" in r.stdout
+    assert "tickets/INC/000/INC-0001.yaml:1:1: unresolved merge conflict" in r.stdout
 
 
 def test_new_tickets_on_both_sides_collide_and_renumber_fixes_it(clones: tuple[Path, Path]) -> None:
@@ -84,7 +84,7 @@ def test_new_tickets_on_both_sides_collide_and_renumber_fixes_it(clones: tuple[P
     assert fixed.stdout == "INC-0003\n"
     assert run("validate", "--base", "origin/main", cwd=bob).exit_code == 0
     git(bob, "merge", "-q", "origin/main")
-    assert sorted(p.name for p in (bob / "tickets").glob("*.yaml")) == ["INC-0001.yaml", "INC-0002.yaml", "INC-0003.yaml"]
+    assert sorted(p.name for p in (bob / "tickets").glob("*/*/*.yaml")) == ["INC-0001.yaml", "INC-0002.yaml", "INC-0003.yaml"]
     assert run("validate", cwd=bob).exit_code == 0
 
 
@@ -96,6 +96,6 @@ def test_rebase_keeps_both_histories(clones: tuple[Path, Path], monkeypatch: pyt
     monkeypatch.setenv("ITSM_NOW", "2026-03-02T09:20:00Z")
     run("--as", BOB, "comment", "INC-0001", "second", cwd=bob)
     git(bob, "pull", "-q", "--rebase", "origin", "main")
-    data = yaml.safe_load((bob / "tickets/INC-0001.yaml").read_text())
+    data = yaml.safe_load((bob / "tickets/INC/000/INC-0001.yaml").read_text())
     assert [e.get("note") for e in data["history"] if e["action"] == "comment"] == ["first", "second"]
     assert run("validate", "--base", "origin/main", cwd=bob).exit_code == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from desk_testing import ANN, BOB, EVE, git, run
+from desk_testing import ANN, BOB, EVE, git, run, ticket_path
 
 from itsm_cli.app import App
 from itsm_cli.core import records
@@ -72,7 +72,7 @@ def incident(**fields: Any) -> dict[str, Any]:
 
 def valid(desk: Path, data: dict[str, Any], known: set[str] = frozenset()) -> list[str]:
     d = Desk(desk)
-    rec = Record(f"tickets/{data['id']}.yaml", data, "ticket")
+    rec = Record(ticket_path(data["id"]), data, "ticket")
     problems = validate_records(d.config, SchemaSet(d.schemas()), [rec], {data["id"], *known}, d.services())
     return [p.message for p in problems]
 
@@ -241,7 +241,7 @@ def test_event_rules_through_the_app_commit_once_by_the_person_acting(desk: Path
     data = records.new_record(d.config, "incident", "INC-0001", fields, EVE, NOW)
     data, applied = apply_event_rules(d.config, data, "create", NOW, d.config.bot, d.services(), d.taken_ids())
     assert len(applied) == 3
-    app.check([Record("tickets/INC-0001.yaml", data, "ticket")])  # the result is valid
+    app.check([Record("tickets/INC/000/INC-0001.yaml", data, "ticket")])  # the result is valid
 
 
 # --- templated text ---------------------------------------------------------------------
@@ -386,13 +386,13 @@ def test_rules_run_inside_commands_and_the_trail_stays_verifiable(desk: Path) ->
     r = run("new", "incident", "--title", "Everything is down", "--service", "email", "--impact", "high", "--urgency", "high")
     assert r.exit_code == 0 and r.stdout == "INC-0001\n"
     assert "rule major" in r.stderr
-    data = yaml.safe_load((desk / "tickets/INC-0001.yaml").read_text())
+    data = yaml.safe_load((desk / "tickets/INC/000/INC-0001.yaml").read_text())
     assert any(e["by"] == BOT for e in data["history"][1:])
     message = git(desk, "log", "-1", "--format=%B")
     assert f"Itsm-Rule: {MAJOR['id']}" in message
     assert run("audit", "verify").exit_code == 0
     # The same bot entries without the trailer are not backed by anyone.
-    path = desk / "tickets/INC-0001.yaml"
+    path = desk / "tickets/INC/000/INC-0001.yaml"
     data["history"].append({**data["history"][-1], "at": "2026-03-02T10:00:00Z", "note": "forged"})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     git(desk, "commit", "-qam", "hand edit")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from desk_testing import BOB, CAROL, EVE, git, head, run, status
+from desk_testing import BOB, CAROL, EVE, git, head, run, status, ticket_path
 from test_rules import BOT, configure
 
 # 2026-03-02 is a Monday; the e-mail service's support hours are the business
@@ -27,7 +27,7 @@ def ok(*args: str) -> str:
 
 def record(desk: Path, rid: str) -> dict[str, Any]:
     folder = "kb" if rid.startswith("KB-") else "tickets"
-    text = (desk / folder / f"{rid}.{'md' if folder == 'kb' else 'yaml'}").read_text()
+    text = (desk / (f"kb/{rid}.md" if folder == "kb" else ticket_path(rid))).read_text()
     if folder == "kb":
         text = text.split("---\n")[1]
     return yaml.safe_load(text)
@@ -60,7 +60,7 @@ def test_resolved_tickets_close_after_n_business_days(desk: Path, monkeypatch: p
     message = git(desk, "log", "-1", "--format=%an <%ae>%n%B")
     assert message.startswith(f"itsm bot <{BOT}>\nINC-0001: close: resolved -> closed after 3d")
     assert "Itsm-Id: INC-0001\nItsm-Action: sweep" in message
-    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC-0001.yaml"]
+    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC/000/INC-0001.yaml"]
     assert status(desk) == "" and run("validate").exit_code == 0
     after = head(desk)
     assert run("sweep").exit_code == 0 and head(desk) == after

@@ -24,6 +24,7 @@ GOOD_INCIDENT = {
 
 def write(desk: Path, rel: str, data: dict | str) -> None:
     text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+    (desk / rel).parent.mkdir(parents=True, exist_ok=True)
     (desk / rel).write_text(text)
 
 
@@ -49,7 +50,7 @@ def with_changes(**changes: object) -> dict:
 
 
 def test_a_good_record_passes(desk: Path) -> None:
-    write(desk, "tickets/INC-0001.yaml", GOOD_INCIDENT)
+    write(desk, "tickets/INC/000/INC-0001.yaml", GOOD_INCIDENT)
     assert problems() == []
 
 
@@ -75,7 +76,7 @@ def test_a_good_record_passes(desk: Path) -> None:
     ],
 )
 def test_each_record_rule_has_a_failing_example(desk: Path, changes: dict, expected: str) -> None:
-    write(desk, "tickets/INC-0001.yaml", with_changes(**changes))
+    write(desk, "tickets/INC/000/INC-0001.yaml", with_changes(**changes))
     found = messages()
     assert any(expected in m for m in found), found
 
@@ -94,7 +95,7 @@ def test_each_record_rule_has_a_failing_example(desk: Path, changes: dict, expec
 def test_history_is_replayed_step_by_step(desk: Path, history_change, expected: str) -> None:
     data = with_changes()
     history_change(data["history"])
-    write(desk, "tickets/INC-0001.yaml", data)
+    write(desk, "tickets/INC/000/INC-0001.yaml", data)
     found = messages()
     assert any(expected in m for m in found), found
 
@@ -102,55 +103,55 @@ def test_history_is_replayed_step_by_step(desk: Path, history_change, expected: 
 def test_state_requirements_are_enforced_on_files(desk: Path) -> None:
     data = with_changes(status="resolved")
     data["history"].append({"at": "2026-03-02T10:00:00Z", "by": BOB, "action": "transition", "from": "assigned", "to": "resolved"})
-    write(desk, "tickets/INC-0001.yaml", data)
+    write(desk, "tickets/INC/000/INC-0001.yaml", data)
     assert any("state 'resolved' requires 'resolution'" in m for m in messages())
 
 
 def test_hand_written_approval_by_the_requester_is_caught(desk: Path) -> None:
     run("--as", CAROL, "new", "request", "--title", "Mailbox", "--service", "email", "--offering", "shared-mailbox")
     run("transition", "REQ-0001", "awaiting_approval")
-    path = desk / "tickets/REQ-0001.yaml"
+    path = desk / "tickets/REQ/000/REQ-0001.yaml"
     data = yaml.safe_load(path.read_text())
     data["history"].append({"at": "2026-03-02T09:30:00Z", "by": CAROL, "action": "approve", "from": "awaiting_approval", "to": "approved"})
     data["status"] = "approved"
-    write(desk, "tickets/REQ-0001.yaml", data)
+    write(desk, "tickets/REQ/000/REQ-0001.yaml", data)
     assert any("is the requester and cannot approve" in m for m in messages())
 
 
 def test_every_problem_is_reported_with_line_and_column(desk: Path) -> None:
-    write(desk, "tickets/INC-0001.yaml", with_changes(priority="P1", group="night-shift"))
+    write(desk, "tickets/INC/000/INC-0001.yaml", with_changes(priority="P1", group="night-shift"))
     r = run("validate")
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
     assert len(lines) == 2
-    text = (desk / "tickets/INC-0001.yaml").read_text().splitlines()
+    text = (desk / "tickets/INC/000/INC-0001.yaml").read_text().splitlines()
     group_line = next(i for i, t in enumerate(text, 1) if t.startswith("group:"))
-    assert f"tickets/INC-0001.yaml:{group_line}:1: unknown group 'night-shift'" in lines
+    assert f"tickets/INC/000/INC-0001.yaml:{group_line}:1: unknown group 'night-shift'" in lines
     assert "itsm: 3 file(s) checked, 2 problem(s)" in r.stderr
 
 
 def test_github_annotations(desk: Path) -> None:
-    write(desk, "tickets/INC-0001.yaml", with_changes(group="night-shift"))
+    write(desk, "tickets/INC/000/INC-0001.yaml", with_changes(group="night-shift"))
     r = run("validate", "--format", "github")
     assert r.exit_code == 1
-    assert r.stdout.startswith("::error file=tickets/INC-0001.yaml,line=")
+    assert r.stdout.startswith("::error file=tickets/INC/000/INC-0001.yaml,line=")
     assert "::unknown group 'night-shift'" in r.stdout
 
 
 def test_malformed_yaml_is_located(desk: Path) -> None:
-    write(desk, "tickets/INC-0001.yaml", "id: INC-0001\ntitle: [unclosed\n")
-    write(desk, "tickets/INC-0002.yaml", "id: INC-0002\nid: INC-0002\n")
+    write(desk, "tickets/INC/000/INC-0001.yaml", "id: INC-0001\ntitle: [unclosed\n")
+    write(desk, "tickets/INC/000/INC-0002.yaml", "id: INC-0002\nid: INC-0002\n")
     found = problems()
-    assert {(p["path"], p["line"]) for p in found} >= {("tickets/INC-0002.yaml", 2)}
-    assert any(p["path"] == "tickets/INC-0001.yaml" and "malformed YAML" in p["message"] for p in found)
+    assert {(p["path"], p["line"]) for p in found} >= {("tickets/INC/000/INC-0002.yaml", 2)}
+    assert any(p["path"] == "tickets/INC/000/INC-0001.yaml" and "malformed YAML" in p["message"] for p in found)
     assert any("duplicate key 'id'" in p["message"] for p in found)
 
 
 def test_validate_named_paths_only(desk: Path) -> None:
-    write(desk, "tickets/INC-0001.yaml", GOOD_INCIDENT)
-    write(desk, "tickets/INC-0002.yaml", with_changes(id="INC-0002", group="night-shift"))
-    assert run("validate", "tickets/INC-0001.yaml").exit_code == 0
-    assert run("validate", "tickets/INC-0002.yaml").exit_code == 1
+    write(desk, "tickets/INC/000/INC-0001.yaml", GOOD_INCIDENT)
+    write(desk, "tickets/INC/000/INC-0002.yaml", with_changes(id="INC-0002", group="night-shift"))
+    assert run("validate", "tickets/INC/000/INC-0001.yaml").exit_code == 0
+    assert run("validate", "tickets/INC/000/INC-0002.yaml").exit_code == 1
 
 
 def test_service_rules(desk: Path) -> None:
@@ -174,7 +175,7 @@ def test_config_problems_are_located_in_itsm_yaml(desk: Path) -> None:
 
 def test_implicit_types_never_convert(desk: Path) -> None:
     text = yaml.safe_dump(GOOD_INCIDENT, sort_keys=False).replace("'2026-03-02T09:00:00Z'", "2026-03-02T09:00:00Z", 1)
-    write(desk, "tickets/INC-0001.yaml", text)
+    write(desk, "tickets/INC/000/INC-0001.yaml", text)
     assert problems() == []  # an unquoted timestamp stays the same string
 
 
@@ -198,7 +199,7 @@ def test_base_accepts_a_normal_change(pr: Path) -> None:
 
 
 def test_base_catches_rewritten_history(pr: Path) -> None:
-    path = pr / "tickets/INC-0001.yaml"
+    path = pr / "tickets/INC/000/INC-0001.yaml"
     path.write_text(path.read_text().replace("action: create", "action: create\n    note: forged", 1))
     found = messages("--base", "main")
     assert any("history[0] was rewritten; history is append-only" in m for m in found), found
@@ -209,9 +210,9 @@ def test_base_catches_identity_changes_and_deletion(pr: Path) -> None:
     git(pr, "checkout", "-q", "main")
     git(pr, "merge", "-q", "feature")
     git(pr, "checkout", "-q", "feature")
-    path = pr / "tickets/INC-0001.yaml"
+    path = pr / "tickets/INC/000/INC-0001.yaml"
     path.write_text(path.read_text().replace(f"requester: {ANN}", "requester: mallory@example.com"))
-    (pr / "tickets/INC-0002.yaml").unlink()
+    (pr / "tickets/INC/000/INC-0002.yaml").unlink()
     found = messages("--base", "main")
     assert any("'requester' may never change" in m for m in found), found
     assert any("records are never deleted" in m for m in found), found
@@ -222,7 +223,7 @@ def test_base_freezes_records_closed_at_the_base(pr: Path) -> None:
     run("transition", "INC-0001", "cancelled")
     git(pr, "checkout", "-q", "feature")
     git(pr, "merge", "-q", "main")
-    path = pr / "tickets/INC-0001.yaml"
+    path = pr / "tickets/INC/000/INC-0001.yaml"
     path.write_text(path.read_text().replace("title: Base incident", "title: Rewritten"))
     found = messages("--base", "main")
     assert any("(a closed state) at the base and may not change" in m for m in found), found
@@ -234,8 +235,8 @@ def test_base_reports_ids_used_by_another_branch_with_the_fix(pr: Path) -> None:
     git(pr, "add", "-A")
     git(pr, "commit", "-qm", "colleague")  # a hand-made commit, as from another clone
     git(pr, "checkout", "-q", "feature")
-    (pr / "tickets/INC-0002.yaml").write_text(
-        (pr / "tickets/INC-0001.yaml").read_text().replace("INC-0001", "INC-0002").replace("Base incident", "Mine")
+    (pr / "tickets/INC/000/INC-0002.yaml").write_text(
+        (pr / "tickets/INC/000/INC-0001.yaml").read_text().replace("INC-0001", "INC-0002").replace("Base incident", "Mine")
     )
     found = messages("--base", "main")
     assert any("INC-0002 is also used by a different record on colleague; run: itsm renumber INC-0002" in m for m in found), found
@@ -248,8 +249,8 @@ def test_renumber_rewrites_links(pr: Path) -> None:
     run("link", "INC-0001", "caused-by", "PRB-0001")
     r = run("renumber", "PRB-0001")
     assert r.stdout == "PRB-0002\n"
-    assert not (pr / "tickets/PRB-0001.yaml").exists()
-    data = yaml.safe_load((pr / "tickets/INC-0001.yaml").read_text())
+    assert not (pr / "tickets/PRB/000/PRB-0001.yaml").exists()
+    data = yaml.safe_load((pr / "tickets/INC/000/INC-0001.yaml").read_text())
     assert data["links"] == [{"kind": "caused-by", "id": "PRB-0002"}]
     message = git(pr, "log", "-1", "--format=%B")
     assert "Itsm-Action: renumber" in message and "Itsm-Id: PRB-0001" in message

@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SKELETON_WORKFLOWS = REPO / "itsm_cli" / "data" / "skeleton" / ".github" / "workflows"
 REPO_WORKFLOWS = REPO / ".github" / "workflows"
-NAMES = ("validate.yml", "publish.yml", "sweep.yml", "intake.yml")
+NAMES = ("validate.yml", "publish.yml", "sweep.yml", "intake.yml", "sync.yml")
 WORKFLOW_FILES = [SKELETON_WORKFLOWS / n for n in NAMES] + [REPO_WORKFLOWS / n for n in NAMES]
 VENV_BIN = Path(sys.executable).parent
 
@@ -294,8 +294,8 @@ def test_checkout_says_whether_credentials_persist(name: str) -> None:
     ]
     assert checkouts
     for step in checkouts:
-        # Only the sweep pushes, and only it keeps the token in .git/config.
-        assert step["with"]["persist-credentials"] is (name in ("sweep.yml", "intake.yml"))
+        # Only the workflows that push keep the token in .git/config.
+        assert step["with"]["persist-credentials"] is (name in ("sweep.yml", "intake.yml", "sync.yml"))
 
 
 def test_validate_workflow_checks_pull_requests_against_their_base() -> None:
@@ -392,11 +392,11 @@ def test_validate_workflow_passes_a_clean_pull_request(itsm_env: dict[str, str],
 
 def test_validate_workflow_annotates_an_invalid_ticket(itsm_env: dict[str, str], tmp_path: Path) -> None:
     desk = make_pr_desk(tmp_path, itsm_env)
-    commit_file(desk, itsm_env, "tickets/INC-9999.yaml", INVALID_TICKET)
+    commit_file(desk, itsm_env, "tickets/INC/009/INC-9999.yaml", INVALID_TICKET)
     proc = run_validate_workflow(desk, itsm_env, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     annotations = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("::error file=")]
-    assert any("tickets/INC-9999.yaml" in line for line in annotations), proc.stdout + proc.stderr
+    assert any("tickets/INC/009/INC-9999.yaml" in line for line in annotations), proc.stdout + proc.stderr
 
 
 # --- pre-commit ---------------------------------------------------------------
@@ -414,7 +414,7 @@ def test_pre_commit_hook_definition(env: dict[str, str]) -> None:
     assert hook["entry"] == "itsm validate"
     assert hook["pass_filenames"] is False
     files = re.compile(hook["files"])
-    for path in ("itsm.yaml", "tickets/INC-0042.yaml", "catalog/email.yaml", "kb/KB-0005.md", "schemas/x.json"):
+    for path in ("itsm.yaml", "tickets/INC/000/INC-0042.yaml", "catalog/email.yaml", "kb/KB-0005.md", "schemas/x.json"):
         assert files.search(path), path
     for path in ("README.md", "docs/tickets/x.yaml", "mkdocs.yml", ".github/workflows/validate.yml"):
         assert not files.search(path), path
@@ -453,7 +453,7 @@ def test_pre_commit_hook_validates_a_desk(itsm_env: dict[str, str], tmp_path: Pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Skipped" in proc.stdout
 
-    commit_file(desk, itsm_env, "tickets/INC-9999.yaml", INVALID_TICKET)
+    commit_file(desk, itsm_env, "tickets/INC/009/INC-9999.yaml", INVALID_TICKET)
     proc = run([pre_commit, "run", "itsm-validate", "--all-files"], cwd=desk, env=itsm_env, check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "INC-9999" in proc.stdout

@@ -76,10 +76,11 @@ def _register() -> None:
         record_commands,
         service_level_commands,
         site_commands,
+        sync_commands,
     )
 
     for module in (record_commands, desk_commands, service_level_commands, audit_commands, site_commands,
-                   automation_commands):
+                   automation_commands, sync_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -94,10 +94,9 @@ def record_commits(
     path = rec.path
     for _ in range(MAX_RENUMBER_HOPS):
         first = next((c for c in commits if any(f.path == path and f.parents == (None,) for f in c.files)), None)
-        if first is None or first.action != "renumber" or len(first.ids) < 2:
+        old_path = _path_before(path, first) if first is not None else None
+        if first is None or old_path is None:
             break
-        folder, _, name = path.rpartition("/")
-        old_path = f"{folder}/{first.ids[1]}{name[name.rfind('.'):]}"
         older = touching(old_path, first.sha)
         if not older or older[-1].sha != first.sha:
             break
@@ -105,6 +104,26 @@ def record_commits(
         commits = older[:-1] + [older[-1]] + [c for c in commits if c.sha != first.sha]
         path = old_path
     return commits
+
+
+def _path_before(path: str, first: Any) -> str | None:
+    """Where a record's file was before ``first``, the commit that created ``path``, when that moved it.
+
+    ``itsm upgrade`` moved a ticket from its flat place to its bucket folder;
+    ``itsm renumber`` moved a record from its old ID's file (in the layout of
+    the time, the folder depth says which). Both places follow from IDs alone.
+    """
+    from itsm_cli.core import ids
+
+    folder = path.partition("/")[0]
+    name = path.rpartition("/")[2]
+    record_id, ext = name[: name.rfind(".")], name[name.rfind("."):]
+    if first.action == "upgrade" and path.count("/") == 3:
+        return ids.flat_ticket_path(folder, record_id)
+    if first.action != "renumber" or len(first.ids) < 2 or not ids.is_record_id(first.ids[1]):
+        return None
+    old_id = first.ids[1]
+    return ids.ticket_path(folder, old_id) if path.count("/") == 3 else f"{folder}/{old_id}{ext}"
 
 
 # -- itsm history ----------------------------------------------------------------------------
@@ -386,7 +405,9 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
     """The evidence chain of a change: request, assessment, approvals, schedule, work, links, commits.
 
     Approvals show the approver's groups and whether they were independent
-    (not the requester or assignee, a member of the approving group); every
+    (a member of the approving group, not the requester, assignee or
+    implementer as the workflow's segregation asks), and any later entry
+    that broke it; a standard change shows its pre-authorised model; every
     entry names the commit that introduced it, who authored it, and who
     committed and signed it where they are someone else;
     merge commits (pull requests) that brought the work in are listed too.
@@ -444,6 +465,16 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
             + (at_commit(req) if "commit" in req else ""))
     risk = ev["assessment"]["risk"]
     section("Assessment", f"risk {risk or '(none)'}, plan {'written' if ev['assessment']['plan'] else 'missing'}")
+    model = ev.get("standard_model")
+    if model:
+        if model.get("title"):
+            row = (f"{model['id']}  {model['title']}: pre-authorised by {name(model['approved_by'])} "
+                   f"<{model['approved_by']}> at {model['approved_at']}")
+            row += f", expires {model['expires']}" if model.get("expires") else ""
+        else:
+            row = f"{model.get('id') or '(none named)'}"
+        rows_model = [row] + ([f"NOT VALID: {model['problem']}"] if model.get("problem") else [])
+        section("Standard change model", *rows_model)
     rule = ev["approval_rule"]
     rows = [f"needs {rule['count']} approval(s) from group {rule['group']}" if rule else "no approval required"]
     for a in ev["approvals"]:
@@ -453,6 +484,11 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
                     f"{a.get('group') or '?'}: {verdict}{at_commit(a)}")
         if a.get("note"):
             rows.append(f"    \"{a['note']}\"")
+    seg = ev.get("segregation") or {}
+    if seg.get("roles") and (rule or ev["approvals"]):
+        rows.append(f"separation of duties: the approver is not the {', '.join(seg['roles'])}")
+    for v in seg.get("violations") or []:
+        rows.append(f"{v['at']}  {v['action']} by {name(v['by'])}: NOT INDEPENDENT: {v['problem']}{at_commit(v)}")
     section("Approvals", *rows)
     sched = ev["schedule"]
     section("Schedule", f"{sched['planned_start'] or '(not planned)'} -> {sched['planned_end'] or '(not planned)'}")

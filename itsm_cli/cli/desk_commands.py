@@ -1,4 +1,4 @@
-"""Commands about the desk as a whole: init and validate."""
+"""Commands about the desk as a whole: init, upgrade, validate, codeowners, the merge driver."""
 
 from __future__ import annotations
 
@@ -22,6 +22,29 @@ def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None) -> None:
     base = Path(obj.directory or ".") / path
     sha = init_desk(base, demo=demo, actor=obj.actor, name=desk_name)
     click.echo(f"Initialised {'demo ' if demo else ''}desk in {base.resolve()} ({sha[:8]})", err=True)
+
+
+@click.command("upgrade")
+@click.pass_obj
+def upgrade_cmd(obj: Any) -> None:
+    """Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to tickets/<PREFIX>/<NNN>/, in one commit.
+
+    Git sees every move as a rename, so history, audit and verify follow each
+    ticket across it; branches made before the upgrade still merge after it.
+    The work tree must be clean. Running it again does nothing.
+    """
+    from itsm_cli.app import resolve_actor
+    from itsm_cli.store.upgrade import upgrade
+
+    desk = obj.desk
+    actor = resolve_actor(obj.actor, desk)
+    result = upgrade(desk, desk.config.display_name(actor), actor)
+    if result.commit is None:
+        click.echo("nothing to upgrade: every ticket is already in tickets/<PREFIX>/<NNN>/")
+        return
+    widened = "; .gitattributes now routes tickets/**/*.yaml through the merge driver" if result.attributes else ""
+    click.echo(f"moved {result.moved} ticket(s) into {result.buckets} folder(s) under tickets/ "
+               f"in commit {result.commit[:10]}{widened}")
 
 
 def _escape_data(text: str) -> str:
@@ -114,4 +137,4 @@ def merge_driver_cmd(base: str, ours: str, theirs: str, marker_size: str, path: 
     return merge_main([base, ours, theirs, marker_size, path or ours])
 
 
-COMMANDS = [init_cmd, validate_cmd, codeowners_cmd, merge_driver_cmd]
+COMMANDS = [init_cmd, upgrade_cmd, validate_cmd, codeowners_cmd, merge_driver_cmd]

@@ -14,8 +14,10 @@ record's entries with the commits behind them, and checks the trail:
   each parent's history as a subsequence, as the merge driver does);
 - ``deleted``: a record with history was deleted (entries moved to another
   file in the same commit, as ``itsm renumber`` does, do not count);
-- ``approval``: an approval or rejection breaks separation of duties, judged
-  by the same :class:`~itsm_cli.core.workflow.Replay` the commands use;
+- ``approval``: an approval or rejection breaks separation of duties (or is
+  by someone outside the approving group), or a later assignment or
+  implementation by someone who approved does, judged by the same
+  :class:`~itsm_cli.core.workflow.Replay` the commands use;
 - ``squashed`` / ``rebased``: instead of ``unbacked`` per entry, once per commit,
   when one commit carries entries of several other people (a squash merge) or a
   run of commits by one committer carries only others' entries (a rebase that
@@ -42,7 +44,14 @@ from typing import Any, Protocol
 
 from itsm_cli.core.config import Config
 from itsm_cli.core.signing import Signature, desk_keys, judge, signer_label
-from itsm_cli.core.workflow import Replay, approval_policy
+from itsm_cli.core.workflow import (
+    Replay,
+    approval_policy,
+    implementation_states,
+    is_standard,
+    segregation,
+    standard_model_problem,
+)
 from itsm_cli.errors import ItsmError
 
 __all__ = [
@@ -150,6 +159,7 @@ class FileDelta:
     rewritten: bool = False  # a parent's history does not survive in order
     brought: list[Entry] = field(default_factory=list)  # merges: entries new relative to the first parent
     error: str | None = None  # a version could not be read
+    moved: bool = False  # a deleted file whose every entry went to another file of the commit (renumber, upgrade)
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,12 @@ def file_delta(change: FileChange, *, merge: bool = False) -> FileDelta:
 
 
 def commit_deltas(commit: CommitInfo) -> list[FileDelta]:
-    """The deltas of every file of a commit; entries moved between files in the commit (renumber) cancel out."""
+    """The deltas of every file of a commit; entries moved between files in the commit (renumber) cancel out.
+
+    A merge that joins a branch made before ``itsm upgrade`` drops the branch's
+    flat files: their entries live on in the moved files the merge keeps, so
+    they count as moved too (the move itself was checked at the upgrade commit).
+    """
     deltas = [file_delta(f, merge=commit.is_merge) for f in commit.files]
     if not any(d.change.new is None and d.lost for d in deltas):
         return deltas
@@ -249,16 +264,30 @@ def commit_deltas(commit: CommitInfo) -> list[FileDelta]:
     for d in deltas:
         if d.change.new is None:
             lost_keys.update(entry_key(e) for e in d.lost)
+        elif commit.is_merge:
+            try:
+                added_keys.update(entry_key(e) for e in d.change.new.history())
+            except (ValueError, ItsmError):
+                continue
         else:
             added_keys.update(entry_key(e) for e in d.added)
     moved = lost_keys & added_keys
     if moved:
         for d in deltas:
             if d.change.new is None:
+                d.moved = bool(d.lost)
                 d.lost = _take(d.lost, moved.copy())
+                d.moved = d.moved and not d.lost
         for d in deltas:
-            if d.change.new is not None:
+            if d.change.new is not None and not commit.is_merge:
                 d.added = _take(d.added, moved)
+    if commit.is_merge:
+        # Entries the merge gives a moved file that the branch's dropped file already held were
+        # made on the branch, by the commits that made them there: brought in, not introduced.
+        budget = lost_keys.copy()
+        for d in deltas:
+            if d.change.new is not None and d.added:
+                d.added = _take(d.added, budget)
     return deltas
 
 
@@ -318,7 +347,8 @@ def audit_rows(
     """One row per change to a record in ``[since, until)`` (commit dates, ``...Z`` strings), as they stream.
 
     A row per history entry a commit introduced (``action`` is the entry's), and
-    rows for what has no entry: ``history-rewritten``, ``deleted``, ``unreadable``,
+    rows for what has no entry: ``history-rewritten``, ``deleted``, ``moved`` (a file whose whole
+    history went to another file of the commit: ``itsm renumber``, ``itsm upgrade``), ``unreadable``,
     ``added``/``changed`` (a file added or changed without a new entry, e.g. a
     catalog edit) and ``config`` (``itsm.yaml``). ``type_of`` names a file's record type;
     ``types`` keeps only those types. Keys: :data:`ROW_KEYS`; ``committer`` is
@@ -346,7 +376,7 @@ def audit_rows(
             if delta.rewritten:
                 yield _row(commit, change, type_name, "history-rewritten", signer=signer)
             if change.new is None:
-                yield _row(commit, change, type_name, "deleted", signer=signer)
+                yield _row(commit, change, type_name, "moved" if delta.moved else "deleted", signer=signer)
             elif not delta.added and not delta.rewritten and not commit.is_merge:
                 yield _row(commit, change, type_name, "added" if change.parents == (None,) else "changed", signer=signer)
 
@@ -547,14 +577,31 @@ def _check_delta(
             by = str(entry.get("by", ""))
             if by.lower() != author and by.lower() != bot:
                 yield finding("unbacked", f"{_describe(entry)} says by {by} but the commit's author is {commit.author_email}")
-    if change.new is not None and any(e.get("action") in ("approve", "reject") for e in delta.added):
+    rtype = config.type_for_id(rid)
+    if change.new is not None and any(_may_break_duties(e, config, rtype.name if rtype else None) for e in delta.added):
         yield from (finding("approval", m) for m in _approval_problems(change.new, delta.added, config, services))
+
+
+def _may_break_duties(entry: Entry, config: Config, type_name: str | None) -> bool:
+    """Whether separation of duties judges ``entry``: a decision, a new assignee, entering an implementation state."""
+    if entry.get("action") in ("approve", "reject"):
+        return True
+    fields = entry.get("fields")
+    if isinstance(fields, dict) and fields.get("assignee"):
+        return True
+    return (entry.get("action") == "transition" and type_name is not None
+            and entry.get("to") in implementation_states(config, type_name))
 
 
 def _approval_problems(
     version: Version, added: list[Entry], config: Config, services: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[str]:
-    """Replay the record as this commit left it and judge each approval or rejection the commit introduced."""
+    """Replay the record as this commit left it and judge what the commit introduced.
+
+    Approvals and rejections are judged in full (approving group, separation
+    of duties); other entries only for separation of duties (an approver
+    assigned, or taking the record into an implementation state).
+    """
     try:
         record = version.record()
     except (ValueError, ItsmError) as e:
@@ -562,7 +609,8 @@ def _approval_problems(
         return
     service = services.get(str(record.get("service"))) if record.get("service") else None
     policy = approval_policy(config, record, dict(service) if service else None)
-    pending = Counter(entry_key(e) for e in added if e.get("action") in ("approve", "reject"))
+    type_name = record.get("type") if record.get("type") in config.types else None
+    pending = Counter(entry_key(e) for e in added if _may_break_duties(e, config, type_name))
     replay = Replay(config, record, policy)
     for entry in record.get("history") or []:
         if not isinstance(entry, dict):
@@ -571,7 +619,10 @@ def _approval_problems(
         if pending[key]:
             pending[key] -= 1
             try:
-                problems = replay.check(entry)
+                if entry.get("action") in ("approve", "reject"):
+                    problems = replay.check(entry)
+                else:
+                    problems = replay.duty_problems(entry)
             except (KeyError, TypeError, ValueError) as e:
                 problems = [f"cannot replay: {type(e).__name__}: {e}"]
             for problem in problems:
@@ -654,8 +705,12 @@ def change_evidence(
     Request (requester, created, the creating commit), assessment (risk, whether
     a plan is written), the approval rule and each approval or rejection with the
     approver's groups, whether it was independent (replayed with the workflow's
-    own rules) and who committed it, the schedule, every state change, links
-    both ways (``incoming``: records that link to this one) and every commit.
+    own rules) and who committed it, the standard-change model a standard
+    change names (who approved the model, when, and whether it covers the
+    change), the workflow's separation of duties and any later entry that
+    breaks it (an approver assigned or implementing), the schedule, every
+    state change, links both ways (``incoming``: records that link to this
+    one) and every commit.
     Each entry names its commit's author, committer (``committed_by``) and
     signer (``signed_by``: whom ``keys`` give the signing key to; "" when
     unsigned or not checked), so an approval made ``--as`` someone, or signed
@@ -679,6 +734,7 @@ def change_evidence(
     policy = approval_policy(config, data, dict(service) if service else None)
     replay = Replay(config, data, policy)
     approvals: list[dict[str, Any]] = []
+    duties: list[dict[str, Any]] = []  # later entries that break separation of duties (an approver assigned...)
     transitions: list[dict[str, Any]] = []
     created: dict[str, Any] = {}
     for i, e in enumerate(entries):
@@ -700,6 +756,13 @@ def change_evidence(
                 "note": e.get("note"), "to": e.get("to"), **who(i),
                 "independent": not problems, "problems": problems,
             })
+        elif action != "create":
+            try:
+                duty = replay.duty_problems(e)
+            except (KeyError, TypeError, ValueError) as exc:
+                duty = [f"cannot replay: {exc}"]
+            duties.extend({"at": e.get("at"), "by": by, "action": action, "entry": i, "problem": p,
+                           **who(i)} for p in duty)
         if e.get("to") and action in ("create", "transition", "approve", "reject"):
             transitions.append({
                 "at": e.get("at"), "by": by, "action": action, "from": e.get("from"), "to": e.get("to"),
@@ -727,11 +790,34 @@ def change_evidence(
         "change_class": data.get("change_class"),
         "request": {"requester": data.get("requester"), "created": data.get("created"), **created},
         "assessment": {"risk": data.get("risk"), "plan": bool(data.get("plan"))},
+        "standard_model": _model_evidence(config, data),
         "approval_rule": {"group": policy.group, "count": policy.count} if policy else None,
         "approvals": approvals,
+        "segregation": {"roles": list(segregation(config, data["type"])) if data.get("type") in config.types else [],
+                        "violations": duties},
         "schedule": {"planned_start": data.get("planned_start"), "planned_end": data.get("planned_end")},
         "transitions": transitions,
         "links": {"outgoing": list(data.get("links") or []), "incoming": list(incoming)},
         "commits": commits,
         "uncommitted_entries": [i for i, sha in enumerate(timeline.entry_commit) if sha is None],
+    }
+
+
+def _model_evidence(config: Config, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The standard-change model a change names, as the desk lists it today, and whether it covers the change."""
+    name = record.get("standard_model")
+    if name is None and not is_standard(record):
+        return None
+    model = config.standard_changes.get(str(name)) if name is not None else None
+    person = config.person(model["approved_by"]) if model else None
+    return {
+        "id": name,
+        "title": model.get("title") if model else None,
+        "services": model.get("services") if model else None,
+        "risk": model.get("risk") if model else None,
+        "approved_by": model.get("approved_by") if model else None,
+        "approved_by_name": person.name if person else None,
+        "approved_at": model.get("approved_at") if model else None,
+        "expires": model.get("expires") if model else None,
+        "problem": standard_model_problem(config, record),
     }

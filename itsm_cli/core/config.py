@@ -178,6 +178,13 @@ class Config:
         p = self.person(email)
         return p.name if p else email
 
+    # --- standard changes ----------------------------------------------------
+
+    @cached_property
+    def standard_changes(self) -> dict[str, dict[str, Any]]:
+        """The pre-authorised standard-change models (``standard_changes``), by ID."""
+        return {m["id"]: m for m in self.data.get("standard_changes") or [] if isinstance(m, dict) and "id" in m}
+
     # --- service levels and desk ---------------------------------------------
 
     @property

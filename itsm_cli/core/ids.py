@@ -1,7 +1,14 @@
-"""Record IDs: what a valid one looks like, and how the next one is chosen.
+"""Record IDs: what a valid one looks like, where its file lives, and how the next one is chosen.
 
 IDs are checked with ``fullmatch`` (``re.match`` accepts a trailing newline)
 before they are ever used to build a path.
+
+Layout (SPEC section 2). A ticket lives at ``tickets/<PREFIX>/<NNN>/<ID>.yaml``,
+``NNN`` being the ID's number divided by 1,000, zero-padded to three digits, so
+no folder ever holds more than 1,000 entries and a commit rewrites only small
+trees. Articles and services stay flat (``kb/KB-0005.md``, ``catalog/email.yaml``).
+Desks made before that kept tickets flat (``tickets/INC-0042.yaml``); ``itsm
+upgrade`` moves them, and :func:`flat_ticket_path` still names where they were.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from itsm_cli.errors import BadArgument
 RECORD_ID = re.compile(r"[A-Z]{2,5}-[0-9]{1,9}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 ID_WIDTH = 4
+#: Tickets per bucket folder: ``tickets/INC/012/`` holds INC-12000 to INC-12999.
+BUCKET_SIZE = 1000
+BUCKET_WIDTH = 3
 
 
 def is_record_id(text: str) -> bool:
@@ -38,6 +48,29 @@ def number_of(record_id: str) -> int:
     return int(record_id.rpartition("-")[2])
 
 
+def bucket_of(record_id: str) -> str:
+    """The bucket folder of a ticket ID: ``INC-0042`` -> ``000``, ``INC-12345`` -> ``012``, ``INC-1234567`` -> ``1234``."""
+    return f"{number_of(record_id) // BUCKET_SIZE:0{BUCKET_WIDTH}d}"
+
+
+def ticket_path(folder: str, record_id: str) -> str:
+    """Where a ticket's file lives, relative to the desk: ``tickets/INC/000/INC-0042.yaml``."""
+    prefix = record_id.partition("-")[0]
+    return f"{folder}/{prefix}/{bucket_of(record_id)}/{record_id}.yaml"
+
+
+def flat_ticket_path(folder: str, record_id: str) -> str:
+    """Where a ticket lived in the earlier flat layout: ``tickets/INC-0042.yaml`` (``itsm upgrade`` moves it)."""
+    return f"{folder}/{record_id}.yaml"
+
+
+def record_path(kind: str, folder: str, record_id: str) -> str:
+    """The desk-relative file of a record of ``kind`` (ticket, article, service) kept in ``folder``."""
+    if kind == "ticket":
+        return ticket_path(folder, record_id)
+    return f"{folder}/{record_id}{'.md' if kind == 'article' else '.yaml'}"
+
+
 def format_id(prefix: str, number: int) -> str:
     """``format_id("INC", 42)`` -> ``INC-0042``."""
     return f"{prefix}-{number:0{ID_WIDTH}d}"
@@ -52,6 +85,14 @@ def highest_number_in_tree(prefix: str, tree: bytes) -> int:
     # Led by a literal (the space after the mode), so the regex engine can search for it.
     pattern = re.compile(rb" " + re.escape(prefix.encode()) + rb"-([0-9]{1,9})\.[a-z]+\x00")
     return max(map(int, pattern.findall(tree)), default=0)
+
+
+def highest_bucket_in_tree(tree: bytes) -> str | None:
+    """The name of the highest-numbered bucket folder (``000``, ``012``...) in a raw git tree of ``tickets/PREFIX``."""
+    names = re.findall(rb"40000 ([0-9]{%d,9})\x00" % BUCKET_WIDTH, tree)
+    if not names:
+        return None
+    return max(names, key=int).decode("ascii")
 
 
 def next_id(prefix: str, taken: Iterable[str]) -> str:

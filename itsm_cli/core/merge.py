@@ -15,7 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ABSENT", "Conflict", "MergeResult", "conflict_summary", "merge_records", "merge_values"]
+__all__ = [
+    "ABSENT", "Conflict", "MergeResult", "conflict_summary", "fork_states", "merge_records", "merge_values",
+    "settle_fork",
+]
 
 #: Fields merged as sets: additions from both sides kept, removals honoured.
 SET_FIELDS = frozenset({"tags", "links"})
@@ -97,7 +100,7 @@ def merge_records(base: dict | None, ours: dict, theirs: dict) -> MergeResult:
 
     - ``history``: the base entries must be a prefix of both sides (else a
       conflict, "history rewritten"); both sides' new entries follow the base,
-      sorted stably by ``at`` (ties: ours first), identical ones once.
+      interleaved by ``at``, each side in its own order (ties: ours first), identical ones once.
     - ``tags``, ``links``: set-like union of both sides' additions; an item
       either side removed is removed; order is base, ours' additions, theirs'.
     - ``updated``: never a conflict; the later timestamp wins.
@@ -247,22 +250,31 @@ def _merge_history(base: Any, ours: Any, theirs: Any) -> tuple[Any, Conflict | N
     if rewritten:
         who = " and ".join(rewritten)
         return _copy(ours), Conflict("history", _copy(base), _copy(ours), _copy(theirs), f"history rewritten by {who}")
-    ours_new = ours[len(base_l) :]
-    theirs_new = theirs[len(base_l) :]
-    # Each of ours' new entries absorbs one identical entry of theirs: the same
-    # event appended on both sides (e.g. cherry-picked) appears once.
-    pending: dict[Any, int] = {}
-    for entry in ours_new:
-        pending[_key(entry)] = pending.get(_key(entry), 0) + 1
-    theirs_only = []
-    for entry in theirs_new:
-        k = _key(entry)
-        if pending.get(k):
-            pending[k] -= 1
-        else:
-            theirs_only.append(entry)
-    new = sorted((*ours_new, *theirs_only), key=_entry_time)
+    new = _interleave(ours[len(base_l) :], theirs[len(base_l) :])
     return [_copy(e) for e in (*base_l, *new)], None
+
+
+def _interleave(ours_new: list, theirs_new: list) -> list:
+    """Both sides' new entries by time, each side in its own order (ties: ours first); an identical entry at
+    the head of both sides (the same event on both, e.g. cherry-picked) is taken once.
+
+    Each side's history then survives as a subsequence of the result, which is what
+    ``validate --base`` and ``audit verify`` accept of a merge.
+    """
+    out: list = []
+    i = j = 0
+    while i < len(ours_new) and j < len(theirs_new):
+        o, t = ours_new[i], theirs_new[j]
+        if _same(o, t):
+            out.append(o)
+            i, j = i + 1, j + 1
+        elif _entry_time(t) < _entry_time(o):
+            out.append(t)
+            j += 1
+        else:
+            out.append(o)
+            i += 1
+    return out + ours_new[i:] + theirs_new[j:]
 
 
 def _has_prefix(history: Any, base: Any) -> bool:
@@ -328,6 +340,50 @@ def _latest(states: list[dict]) -> dict | None:
 def _new_entries(record: dict, base_len: int) -> list:
     history = record.get("history")
     return history[base_len:] if isinstance(history, list) else []
+
+
+# --- settling a workflow fork ----------------------------------------------------
+
+
+def fork_states(result: MergeResult) -> list[str] | None:
+    """The states a workflow fork left the record in (ours', then theirs'), or None when ``result`` is no
+    settleable fork: a conflict other than on ``status``, or a history that does not merge."""
+    if not result.conflicts or any(c.field != "status" or not c.reason.startswith("workflow fork") for c in result.conflicts):
+        return None
+    states: list[str] = []
+    for conflict in result.conflicts:
+        for side in (conflict.ours, conflict.theirs):
+            if isinstance(side, str) and side not in states:
+                states.append(side)
+    return states
+
+
+def settle_fork(result: MergeResult, state: str, by: str, at: str, note: str | None = None) -> dict:
+    """The merged record with the fork settled: both sides' entries, in time order, then one settling entry.
+
+    The settling entry is a ``transition`` with ``settles: true``, from the state the merged history ends in
+    to ``state`` (one of :func:`fork_states`); ``status`` becomes ``state``. Raises ValueError when
+    ``result`` is no workflow fork or ``state`` is not one the sides reached.
+    """
+    states = fork_states(result)
+    if states is None:
+        raise ValueError("only a workflow fork (both sides moved the record to different states) can be settled")
+    if state not in states:
+        raise ValueError(f"'{state}' is not a state either side reached ({', '.join(states)})")
+    merged = _copy(result.merged)
+    history = merged.get("history")
+    if not isinstance(history, list):
+        raise ValueError("the merged record has no history")
+    last = _state_entries(history)
+    entry: dict[str, Any] = {"at": at, "by": by, "action": "transition", "from": last[-1]["to"] if last else None,
+                             "to": state, "settles": True}
+    if note:
+        entry["note"] = note
+    history.append(entry)
+    merged["status"] = state
+    if isinstance(merged.get("updated"), str):
+        merged["updated"] = max(merged["updated"], at)
+    return merged
 
 
 # --- reporting ---------------------------------------------------------------

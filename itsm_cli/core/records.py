@@ -22,7 +22,7 @@ PROTECTED = frozenset({"id", "type", "created", "updated", "requester", "status"
 # Key order of a written ticket: identity first, history last.
 FIELD_ORDER = (
     "id", "type", "title", "status", "created", "updated", "requester", "service", "offering",
-    "change_class", "impact", "urgency", "priority", "major", "assignee", "group", "tags", "due",
+    "change_class", "standard_model", "impact", "urgency", "priority", "major", "assignee", "group", "tags", "due",
     "risk", "planned_start", "planned_end", "links", "description",
 )
 

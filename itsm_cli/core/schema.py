@@ -7,14 +7,23 @@ knows (about 20x faster than jsonschema, and it needs no import). Only a
 record that fails it goes through jsonschema, which finds every error and
 words the messages. A schema using a keyword the compiler does not know
 (``unevaluatedProperties``, ``$dynamicRef``, ``multipleOf``...) is checked by
-jsonschema alone, so the fast path can never accept what jsonschema refuses.
+jsonschema alone, and so is every schema whose references the compiler cannot
+resolve exactly as jsonschema does: another dialect's ``$schema`` anywhere, two
+resources with one ``$id``, an ``$id`` that is empty or has a fragment, an
+escaped JSON pointer. So the fast path can never accept what jsonschema
+refuses; and when it refuses, jsonschema decides.
+
+Patterns follow ECMA-262, as JSON Schema says, in both checkers: ``$`` ends the
+string, where Python's ``$`` also matches before a final newline (``^x$`` would
+accept ``"x\\n"``). :func:`ecma_regex` rewrites a pattern for Python's ``re``.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
@@ -38,10 +47,16 @@ _UNSUPPORTED = frozenset({
 
 
 class SchemaSet:
-    """The desk's schemas (draft 2020-12, cross-referenced by ``$id``), with compiled checkers per file."""
+    """The desk's schemas (draft 2020-12, cross-referenced by ``$id``), with compiled checkers per file.
 
-    def __init__(self, schemas: dict[str, dict[str, Any]]):
+    ``remotes`` are more documents ``$ref`` may name, by the URI they are
+    retrieved from (the test suite's ``http://localhost:1234/...``); nothing is
+    ever fetched from the network.
+    """
+
+    def __init__(self, schemas: dict[str, dict[str, Any]], remotes: Mapping[str, Any] | None = None):
         self.schemas = schemas
+        self.remotes = dict(remotes or {})
         self._validators: dict[str, Any] = {}
         self._fast: dict[str, Check | None] = {}
         self._registry: Any = None
@@ -49,47 +64,82 @@ class SchemaSet:
     def _validator(self, name: str) -> Any:
         v = self._validators.get(name)
         if v is None:
-            from jsonschema import Draft202012Validator
             from referencing import Registry, Resource
+            from referencing.jsonschema import DRAFT202012
 
             if self._registry is None:
                 resources = [
-                    (s["$id"], Resource.from_contents(s)) for s in self.schemas.values() if isinstance(s, dict) and "$id" in s
+                    (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012))
+                    for s in self.schemas.values() if isinstance(s, dict) and "$id" in s
                 ]
-                self._registry = Registry().with_resources(resources)
-            v = Draft202012Validator(self.schemas[name], registry=self._registry)
+                registry = Registry().with_resources(resources)
+                if self.remotes:
+                    registry = registry.with_contents(self.remotes.items(), default_specification=DRAFT202012)
+                self._registry = registry
+            v = ecma_validator_class()(self.schemas[name], registry=self._registry)
             self._validators[name] = v
         return v
 
     def _fast_check(self, name: str) -> Check | None:
         if name not in self._fast:
             try:
-                self._fast[name] = compile_schema(self.schemas[name], self.schemas.values())
-            except (Unsupported, re.error, RecursionError, TypeError, ValueError, KeyError, AttributeError):
+                self._fast[name] = compile_schema(self.schemas[name], self.schemas.values(), self.remotes)
+            except (Unsupported, re.error, RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):
                 self._fast[name] = None
         return self._fast[name]
+
+    def fast(self, name: str) -> bool:
+        """True when the compiled check handles this schema (jsonschema is consulted only for invalid data)."""
+        return self._fast_check(name) is not None
+
+    def _fast_accepts(self, name: str, instance: Any) -> bool:
+        """True only when the compiled check runs and accepts; anything else is for jsonschema to decide."""
+        check = self._fast_check(name)
+        if check is None:
+            return False
+        try:
+            return check(instance)
+        except (TypeError, ValueError, RecursionError):  # an odd schema value (a string minLength): jsonschema decides
+            return False
 
     def has(self, name: str) -> bool:
         """True when the desk has a schema file of this name."""
         return name in self.schemas
 
     def is_valid(self, name: str, instance: Any) -> bool:
-        """True when ``instance`` satisfies the schema (fast; no messages)."""
+        """True when ``instance`` satisfies the schema (fast; no messages).
+
+        The compiled check may only say yes: what it refuses, jsonschema (the
+        reference) decides, so ``is_valid`` is false exactly when
+        :meth:`errors` is not empty.
+        """
         check = self._fast_check(name)
-        if check is not None:
-            return check(instance)
-        return self._validator(name).is_valid(instance)
+        try:
+            if check is not None and check(instance):  # inline, not _fast_accepts: this runs per record
+                return True
+        except (TypeError, ValueError, RecursionError):
+            pass
+        from referencing.exceptions import Unresolvable
+
+        try:
+            return self._validator(name).is_valid(instance)
+        except Unresolvable:
+            return False  # errors() says which reference
 
     def errors(self, name: str, instance: Any) -> list[SchemaError]:
         """Every schema violation of ``instance``, each with its path and a readable message."""
-        check = self._fast_check(name)
-        if check is not None and check(instance):
+        if self._fast_accepts(name, instance):
             return []
         from jsonschema.exceptions import relevance
+        from referencing.exceptions import Unresolvable
 
         validator = self._validator(name)
         out = []
-        for error in sorted(validator.iter_errors(instance), key=relevance):
+        try:
+            found = sorted(validator.iter_errors(instance), key=relevance)
+        except Unresolvable as e:  # a $ref to nothing: no record can be checked against it, so none passes
+            return [((), f"{name} cannot be checked: its $ref {e.ref!r} names no schema")]
+        for error in found:
             if error.validator in ("anyOf", "oneOf") and error.context:
                 best = min(error.context, key=lambda e: (len(e.path), e.message))
                 path = tuple(error.absolute_path) + tuple(best.path)
@@ -134,18 +184,80 @@ class Unsupported(Exception):
     """The schema uses something the compiler does not do; jsonschema checks it instead."""
 
 
-def compile_schema(schema: Any, resources: Any = ()) -> Check:
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+_OUR_DIALECT = frozenset({DRAFT_2020_12, DRAFT_2020_12 + "#"})  # the two spellings jsonschema maps to draft 2020-12
+
+# Where draft 2020-12 (and, to be safe, older drafts) put subschemas: the
+# places an embedded resource (a subschema with its own $id) can hide.
+_ONE_SCHEMA = ("additionalItems", "additionalProperties", "contains", "contentSchema", "else", "if", "items", "not",
+               "propertyNames", "then", "unevaluatedItems", "unevaluatedProperties")
+_SCHEMA_LISTS = ("allOf", "anyOf", "items", "oneOf", "prefixItems")
+_SCHEMA_MAPS = ("$defs", "definitions", "dependencies", "dependentSchemas", "patternProperties", "properties")
+
+
+def compile_schema(schema: Any, resources: Iterable[Any] = (), remotes: Mapping[str, Any] | None = None) -> Check:
     """A validity check for ``schema`` equivalent to ``Draft202012Validator(schema).is_valid``.
 
-    ``resources`` are the other schemas ``$ref`` may name by ``$id``. Raises
-    :class:`Unsupported` for keywords it does not implement and for recursive
-    references.
+    ``resources`` are the other schemas ``$ref`` may name by ``$id``;
+    ``remotes`` more documents by the URI they are retrieved from. Raises
+    :class:`Unsupported` for keywords it does not implement, for recursive
+    references, and wherever resolving a reference could differ from
+    jsonschema's: a ``$schema`` of another dialect (checked where the compiler
+    goes), an ``$id`` that is not a non-empty string without a fragment, or
+    names a second resource (checked in every document).
     """
-    by_id = {urldefrag(s["$id"])[0]: s for s in resources if isinstance(s, dict) and isinstance(s.get("$id"), str)}
     base = schema.get("$id", "") if isinstance(schema, dict) else ""
-    if base:
-        by_id.setdefault(urldefrag(base)[0], schema)
+    if not isinstance(base, str):
+        raise Unsupported("$id must be a string")
+    documents: list[tuple[str, Any]] = [(base, schema)]
+    documents += [(s["$id"], s) for s in resources if isinstance(s, dict) and "$id" in s]
+    documents += list((remotes or {}).items())
+    by_id: dict[str, Any] = {}
+    for uri, doc in documents:
+        if not isinstance(uri, str):
+            raise Unsupported("$id must be a string")
+        # A document of another dialect is never compiled (see _ref), but its
+        # resources still take URIs in jsonschema's registry once it crawls.
+        ours = not isinstance(doc, dict) or doc.get("$schema", DRAFT_2020_12) in _OUR_DIALECT
+        for where, node in _resources_in(doc, uri, ours):
+            if by_id.setdefault(where, node) is not node:
+                raise Unsupported(f"two resources are {where!r}")
     return _Compiler(by_id).compile(schema, base, ())
+
+
+def _resources_in(doc: Any, uri: str, ours: bool) -> Iterator[tuple[str, Any]]:
+    """``(uri, node)`` for the document and every subschema in it with its own ``$id``.
+
+    In a document of our dialect an ``$id`` that is not a non-empty string
+    without a fragment is :class:`Unsupported`; in another dialect's (where
+    ``"$id": "#foo"`` is an anchor and draft 4 says ``id``) it is only skipped.
+    """
+    yield uri, doc
+    stack = [(doc, uri)]
+    while stack:
+        node, base = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        for key in ("$id",) if ours else ("$id", "id"):
+            if key not in node:
+                continue
+            ident = node[key]
+            if not isinstance(ident, str) or not ident or "#" in ident:
+                if ours:
+                    raise Unsupported(f"$id must be a non-empty string without a fragment, not {ident!r}")
+                continue
+            base = urljoin(base, ident)
+            if node is not doc:
+                yield base, node
+        subs: list[Any] = [node[k] for k in _ONE_SCHEMA if k in node]
+        subs += [s for k in _SCHEMA_LISTS if isinstance(node.get(k), list) for s in node[k]]
+        subs += [s for k in _SCHEMA_MAPS if isinstance(node.get(k), dict) for s in node[k].values()]
+        stack += [(sub, base) for sub in subs if isinstance(sub, dict)]
+
+
+def _dialect_is_ours(node: dict) -> None:
+    if "$schema" in node and node["$schema"] not in _OUR_DIALECT:
+        raise Unsupported(f"$schema {node['$schema']!r}: another dialect is for jsonschema")
 
 
 class _Compiler:
@@ -160,7 +272,8 @@ class _Compiler:
             return _never
         if not isinstance(schema, dict):
             raise Unsupported("a schema must be an object or a boolean")
-        if isinstance(schema.get("$id"), str):
+        _dialect_is_ours(schema)  # jsonschema switches to that dialect's validator for this subschema
+        if "$id" in schema:
             base = urljoin(base, schema["$id"])
         key = (id(schema), base)
         if key in self.done:
@@ -191,12 +304,17 @@ class _Compiler:
             raise Unsupported(f"unresolvable $ref {ref}")
         if fragment and not fragment.startswith("/"):
             raise Unsupported("$ref to an anchor")
+        if "%" in fragment or "~" in fragment:
+            raise Unsupported("an escaped JSON pointer")  # jsonschema unquotes and unescapes: leave that to it
         node = doc
+        if isinstance(node, dict):
+            _dialect_is_ours(node)  # a draft-07 file's $defs are draft-07 schemas
         for part in fragment.split("/")[1:]:
-            part = part.replace("~1", "/").replace("~0", "~")
             node = node[int(part)] if isinstance(node, list) else node[part]
-            if isinstance(node, dict) and "$id" in node:
-                raise Unsupported("$ref into a subschema with its own $id")
+            if isinstance(node, dict):
+                if "$id" in node:
+                    raise Unsupported("$ref into a subschema with its own $id")
+                _dialect_is_ours(node)
         return self.compile(node, url, stack)
 
     def _type(self, types: Any, schema: dict, base: str, stack: tuple) -> Check:
@@ -219,7 +337,7 @@ class _Compiler:
         return lambda x: equal(x, const)
 
     def _pattern(self, pattern: Any, schema: dict, base: str, stack: tuple) -> Check:
-        search = re.compile(pattern).search
+        search = ecma_search(pattern)
         return lambda x: not isinstance(x, str) or search(x) is not None
 
     def _minLength(self, n: Any, schema: dict, base: str, stack: tuple) -> Check:
@@ -300,7 +418,7 @@ class _Compiler:
         sub = self.compile(ap, base, stack)
         props = schema.get("properties", {})
         joined = "|".join(schema.get("patternProperties", {}))
-        search = re.compile(joined).search if joined else None
+        search = ecma_search(joined) if joined else None
 
         def check(x: Any) -> bool:
             if not isinstance(x, dict):
@@ -315,7 +433,7 @@ class _Compiler:
         return check
 
     def _patternProperties(self, pp: Any, schema: dict, base: str, stack: tuple) -> Check:
-        compiled = [(re.compile(p).search, self.compile(s, base, stack)) for p, s in pp.items()]
+        compiled = [(ecma_search(p), self.compile(s, base, stack)) for p, s in pp.items()]
 
         def check(x: Any) -> bool:
             if not isinstance(x, dict):
@@ -476,3 +594,144 @@ def uniq(container: list) -> bool:
                     return False
             seen.append(e)
     return True
+
+
+# --- ECMA-262 patterns ----------------------------------------------------------------------
+
+
+# ECMA-262's classes are narrower than Python's for str patterns: \d and \w are
+# ASCII only, and \s is its own list (with U+FEFF, without U+001C-U+001F, U+0085).
+_ECMA_WHITESPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+_ECMA_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _ECMA_WHITESPACE}
+
+
+def ecma_regex(pattern: str) -> str:
+    """``pattern`` (ECMA-262, as JSON Schema's ``pattern`` is) rewritten for Python's ``re``.
+
+    ``$`` in Python also matches before a final newline, so ``$`` outside a
+    character class becomes ``\\Z`` (the very end); an escaped ``\\$`` and a
+    ``$`` inside ``[...]`` stay literal. ``\\d``, ``\\w`` and ``\\s`` become
+    ECMA-262's own sets (``\\D``, ``\\W``, ``\\S`` too, outside a class).
+    A class is read as Python reads it (a ``]`` right after ``[`` or ``[^`` is a
+    member), because Python runs it. What Python cannot run (``\\p{L}``,
+    ``\\cX``) still fails to compile, as it did.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            pair = pattern[i:i + 2]
+            letter = pair[1:]
+            if letter in _ECMA_CLASSES:
+                pair = _ECMA_CLASSES[letter] if in_class else f"[{_ECMA_CLASSES[letter]}]"
+            elif letter.lower() in _ECMA_CLASSES and not in_class:
+                pair = f"[^{_ECMA_CLASSES[letter.lower()]}]"
+            out.append(pair)
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":  # a literal ], not the end of the class
+                out.append("]")
+                i += 1
+            continue
+        elif c == "$":
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def ecma_search(pattern: str) -> Callable[[str], Any]:
+    """The ``search`` method of ``pattern`` compiled with ECMA-262's ``$`` (see :func:`ecma_regex`)."""
+    return re.compile(ecma_regex(pattern)).search
+
+
+def _ecma_pattern(validator: Any, patrn: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma_search(patrn)(instance):
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def _ecma_pattern_properties(validator: Any, pp: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pp.items():
+        search = ecma_search(pattern)
+        for k, v in instance.items():
+            if search(k):
+                yield from validator.descend(v, subschema, path=k, schema_path=pattern)
+
+
+def _ecma_additional_properties(validator: Any, ap: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    # jsonschema's own keyword, with its messages, but matching patternProperties the ECMA way.
+    from jsonschema._utils import extras_msg
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    joined = "|".join(schema.get("patternProperties", {}))
+    search = ecma_search(joined) if joined else None
+    extras = {k for k in instance if k not in properties and not (search is not None and search(k))}
+    if validator.is_type(ap, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], ap, path=extra)
+    elif not ap and extras:
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            joined_extras = ", ".join(repr(each) for each in sorted(extras))
+            patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
+            yield ValidationError(f"{joined_extras} {verb} not match any of the regexes: {patterns}")
+        else:
+            listed, verb = extras_msg(sorted(extras, key=str))
+            yield ValidationError(f"Additional properties are not allowed ({listed} {verb} unexpected)")
+
+
+@functools.cache
+def ecma_validator_class() -> Any:
+    """``Draft202012Validator`` with ECMA-262 patterns: the jsonschema every check of the project uses.
+
+    jsonschema switches validator class where a subschema or a referenced
+    resource names its ``$schema``; the classes it switches to are given the
+    same patterns, so ``$`` means one thing wherever jsonschema looks.
+    """
+    import attrs
+    import jsonschema
+    from jsonschema import _keywords, validators
+
+    ours = {"pattern": _ecma_pattern, "patternProperties": _ecma_pattern_properties,
+            "additionalProperties": _ecma_additional_properties}
+    stock = {"pattern": _keywords.pattern, "patternProperties": _keywords.patternProperties,
+             "additionalProperties": _keywords.additionalProperties}
+    ecma: dict[type, Any] = {}
+    for cls in (jsonschema.Draft202012Validator, jsonschema.Draft201909Validator, jsonschema.Draft7Validator,
+                jsonschema.Draft6Validator, jsonschema.Draft4Validator, jsonschema.Draft3Validator):
+        replaced = {k: f for k, f in ours.items() if cls.VALIDATORS.get(k) is stock[k]}
+        ecma[cls] = validators.extend(cls, replaced)
+
+    def switching(stock_evolve: Callable) -> Callable:
+        def evolve(self: Any, **changes: Any) -> Any:
+            new = stock_evolve(self, **changes)
+            swap = ecma.get(type(new))
+            if swap is None:
+                return new
+            return swap(**{f.alias: getattr(new, f.name) for f in attrs.fields(type(new)) if f.init})
+
+        return evolve
+
+    for cls in ecma.values():
+        cls.evolve = switching(cls.evolve)
+    return ecma[jsonschema.Draft202012Validator]

@@ -15,7 +15,13 @@ from typing import Any, Protocol
 from itsm_cli.core import ids
 from itsm_cli.core.config import Config
 from itsm_cli.core.schema import SchemaSet
-from itsm_cli.core.workflow import approval_policy, find_offering, missing_required, replay
+from itsm_cli.core.workflow import (
+    approval_policy,
+    find_offering,
+    missing_required,
+    replay,
+    standard_model_problem,
+)
 from itsm_cli.errors import one_line
 
 CONFIG_FILE = "itsm.yaml"
@@ -122,6 +128,19 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
     for cid, cal in data["calendars"].items():
         if not _valid_timezone(cal["timezone"]):
             out.append((("calendars", cid, "timezone"), f"unknown time zone '{cal['timezone']}'"))
+    for wname, wf in workflows.items():
+        marked = [s for s, d in wf["states"].items() if d.get("implementation")]
+        if "implementer" in wf.get("segregation", []) and not marked:
+            out.append((("workflows", wname, "segregation"),
+                        "segregation names implementer but no state of this workflow is marked implementation: true"))
+    emails = {p["email"].lower() for p in data["people"]}
+    seen_models: set[str] = set()
+    for i, model in enumerate(data.get("standard_changes") or []):
+        if model["id"] in seen_models:
+            out.append((("standard_changes", i, "id"), f"duplicate standard-change model '{model['id']}'"))
+        seen_models.add(model["id"])
+        if model["approved_by"].lower() not in emails:
+            out.append((("standard_changes", i, "approved_by"), f"{model['approved_by']} is not a listed person"))
     from itsm_cli.core.rules import check_automation_config
     from itsm_cli.core.signing import key_problems
 
@@ -190,6 +209,11 @@ def _check_record(
         c.add(record, (), f"file name '{stem}' is not a valid ID", "file-name")
     if str(data.get("id")) != stem:
         c.add(record, ("id",), f"file name must equal the ID: file is {stem}, id is '{data.get('id')}'", "file-name")
+    if rtype.kind == "ticket" and ids.is_record_id(stem) and record.path.count("/") != 0:
+        place = ids.ticket_path(record.path.partition("/")[0], stem)
+        if record.path != place:
+            fix = " (run 'itsm upgrade' to move a desk of the earlier flat layout)" if record.path.count("/") == 1 else ""
+            c.add(record, (), f"this ticket belongs at {place}, the folder its ID gives{fix}", "layout")
     if rtype.prefix and isinstance(data.get("id"), str) and not data["id"].startswith(rtype.prefix + "-"):
         c.add(record, ("id",), f"a {rtype.name} ID starts with {rtype.prefix}-", "id-prefix")
     schema_ok = True
@@ -211,6 +235,9 @@ def _check_record(
             c.add(record, ("status",), f"'{data.get('status')}' is not a state of {rtype.name} ({', '.join(states)})", "status")
     if rtype.kind == "ticket":
         _check_priority(c, config, record)
+        why = standard_model_problem(config, data)
+        if why:
+            c.add(record, ("standard_model",) if "standard_model" in data else ("change_class",), why, "standard-change")
 
 
 def _check_references(

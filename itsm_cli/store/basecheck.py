@@ -196,10 +196,13 @@ def _check_id_reuse(desk: Desk, git: Git, refs: _Refs, rel: str, result: CheckRe
     except (InvalidRecord, ItsmError):
         return
     current = refs.current
+    # A branch made before `itsm upgrade` still keeps the ticket flat, where its ID alone also says.
+    places = [name, f"{mine.id}.yaml"] if kind == "ticket" else [name]
     for ref, names in refs.names(folder).items():
-        if ref == current or name not in names:
+        there = next((p for p in places if p in names), None)
+        if ref == current or there is None:
             continue
-        theirs_raw = git.show(ref, rel)
+        theirs_raw = git.show(ref, f"{folder}/{there}")
         if theirs_raw is None:
             continue
         try:

@@ -106,20 +106,45 @@ def parse_record(raw: bytes, path: str, kind: str) -> Record:
 
 
 _RECORD_SUFFIX = {"tickets": ".yaml", "kb": ".md", "catalog": ".yaml"}  # what kind_of_path() accepts in each folder
+TICKETS = "tickets"
+#: How deep a ticket file may sit under ``tickets/`` and still be seen (flat, a misplaced folder, or PREFIX/NNN):
+#: validation names a file at any of these depths that is not where its ID says.
+_TICKET_DEPTHS = (1, 2, 3)
 
 
 def kind_of_path(rel: str) -> str | None:
-    """ticket / article / service for a path under the record folders, else None."""
+    """ticket / article / service for a path under the record folders, else None.
+
+    A ticket may sit at ``tickets/PREFIX/NNN/ID.yaml`` (its place), or flat at
+    ``tickets/ID.yaml`` (the earlier layout) or one folder deep: those are still
+    tickets, which validation then reports as misplaced.
+    """
     folder, _, name = rel.partition("/")
+    if folder == TICKETS:
+        return "ticket" if name.endswith(".yaml") and name.count("/") < len(_TICKET_DEPTHS) else None
     if "/" in name:
         return None
-    if folder == "tickets" and name.endswith(".yaml"):
-        return "ticket"
     if folder == "kb" and name.endswith(".md"):
         return "article"
     if folder == "catalog" and name.endswith(".yaml"):
         return "service"
     return None
+
+
+def _ticket_files(folder: str, depth: int = 1) -> Iterator[str]:
+    """The ``.yaml`` files under a tickets folder, to :data:`_TICKET_DEPTHS` deep (hidden names skipped)."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        if name.endswith(".yaml"):
+            yield entry.path
+        elif depth < len(_TICKET_DEPTHS) and entry.is_dir(follow_symlinks=False):
+            yield from _ticket_files(entry.path, depth + 1)
 
 
 class RecordIds(Set):
@@ -142,7 +167,7 @@ class RecordIds(Set):
         if item in self._added:
             return True
         try:
-            return os.path.lexists(self._desk.path_for(item))
+            return any(os.path.lexists(p) for p in self._desk.paths_for(item))
         except ItsmError:
             return False
 
@@ -243,12 +268,52 @@ class Desk:
         return rtype
 
     def path_for(self, record_id: str) -> Path:
-        """The file of a record; the only place an ID becomes a path."""
+        """The file of a record; the only place an ID becomes a path (SPEC section 2's layout)."""
         rtype = self.type_for(record_id)
-        ext = ".md" if rtype.kind == "article" else ".yaml"
-        rel = f"{rtype.folder}/{record_id}{ext}"
+        rel = ids.record_path(rtype.kind, rtype.folder, record_id)
         self.check_path(rel)
         return self.root.resolve() / rel
+
+    def paths_for(self, record_id: str) -> list[Path]:
+        """Where a record may be found: its place, then for a ticket its place in the earlier flat layout."""
+        path = self.path_for(record_id)
+        rtype = self.type_for(record_id)
+        if rtype.kind != "ticket":
+            return [path]
+        flat = ids.flat_ticket_path(rtype.folder, record_id)
+        self.check_path(flat)
+        return [path, self.root.resolve() / flat]
+
+    def flat_tickets(self, limit: int = 1) -> list[str]:
+        """Up to ``limit`` ticket files still in the earlier flat layout (``tickets/INC-0042.yaml``).
+
+        Only files named by an ID count; anything else there is for validation to report.
+
+        Cheap on a desk in the current layout: ``tickets/`` then holds one
+        folder per prefix and nothing else.
+        """
+        found: list[str] = []
+        try:
+            with os.scandir(self.root / TICKETS) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".yaml") and ids.is_record_id(entry.name[:-5]) and entry.is_file(
+                            follow_symlinks=False):
+                        found.append(f"{TICKETS}/{entry.name}")
+                        if len(found) >= limit:
+                            break
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return found
+
+    def check_layout(self) -> None:
+        """Refuse to change a desk whose tickets are still in the earlier flat layout (``itsm upgrade`` moves them)."""
+        self.check_path(f"{TICKETS}/-")  # a linked tickets/ folder is refused as such, before it is listed
+        flat = self.flat_tickets()
+        if flat:
+            raise Refused(
+                f"this desk keeps tickets in the earlier flat layout ({flat[0]}); "
+                "run 'itsm upgrade' to move them to tickets/<PREFIX>/<NNN>/ in one commit, then try again"
+            )
 
     def check_path(self, rel: str) -> None:
         """Refuse a desk-relative path that climbs out of the desk or passes through a symbolic link.
@@ -329,11 +394,21 @@ class Desk:
             os.close(fd)
 
     def record_paths(self, folders: tuple[str, ...] = FOLDERS) -> list[str]:
-        """Relative paths of every record file, sorted (hidden and temp files skipped)."""
+        """Relative paths of every record file, sorted (hidden and temp files skipped).
+
+        Tickets are gathered from their ``PREFIX/NNN/`` folders (and from wherever
+        else under ``tickets/`` validation should see one); articles and services
+        from their flat folders.
+        """
         out: list[str] = []
+        root = str(self.root)
         for folder in folders:
             suffix = _RECORD_SUFFIX.get(folder)
             if suffix is None:
+                continue
+            if folder == TICKETS:
+                start = len(root) + 1
+                out.extend(path[start:].replace(os.sep, "/") for path in _ticket_files(os.path.join(root, folder)))
                 continue
             try:
                 names = os.listdir(self.root / folder)
@@ -350,13 +425,19 @@ class Desk:
         """Load one record file."""
         kind = kind_of_path(rel)
         if kind is None:
-            raise InvalidRecord("not a record file (tickets/*.yaml, kb/*.md, catalog/*.yaml)", rel)
+            raise InvalidRecord("not a record file (tickets/<PREFIX>/<NNN>/*.yaml, kb/*.md, catalog/*.yaml)", rel)
         return parse_record(self.read_bytes(rel), rel, kind)
 
     def get(self, record_id: str) -> Record:
-        """The record with this ID; Refused when there is none."""
-        path = self.path_for(record_id)
-        rel = path.relative_to(self.root.resolve()).as_posix()
+        """The record with this ID; Refused when there is none.
+
+        A ticket not yet moved from the earlier flat layout is still found, so
+        reading commands work on a desk before ``itsm upgrade``.
+        """
+        root = self.root.resolve()
+        candidates = self.paths_for(record_id)
+        path = next((p for p in candidates if os.path.lexists(p)), candidates[0])
+        rel = path.relative_to(root).as_posix()
         if not os.path.lexists(path):
             raise Refused(f"no record {record_id} (looked for {rel})")
         record = self.load(rel)
@@ -407,8 +488,11 @@ class Desk:
         return (git_dir if git_dir.is_dir() else self.root) / "itsm.lock"
 
     @contextlib.contextmanager
-    def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    def lock(self, timeout: float = LOCK_TIMEOUT, upgrading: bool = False) -> Iterator[None]:
         """Hold the desk's write lock (one writer at a time; others wait up to ``timeout``).
+
+        Every command that changes records takes it, so this is also where a desk
+        still in the earlier flat layout is refused (unless ``upgrading`` it).
 
         The lock is an ``flock`` on a file in ``.git``: the kernel releases it when
         the holder exits, however it exits (even SIGKILL), so no stale lock is
@@ -416,6 +500,8 @@ class Desk:
         names each temp file there before creating it, and the next writer
         removes those a killed writer left behind, then empties the journal.
         """
+        if not upgrading:
+            self.check_layout()
         lock_path = self._lock_path()
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:

@@ -12,6 +12,7 @@ import re
 import signal
 import stat
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +51,6 @@ def _detail(stderr: bytes, code: int) -> str:
     return lines[-1] if lines else f"exit {code}"
 
 
-# Big trees this process has read, by ID (a tree's bytes never change): `itsm new` reads the 4 MB
-# tickets/ tree of a 100,000-record desk to find the next free number, then again to commit.
-_TREES_READ: dict[str, bytes] = {}
-_TREE_WORTH_KEEPING = 256 * 1024
-_TREES_KEPT = 8
-
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
@@ -72,16 +67,6 @@ def _is_plain_file_path(root: Path, path: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def _loose_compression(settings: dict[str, str], size: int) -> int:
-    """The zlib level for a loose object of ``size`` bytes (git's setting when there is one)."""
-    for key in ("core.loosecompression", "core.compression"):
-        value = settings.get(key, "").strip()
-        if value.lstrip("-").isdigit():
-            level = int(value)
-            return 6 if level == -1 else min(max(level, 0), 9)
-    return 0 if size > 1 << 20 else 1
 
 
 def _file_mode(path: Path) -> bytes:
@@ -135,6 +120,15 @@ class Git:
         shielded: bool = False,
     ) -> bytes:
         """:meth:`run`, returning stdout as git wrote it (for file names that need not be UTF-8)."""
+        code, out, err = self.run_status(*args, input=input, env=env, shielded=shielded)
+        if check and code != 0:
+            raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, code)}")
+        return out
+
+    def run_status(
+        self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, shielded: bool = False,
+    ) -> tuple[int, bytes, bytes]:
+        """Run git; (exit code, stdout, stderr), for callers that act on how git failed (a merge's conflicts)."""
         try:
             proc = subprocess.Popen(
                 ["git", *args], cwd=self.root, env=_clean_env(env),
@@ -149,9 +143,7 @@ class Git:
             except BaseException:
                 _stop(proc)
                 raise
-        if check and proc.returncode != 0:
-            raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, proc.returncode)}")
-        return out
+        return proc.returncode, out, err
 
     def is_repo(self) -> bool:
         """True when the desk is (inside) a git work tree."""
@@ -279,8 +271,7 @@ class Git:
         """
         check_identity(author_name, author_email)
         env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
-        settings = self.config_values("user.email", "commit.gpgsign", "core.sharedrepository",
-                                      "core.loosecompression", "core.compression", "core.filemode")
+        settings = self.config_values("user.email", "commit.gpgsign", "core.filemode")
         if not settings.get("user.email"):
             env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
         now = os.environ.get("ITSM_NOW")
@@ -299,6 +290,62 @@ class Git:
         paths = [p for p in paths if (self.root / p).exists() or p in tracked]
         self.run("add", "-A", "--", *paths)
         self.run("commit", "-q", "-m", message, "--only", "--", *paths, env=env)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def status_lines(self, paths: Sequence[str] = ()) -> list[str]:
+        """``git status --porcelain`` lines (untracked files included), for ``paths`` or the whole work tree."""
+        out = self.run("status", "--porcelain", "--untracked-files=all", "--", *paths)
+        return [line for line in out.splitlines() if line]
+
+    def commit_moves(self, moves: Sequence[tuple[str, str]], extra: Sequence[str], message: str,
+                     author_name: str, author_email: str) -> str:
+        """Rename tracked files (``(old, new)`` pairs) and commit that, plus ``extra`` paths as they are now.
+
+        The index learns the moves from the blob IDs it already has (no file is
+        hashed again), so 100,000 renames cost one ``git update-index``; the
+        commit is an ordinary ``git commit`` (hooks run, signing as configured),
+        and git sees each move as a rename (same blob). The work tree must be
+        clean; on any failure, files and index are put back.
+        """
+        check_identity(author_name, author_email)
+        folders = sorted({old.partition("/")[0] for old, _ in moves})
+        known: dict[str, str] = {}
+        for item in self.run("ls-files", "-s", "-z", "--", *folders).split("\0"):
+            meta, _, name = item.partition("\t")
+            if name:
+                mode, sha, _stage = meta.split()
+                known[name] = f"{mode} {sha}"
+        untracked = [old for old, _ in moves if old not in known]
+        if untracked:
+            raise EnvironmentProblem("not tracked by git; commit or remove it first", untracked[0])
+        done: list[tuple[str, str]] = []
+        try:
+            for old, new in moves:
+                target = self.root / new
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if os.path.lexists(target):
+                    raise EnvironmentProblem("already exists", new)
+                os.rename(self.root / old, target)
+                done.append((old, new))
+            zero = "0" * len(next(iter(known.values())).split()[1])
+            info = "".join(f"0 {zero}\t{old}\0{known[old]}\t{new}\0" for old, new in moves)
+            self.run("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
+            if extra:
+                self.run("add", "--", *extra)
+            env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
+            if not self.config_value("user.email"):
+                env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
+            now = os.environ.get("ITSM_NOW")
+            if now and "GIT_AUTHOR_DATE" not in os.environ:
+                env["GIT_AUTHOR_DATE"] = now
+                env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+            self.run("commit", "-q", "-F", "-", input=message.encode("utf-8"), env=env)
+        except BaseException:
+            for old, new in reversed(done):
+                with contextlib.suppress(OSError):
+                    os.rename(self.root / new, self.root / old)
+            self.run("reset", "-q", "HEAD", "--", *folders, *extra, check=False, shielded=True)
+            raise
         return self.run("rev-parse", "HEAD").strip()
 
     def _commit_plumbing(
@@ -339,8 +386,6 @@ class Git:
                 edits.setdefault(folder, {})
         folders = sorted(edits, key=lambda f: (-(f.count(b"/") + bool(f)), f))
         specs = [f"{head}:{f.decode('utf-8', 'surrogateescape')}" if f else f"{head}^{{tree}}" for f in folders]
-        if _TREES_READ:  # `itsm new` has just read tickets/ to number the record: by ID, it is not read again
-            specs = [oid or spec for oid, spec in zip(self.tree_ids(specs), specs)]
         found = self.cat_trees(specs)
         old = {folder: item[1] if item else b"" for folder, item in zip(folders, found)}
         old_root = found[folders.index(b"")][0]  # type: ignore[index]
@@ -352,8 +397,8 @@ class Git:
                 if parent == folder and child != folder:
                     edits[folder][name] = (TREE_MODE, tree) if tree else None
             raw = splice_tree(old[folder], edits[folder], id_size)
-            trees[folder] = bytes.fromhex(self._write_tree(raw, settings)) if raw else None
-        root = (trees[b""] or b"").hex() or self._write_tree(b"", settings)
+            trees[folder] = bytes.fromhex(self._write_tree(raw)) if raw else None
+        root = (trees[b""] or b"").hex() or self._write_tree(b"")
         if root == old_root:
             raise EnvironmentProblem("git commit failed: nothing to commit (the change leaves the files as they were)")
         sign = settings.get("commit.gpgsign", "false").lower() in ("true", "yes", "on", "1")
@@ -372,44 +417,9 @@ class Git:
         out = self.run("for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", check=False)
         return [r for r in out.splitlines() if r and not r.endswith("/HEAD")]
 
-    def _write_tree(self, raw: bytes, settings: dict[str, str]) -> str:
-        """Store a raw tree object; its ID (hex).
-
-        Written here as git writes a loose object (zlib, to a temp file renamed
-        into place, read-only), with OpenSSL's SHA-1 and no extra process. A tree
-        over a megabyte (``tickets/`` of a desk of 30,000 records and more) is
-        stored uncompressed unless ``core.looseCompression`` or ``core.compression``
-        says otherwise: compressing 4 MB costs 40 ms, and git packs loose objects
-        (deltas of each other, a few hundred bytes each) at its next gc anyway.
-        ``git hash-object`` does it when the repository is shared between users
-        or uses another hash (its permissions and format are git's to get right).
-        """
-        objects = self.root / self.locations()["objects"]
-        private = settings.get("core.sharedrepository", "false").lower() in ("false", "umask", "0", "no", "off")
-        if not private or self.locations()["hash"] != "sha1" or not objects.is_dir():
-            return self.run("hash-object", "-t", "tree", "-w", "--stdin", input=raw).strip()
-        import hashlib
-        import tempfile
-        import zlib
-
-        content = b"tree %d\0" % len(raw) + raw
-        oid = hashlib.sha1(content, usedforsecurity=False).hexdigest()
-        folder = objects / oid[:2]
-        target = folder / oid[2:]
-        if target.exists():
-            return oid
-        folder.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(zlib.compress(content, _loose_compression(settings, len(content))))
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return oid
+    def _write_tree(self, raw: bytes) -> str:
+        """Store a raw tree object; its ID (hex). Trees on a record's path are small (a bucket holds 1,000 entries)."""
+        return self.run("hash-object", "-t", "tree", "-w", "--stdin", input=raw).strip()
 
     def _folder_trees(self, folders: Sequence[str]) -> list[tuple[str, str]]:
         """(ref, tree ID) of each folder on each local branch and remote-tracking ref that has it."""
@@ -425,12 +435,12 @@ class Git:
         return list(dict.fromkeys(tree for _, tree in self._folder_trees([folder])))
 
     def names_on_refs(self, folders: Sequence[str]) -> dict[str, set[str]]:
-        """File names under each folder, per ref (refs sharing a tree are listed once)."""
+        """Files under each folder (paths relative to it, subfolders included), per ref (a tree is listed once)."""
         result: dict[str, set[str]] = {}
         seen: dict[str, set[str]] = {}
         for ref, tree in self._folder_trees(folders):
             if tree not in seen:
-                listing = self.run("ls-tree", "--name-only", "-z", tree, check=False)
+                listing = self.run("ls-tree", "-r", "--name-only", "-z", tree, check=False)
                 seen[tree] = {n for n in listing.split("\0") if n}
             result.setdefault(ref, set()).update(seen[tree])
         return result
@@ -438,12 +448,10 @@ class Git:
     def cat_trees(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:
         """(tree ID, raw tree) of each tree-ish in ``specs`` (``REV:folder``...), None where there is none.
 
-        One ``git cat-file --batch`` for all of them; a tree ID this process has
-        read before is not asked again (see :data:`_TREES_READ`).
+        One ``git cat-file --batch`` for all of them.
         """
-        ask = [spec for spec in dict.fromkeys(specs) if spec not in _TREES_READ]
-        answers: dict[str, tuple[str, bytes] | None] = {spec: (spec, _TREES_READ[spec]) for spec in specs
-                                                        if spec in _TREES_READ}
+        ask = list(dict.fromkeys(specs))
+        answers: dict[str, tuple[str, bytes] | None] = {}
         if ask:
             request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in ask)
             out = self.run_bytes("cat-file", "--batch", input=request)
@@ -459,10 +467,6 @@ class Git:
                 tree = (header[0].decode("ascii"), out[at:at + size]) if header[1] == b"tree" else None
                 answers[spec] = tree
                 at += size + 1
-                if tree is not None and size >= _TREE_WORTH_KEEPING:
-                    _TREES_READ[tree[0]] = tree[1]
-                    while len(_TREES_READ) > _TREES_KEPT:
-                        del _TREES_READ[next(iter(_TREES_READ))]
         return [answers[spec] for spec in specs]
 
     def tree_ids(self, specs: Sequence[str]) -> list[str | None]:
@@ -508,3 +512,96 @@ class Git:
         untracked = self.run("ls-files", "--others", "--exclude-standard", "-z", *spec, check=False)
         result.extend(("A", p) for p in untracked.split("\0") if p)
         return result
+
+    # --- bringing a branch up to date (itsm sync, itsm settle) --------------------------
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch's short name, or None when HEAD is detached."""
+        ref = self.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+        return ref.removeprefix("refs/heads/") if ref else None
+
+    def tracked_changes(self) -> list[str]:
+        """Tracked files changed in the work tree or the index (``git status --porcelain`` lines; untracked files
+        are left out: they do not stop a merge unless it would overwrite them, and git then says so)."""
+        out = self.run("status", "--porcelain", "--untracked-files=no")
+        return [line for line in out.splitlines() if line.strip()]
+
+    def merge_in_progress(self) -> bool:
+        """True while a merge waits for its commit (``MERGE_HEAD`` exists)."""
+        return (Path(self.locations()["git_dir"]) / "MERGE_HEAD").exists()
+
+    def unmerged_paths(self) -> list[str]:
+        """Paths (relative to the desk) the index still holds as unmerged, each once, in index order."""
+        out = self.run("ls-files", "-u", "-z")
+        paths: list[str] = []
+        for item in out.split("\0"):
+            path = item.partition("\t")[2]
+            if path and path not in paths:
+                paths.append(path)
+        return paths
+
+    def stage(self, number: int, rel: str) -> bytes | None:
+        """The bytes of an unmerged path's index stage (1 common ancestor, 2 ours, 3 theirs), None if absent."""
+        code, out, _ = self.run_status("cat-file", "blob", f":{number}:./{rel}")
+        return out if code == 0 else None
+
+    def add(self, rels: Sequence[str]) -> None:
+        """Stage files (marks an unmerged path as resolved)."""
+        self.run("add", "--", *rels)
+
+    def fetch(self, remote: str) -> None:
+        """``git fetch REMOTE`` (no prompt for credentials: they must come from a helper or the environment)."""
+        if remote.startswith("-"):
+            raise BadArgument(f"--remote: '{remote}' is not a remote name")
+        self.run("fetch", "--quiet", "--", remote)
+
+    def remote_default_branch(self, remote: str) -> str | None:
+        """The branch ``REMOTE/HEAD`` points at (set by clone), else ``main`` or ``master`` if fetched."""
+        ref = self.run("symbolic-ref", "-q", f"refs/remotes/{remote}/HEAD", check=False).strip()
+        if ref:
+            return ref.removeprefix(f"refs/remotes/{remote}/")
+        for name in ("main", "master"):
+            if self.run("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{name}", check=False).strip():
+                return name
+        return None
+
+    def upstream(self) -> str | None:
+        """The current branch's upstream as ``remote/branch``, or None."""
+        code, out, _ = self.run_status("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+        name = out.decode("utf-8", "replace").strip()
+        return name if code == 0 and name else None
+
+    def merge_with_driver(self, rev: str, driver: str, attributes: Sequence[str]) -> tuple[bool, str]:
+        """Merge ``rev`` into the current branch with the record-aware driver enabled for this one command.
+
+        ``driver`` becomes ``merge.itsm.driver`` and the ``attributes`` patterns (relative to
+        the desk) map record files to ``merge=itsm`` through a temporary ``core.attributesFile``
+        that also keeps the person's own one; the clone's configuration is not changed. The
+        desk's own ``.gitattributes`` still wins where it says otherwise. Returns (clean?,
+        git's output); a conflicted merge is left in progress, exactly as git leaves it.
+        """
+        if rev.startswith("-"):
+            raise BadArgument(f"--target: '{rev}' is not a revision")
+        prefix = self.locations()["prefix"]
+        lines = [f"/{prefix}{pattern} merge=itsm" for pattern in attributes]
+        own = self.config_value("core.attributesFile")
+        if own:
+            with contextlib.suppress(OSError):
+                lines.insert(0, Path(os.path.expanduser(own)).read_text(encoding="utf-8", errors="replace"))
+        with tempfile.TemporaryDirectory(prefix="itsm-sync-") as tmp:
+            attributes_file = Path(tmp) / "attributes"
+            attributes_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            code, out, err = self.run_status(
+                "-c", f"merge.itsm.driver={driver}", "-c", "merge.itsm.name=itsm record merge",
+                "-c", f"core.attributesFile={attributes_file}", "merge", "--no-edit", rev,
+            )
+        text = (out + err).decode("utf-8", "replace")
+        if code != 0 and not self.merge_in_progress():
+            raise EnvironmentProblem(f"git merge failed: {_detail(err or out, code)}")
+        return code == 0, text
+
+    def push(self, remote: str, branch: str) -> None:
+        """Push HEAD to ``branch`` on ``remote`` (never forced: a branch that moved meanwhile is refused)."""
+        if remote.startswith("-") or branch.startswith("-"):
+            raise BadArgument(f"cannot push to '{remote}' '{branch}'")
+        self.run("push", "--quiet", "--", remote, f"HEAD:refs/heads/{branch}")

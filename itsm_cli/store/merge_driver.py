@@ -4,7 +4,7 @@ A desk enables it with::
 
     git config merge.itsm.driver "itsm merge-driver %O %A %B %L %P"
     # .gitattributes
-    tickets/*.yaml merge=itsm
+    tickets/**/*.yaml merge=itsm
     kb/*.md merge=itsm
 
 git hands the driver three temporary files (common ancestor, ours, theirs);

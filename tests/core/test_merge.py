@@ -239,10 +239,20 @@ def test_identical_entries_added_on_both_sides_appear_once() -> None:
     base = ticket()
     shared = comment("2026-03-02T10:00:00Z", ALICE, "cherry-picked")
     ours = with_entries(base, shared, comment("2026-03-02T12:00:00Z", ALICE, "ours only"))
-    theirs = with_entries(base, comment("2026-03-02T11:00:00Z", BOB, "theirs only"), dict(shared))
+    theirs = with_entries(base, dict(shared), comment("2026-03-02T11:00:00Z", BOB, "theirs only"))
     result = merge_records(base, ours, theirs)
     assert result.conflicts == []
     assert [e["note"] for e in result.merged["history"][3:]] == ["cherry-picked", "theirs only", "ours only"]
+
+
+def test_a_side_out_of_time_order_keeps_its_order() -> None:
+    # Sorting would reorder theirs' entries, which validate --base and audit verify report as a rewrite.
+    base = ticket()
+    ours = with_entries(base, comment("2026-03-02T10:30:00Z", ALICE, "ours"))
+    theirs = with_entries(base, comment("2026-03-02T11:00:00Z", BOB, "late"), comment("2026-03-02T10:00:00Z", BOB, "early"))
+    result = merge_records(base, ours, theirs)
+    assert result.conflicts == []
+    assert [e["note"] for e in result.merged["history"][3:]] == ["ours", "late", "early"]
 
 
 def test_repeated_identical_entries_within_one_side_are_kept() -> None:
@@ -450,7 +460,15 @@ def test_property_merged_history_contains_every_entry_of_both_sides(t: tuple[dic
         for entry in side["history"]:
             assert entry in history
     assert len(history) <= len(ours["history"]) + len(theirs["history"]) - len(base["history"])
-    if base["history"] != ours["history"] != theirs["history"] != base["history"]:
+    for side in (ours, theirs):  # each side survives in its own order, as validate --base and verify expect
+        rest = iter(history)
+        assert all(any(entry == other for other in rest) for entry in side["history"])
+    sides_sorted = all(
+        [e["at"] for e in side["history"][len(base["history"]):]]
+        == sorted(e["at"] for e in side["history"][len(base["history"]):])
+        for side in (ours, theirs)
+    )
+    if sides_sorted and base["history"] != ours["history"] != theirs["history"] != base["history"]:
         new = history[len(base["history"]) :]
         assert [e["at"] for e in new] == sorted(e["at"] for e in new)
 

@@ -127,7 +127,7 @@ def test_no_confidential_text_in_any_output_file(built_site: BuiltSite) -> None:
 def test_secrets_are_really_in_the_fixture(built_site: BuiltSite) -> None:
     """Guards the test above: each secret is planted in the desk, so its absence from the site means something."""
     text = "\n".join(p.read_text(encoding="utf-8") for folder in ("catalog", "kb", "tickets")
-                     for p in (built_site.desk / folder).iterdir() if p.suffix in (".yaml", ".md"))
+                     for p in (built_site.desk / folder).rglob("*") if p.suffix in (".yaml", ".md"))
     for what, secret in SECRETS.items():
         assert secret in text, what
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from sitefixtures import AGENT, itsm
 
+from desk_testing import ticket_path
 from itsm_cli.core.intake import parse_form_body
 from itsm_cli.store import yaml_io
 
@@ -41,7 +42,7 @@ def test_intake_creates_a_validated_request(site_desk: Path, tmp_path: Path) -> 
     assert r.exit_code == 0, r.stderr
     rid = r.stdout.strip()
     assert rid.startswith("REQ-")
-    data = yaml_io.load_mapping((site_desk / "tickets" / f"{rid}.yaml").read_bytes(), rid)
+    data = yaml_io.load_mapping((site_desk / ticket_path(rid)).read_bytes(), rid)
     assert data["title"] == "A shared mailbox for events"
     assert (data["service"], data["offering"], data["status"]) == ("email", "shared-mailbox", "submitted")
     assert data["requester"] == "ops@acme.example"
@@ -85,7 +86,7 @@ def test_intake_refuses_bad_payloads_in_one_line(site_desk: Path, tmp_path: Path
     assert r.stderr.startswith("itsm: error: ") and message in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert r.stdout == ""
-    assert not list((site_desk / "tickets").glob("REQ-0002.yaml"))
+    assert not (site_desk / ticket_path("REQ-0002")).exists()
     assert not Path("/tmp/pwned").exists()
 
 

@@ -146,7 +146,7 @@ def test_each_record_file_is_read_once(built_site: object, monkeypatch: pytest.M
     records = [r for r in reads if r.split("/")[0] in ("catalog", "kb", "tickets")]
     assert records and len(records) == len(set(records))
     assert len(records) == len(list(Path(built_site.desk).glob("catalog/*.yaml"))) + len(
-        list(Path(built_site.desk).glob("kb/*.md"))) + len(list(Path(built_site.desk).glob("tickets/*.yaml")))
+        list(Path(built_site.desk).glob("kb/*.md"))) + len(list(Path(built_site.desk).glob("tickets/*/*/*.yaml")))
 
 
 def test_review_clock_follows_itsm_now(site_desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,9 +241,9 @@ def test_a_broken_ticket_read_by_a_worker_stops_the_build_named(site_desk: Path,
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
     monkeypatch.setattr(parallel, "CHUNK", 2)
-    broken = sorted((site_desk / "tickets").glob("*.yaml"))[-1]
+    broken = sorted((site_desk / "tickets").glob("*/*/*.yaml"))[-1]
     broken.write_text("id: [unclosed\n")
     with pytest.raises(pages.SiteContentError) as caught:
         pages.load_content(Desk(site_desk), parallel=True)
-    assert caught.value.path == f"tickets/{broken.name}"
+    assert caught.value.path == broken.relative_to(site_desk).as_posix()
     assert caught.value.line is not None

@@ -16,7 +16,7 @@ from itsm_cli.store import commit_index
 from itsm_cli.store.commit_index import CommitIndex
 from itsm_cli.store.gitstore import Git
 
-FILES = ("tickets/INC-0001.yaml", "tickets/INC-0002.yaml", "kb/KB-0001.md", "itsm.yaml")
+FILES = ("tickets/INC/000/INC-0001.yaml", "tickets/INC/000/INC-0002.yaml", "kb/KB-0001.md", "itsm.yaml")
 
 
 def walked(repo: Path, path: str, rev: str = "HEAD") -> list[str]:
@@ -119,7 +119,7 @@ def test_the_index_names_the_commits_the_walk_names_in_its_order(tmp_path_factor
             if len(parents) < 2:  # a plain commit's blobs are kept; a merge's are read from its trees
                 before = blob(repo.root, parents[0], path) if parents else "0" * 40
                 assert (touch.old, touch.new) == (before, blob(repo.root, touch.sha, path))
-    assert index_of(repo.root).commits("tickets/INC-0042.yaml") == []
+    assert index_of(repo.root).commits("tickets/INC/000/INC-0042.yaml") == []
     order, changes = index.changes()
     assert order == git(repo.root, "rev-list", "--date-order", "HEAD").split()
     for sha in order:  # each commit's files in the order git's own diff lists them (a merge: parent by parent)

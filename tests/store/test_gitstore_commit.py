@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from desk_testing import ANN, git, head, run, status
+from desk_testing import ANN, git, head, run, status, ticket_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,11 +40,11 @@ def porcelain_commit(repo: Path, paths: list[str], message: str) -> str:
 
 def test_a_record_commit_is_the_one_git_commit_only_makes(desk: Path) -> None:
     assert run("new", "incident", "--title", "First").exit_code == 0
-    (desk / "tickets" / "INC-0001.yaml").write_text((desk / "tickets" / "INC-0001.yaml").read_text() + "# edited\n")
+    (desk / ticket_path("INC-0001")).write_text((desk / ticket_path("INC-0001")).read_text() + "# edited\n")
     (desk / "kb").mkdir(exist_ok=True)
     (desk / "deep" / "er").mkdir(parents=True)
     (desk / "deep" / "er" / "note.txt").write_text("a new folder two levels down\n")
-    paths = ["tickets/INC-0001.yaml", "deep/er/note.txt", "catalog/email.yaml"]
+    paths = ["tickets/INC/000/INC-0001.yaml", "deep/er/note.txt", "catalog/email.yaml"]
     (desk / "catalog" / "email.yaml").unlink()
     expected = porcelain_commit(desk, paths, "x")
     before = head(desk)
@@ -63,42 +63,37 @@ def test_other_staged_changes_stay_staged_and_out_of_the_commit(desk: Path) -> N
     git(desk, "add", "README.txt")
     (desk / "itsm.yaml").write_text((desk / "itsm.yaml").read_text() + "# unstaged by hand\n")
     assert run("new", "incident", "--title", "Mine").exit_code == 0
-    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC-0001.yaml"]
+    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC/000/INC-0001.yaml"]
     assert status(desk).splitlines() == ["A  README.txt", " M itsm.yaml"]
 
 
-def test_a_tree_read_to_number_a_record_is_not_read_again_to_commit_it(
-    desk: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`itsm new` reads tickets/ to number the record and again to commit; by ID, the second read is the first's.
+def test_new_reads_only_the_highest_bucket_of_its_prefix(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`itsm new` numbers from the highest bucket folder (tickets/INC/001/ above tickets/INC/000/), reading no other.
 
-    A commit made with plain git in between gives tickets/ another ID: that tree is read, not the one remembered.
+    A commit made with plain git in between is seen: its ticket's number is taken.
     """
-    from itsm_cli.store import gitstore
-
-    monkeypatch.setattr(gitstore, "_TREE_WORTH_KEEPING", 0)  # the demo's trees are small; keep every tree
-    monkeypatch.setattr(gitstore, "_TREES_READ", {})
-    asked: list[list[str]] = []
+    asked: list[str] = []
     real = Git.cat_trees
 
     def counting(self: Git, specs: list[str]) -> list[tuple[str, bytes] | None]:
-        asked.append([s for s in specs if s not in gitstore._TREES_READ])
+        asked.extend(specs)
         return real(self, specs)
 
-    monkeypatch.setattr(Git, "cat_trees", counting)
-    tickets = git(desk, "rev-parse", "HEAD:tickets").strip()
     assert run("new", "incident", "--title", "One").exit_code == 0
-    assert [tickets] in asked[:-1]  # read to number the record...
-    assert asked[-1] and not [s for s in asked[-1] if s == tickets or s.endswith(":tickets")]  # ...and not to commit it
-    theirs = (desk / "tickets" / "INC-0001.yaml").read_text().replace("INC-0001", "INC-0007")
-    (desk / "tickets" / "INC-0007.yaml").write_text(theirs)
-    git(desk, "add", "tickets/INC-0007.yaml")
+    theirs = (desk / ticket_path("INC-0001")).read_text().replace("INC-0001", "INC-1500")
+    (desk / ticket_path("INC-1500")).parent.mkdir(parents=True)
+    (desk / ticket_path("INC-1500")).write_text(theirs)
+    git(desk, "add", ticket_path("INC-1500"))
     git(desk, "commit", "-q", "-m", "theirs, by hand")
-    assert run("new", "incident", "--title", "Two").exit_code == 0
-    names = git(desk, "ls-tree", "--name-only", "HEAD:tickets").split()
-    assert names == [".gitkeep", "INC-0001.yaml", "INC-0007.yaml", "INC-0008.yaml"]
+    low_bucket = git(desk, "rev-parse", "HEAD:tickets/INC/000").strip()
+    monkeypatch.setattr(Git, "cat_trees", counting)
+    r = run("new", "incident", "--title", "Two")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.strip() == "INC-1501"
+    assert not [s for s in asked if low_bucket in s or s.endswith(":tickets/INC/000")]
+    assert git(desk, "ls-tree", "--name-only", "HEAD:tickets/INC/001").split() == ["INC-1500.yaml", "INC-1501.yaml"]
     assert status(desk) == ""
-    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == ["tickets/INC-0008.yaml"]
+    assert git(desk, "show", "--name-only", "--format=", "HEAD").split() == [ticket_path("INC-1501")]
     git(desk, "fsck", "--strict", "--no-dangling")
 
 
@@ -130,16 +125,17 @@ def test_the_branch_moves_only_from_the_head_the_change_started_on(desk: Path, m
         return real_run(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(g, "run", racing_run)
-    (desk / "tickets" / "INC-0001.yaml").write_text((desk / "tickets" / "INC-0001.yaml").read_text() + "# mine\n")
+    (desk / ticket_path("INC-0001")).write_text((desk / ticket_path("INC-0001")).read_text() + "# mine\n")
     theirs_before = head(desk)
     with pytest.raises(Exception, match="update-ref failed"):
-        g.commit(["tickets/INC-0001.yaml"], "INC-0001: mine\n", "Ann Agent", ANN)
+        g.commit(["tickets/INC/000/INC-0001.yaml"], "INC-0001: mine\n", "Ann Agent", ANN)
     assert git(desk, "log", "-1", "--format=%s").strip() == "theirs"
     assert theirs_before != head(desk)
 
 
 def test_names_git_stores_but_utf8_cannot_spell_survive_a_commit(desk: Path) -> None:
-    odd = os.fsencode("tickets/") + b"caf\xe9\tINC-0001.yaml"
+    os.makedirs(desk / "tickets" / "INC" / "000")
+    odd = os.fsencode("tickets/INC/000/") + b"caf\xe9\tINC-0001.yaml"
     with open(os.path.join(os.fsencode(str(desk)), odd), "w") as f:
         f.write("not a record\n")
     git(desk, "add", "-A")
@@ -149,7 +145,7 @@ def test_names_git_stores_but_utf8_cannot_spell_survive_a_commit(desk: Path) -> 
     assert r.exit_code == 0, r.stderr
     after = [line for line in tree_of(desk) if b"caf" in line]
     assert before == after and len(after) == 1
-    assert any(line.endswith(b"\ttickets/INC-0001.yaml") for line in tree_of(desk))
+    assert any(line.endswith(b"\ttickets/INC/000/INC-0001.yaml") for line in tree_of(desk))
 
 
 def test_a_signed_desk_gets_signed_commits(desk: Path, tmp_path: Path) -> None:
@@ -210,39 +206,6 @@ def test_splice_tree_agrees_with_git_on_a_real_tree(desk: Path) -> None:
     assert splice_tree(raw, {}) == raw
     with pytest.raises(ValueError):
         splice_tree(raw[:-3], {b"zzz": None})
-
-
-def test_trees_written_without_git_are_objects_git_reads(desk: Path) -> None:
-    import zlib
-
-    git(desk, "config", "core.looseCompression", "9")
-    assert run("new", "incident", "--title", "Compressed as asked").exit_code == 0
-    tree = git(desk, "rev-parse", "HEAD:tickets").strip()
-    stored = (desk / ".git" / "objects" / tree[:2] / tree[2:]).read_bytes()
-    assert stored[:2] == b"\x78\xda"  # zlib at level 9, as core.looseCompression says
-    assert zlib.decompress(stored).startswith(b"tree ")
-    assert os.stat(desk / ".git" / "objects" / tree[:2] / tree[2:]).st_mode & 0o222 == 0  # read-only, as git's
-    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
-    assert git(desk, "ls-tree", "--name-only", "HEAD:tickets").split() == [".gitkeep", "INC-0001.yaml"]
-
-
-def test_first_entry_at_least_stops_at_the_first_key_not_below(desk: Path) -> None:
-    from itsm_cli.store.gittree import first_entry_at_least
-
-    oid = b"\x00" * 20  # NUL bytes inside object IDs must not confuse the walk
-    entries = [(b"100644", b"a"), (b"100644", b"b.txt"), (TREE_MODE, b"b"), (b"100644", b"c")]  # git's order
-    raw = b"".join(entry(mode, name, oid) for mode, name in entries)
-    offsets = [0]
-    for mode, name in entries:
-        offsets.append(offsets[-1] + len(entry(mode, name, oid)))
-    assert first_entry_at_least(raw, b"a") == offsets[0]
-    assert first_entry_at_least(raw, b"b") == offsets[1]
-    assert first_entry_at_least(raw, b"b.u") == offsets[2]  # the tree "b" sorts as "b/", after "b.txt"
-    assert first_entry_at_least(raw, b"b/") == offsets[2]
-    assert first_entry_at_least(raw, b"b0") == offsets[3]
-    assert first_entry_at_least(raw, b"zz") == offsets[4]
-    odd = entry(b"040000", b"a", oid) + raw  # a zero-padded mode: stop there, to be safe
-    assert first_entry_at_least(odd, b"zz") == 0
 
 
 def test_tree_ids_name_trees_only_and_nothing_when_git_reads_a_name_as_two(desk: Path) -> None:

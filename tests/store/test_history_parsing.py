@@ -27,15 +27,15 @@ ITEMS = st.one_of(
 @given(st.lists(ITEMS, min_size=1, max_size=8))
 def test_history_is_what_yaml_says(items: list[str]) -> None:
     text = HEAD + "".join(items) + TAIL
-    version = BlobVersion("0" * 40, "tickets/INC-0001.yaml", "ticket", text.encode())
+    version = BlobVersion("0" * 40, "tickets/INC/000/INC-0001.yaml", "ticket", text.encode())
     assert version.history() == yaml.safe_load(text)["history"]
 
 
 def test_entries_appended_after_a_linked_one_are_read_alone() -> None:
     old = HEAD + SIMPLE.format(action="comment", note="one") + LINKED.format(n=1) + TAIL
     new = HEAD + SIMPLE.format(action="comment", note="one") + LINKED.format(n=1) + LINKED.format(n=2) + NESTED + TAIL
-    a = BlobVersion("1" * 40, "tickets/INC-0001.yaml", "ticket", old.encode())
-    b = BlobVersion("2" * 40, "tickets/INC-0001.yaml", "ticket", new.encode())
+    a = BlobVersion("1" * 40, "tickets/INC/000/INC-0001.yaml", "ticket", old.encode())
+    b = BlobVersion("2" * 40, "tickets/INC/000/INC-0001.yaml", "ticket", new.encode())
     assert b.appended_to(a) == yaml.safe_load(new)["history"][2:]
 
 

@@ -17,7 +17,7 @@ from itsm_cli.store.merge_driver import main, run_merge_driver
 ROOT = Path(itsm_cli.__file__).resolve().parent.parent
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
-TICKET = "tickets/INC-0001.yaml"
+TICKET = "tickets/INC/000/INC-0001.yaml"
 ARTICLE = "kb/KB-0001.md"
 
 
@@ -103,7 +103,7 @@ def test_conflict_writes_comment_lines_and_ours_values(tmp_path: Path, capsys: p
     merged = yaml_io.load_mapping(o.read_bytes(), "o")
     assert merged["status"] == "resolved"
     assert len(merged["history"]) == 4
-    assert "itsm: merge conflict in tickets/INC-0001.yaml: status:" in capsys.readouterr().err
+    assert "itsm: merge conflict in tickets/INC/000/INC-0001.yaml: status:" in capsys.readouterr().err
 
 
 def test_unparsable_side_leaves_ours_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,7 +114,7 @@ def test_unparsable_side_leaves_ours_untouched(tmp_path: Path, capsys: pytest.Ca
     assert run_merge_driver(str(b), str(o), str(t), 7, TICKET) == 1
     assert o.read_text(encoding="utf-8") == "id: INC-0001\nid: INC-0002\n"
     err = capsys.readouterr().err
-    assert err.startswith("itsm: error: tickets/INC-0001.yaml:2:1: duplicate key 'id'")
+    assert err.startswith("itsm: error: tickets/INC/000/INC-0001.yaml:2:1: duplicate key 'id'")
     assert "Traceback" not in err
 
 
@@ -213,7 +213,7 @@ def desk(tmp_path: Path, env: dict[str, str]) -> Path:
     repo = tmp_path / "desk"
     git(env, tmp_path, "init", "-q", "-b", "main", str(repo))
     enable_driver(env, repo)
-    attributes = "tickets/*.yaml merge=itsm\nkb/*.md merge=itsm conflict-marker-size=9\n"
+    attributes = "tickets/**/*.yaml merge=itsm\nkb/*.md merge=itsm conflict-marker-size=9\n"
     commit_file(env, repo, ".gitattributes", attributes, "attributes")
     commit_file(env, repo, TICKET, yaml_io.dumps(ticket()), "INC-0001: create")
     commit_file(env, repo, ARTICLE, article_text(), "KB-0001: create")
@@ -251,7 +251,7 @@ def test_git_merge_different_transitions_conflict(desk: Path, env: dict[str, str
     branch_edits(env, desk, yaml_io.dumps(ours), yaml_io.dumps(theirs))
     proc = git(env, desk, "merge", "--no-edit", "other", check=False)
     assert proc.returncode != 0
-    assert "itsm: merge conflict in tickets/INC-0001.yaml: status" in proc.stderr
+    assert "itsm: merge conflict in tickets/INC/000/INC-0001.yaml: status" in proc.stderr
     assert git(env, desk, "diff", "--name-only", "--diff-filter=U").stdout.split() == [TICKET]
     text = (desk / TICKET).read_text(encoding="utf-8")
     assert text.startswith("# itsm merge conflict: status: ours 'resolved', theirs 'on_hold' (base 'in_progress')")
@@ -260,7 +260,7 @@ def test_git_merge_different_transitions_conflict(desk: Path, env: dict[str, str
 
 
 def test_git_merge_add_add_with_different_titles_conflicts(desk: Path, env: dict[str, str]) -> None:
-    rel = "tickets/INC-0002.yaml"
+    rel = "tickets/INC/000/INC-0002.yaml"
     record = {**ticket(), "id": "INC-0002"}
     branch_edits(env, desk, yaml_io.dumps(record), yaml_io.dumps({**record, "title": "Other"}), rel)
     proc = git(env, desk, "merge", "--no-edit", "other", check=False)
