@@ -212,18 +212,20 @@ class App:
         git = Git(self.desk.root)
 
         def scan(trees: list[str]) -> list[int]:
-            return [ids.highest_number_in_tree(prefix, found[1]) if found else 0 for found in git.cat_trees(trees)]
+            # Any of the trees read: tickets/ itself (flat tickets of a branch not upgraded yet), a
+            # prefix folder (its highest bucket is read next), or a flat folder such as kb/.
+            found = git.cat_trees(trees)
+            buckets = [ids.highest_bucket_in_tree(item[1]) if item else None for item in found]
+            inner = iter(git.cat_trees([f"{t}:{b}" for t, b in zip(trees, buckets) if b is not None]))
+            out = []
+            for item, bucket in zip(found, buckets):
+                flat = ids.highest_number_in_tree(prefix, item[1]) if item else 0
+                deeper = next(inner) if bucket is not None else None
+                out.append(max(flat, ids.highest_number_in_tree(prefix, deeper[1]) if deeper else 0))
+            return out
 
-        def scan_buckets(trees: list[str]) -> list[int]:
-            buckets = [ids.highest_bucket_in_tree(found[1]) if found else None for found in git.cat_trees(trees)]
-            inner = [f"{tree}:{bucket}" for tree, bucket in zip(trees, buckets) if bucket is not None]
-            numbers = iter(scan(inner))
-            return [next(numbers) if bucket is not None else 0 for bucket in buckets]
-
-        highest = highest_on_trees(self.desk, git.trees_on_refs(rtype.folder), prefix, scan)
-        if rtype.kind == "ticket":
-            sharded = highest_on_trees(self.desk, git.trees_on_refs(f"{rtype.folder}/{prefix}"), prefix, scan_buckets)
-            highest = max(highest, sharded)
+        folders = [rtype.folder, f"{rtype.folder}/{prefix}"] if rtype.kind == "ticket" else [rtype.folder]
+        highest = highest_on_trees(self.desk, git.trees_on_refs(*folders), prefix, scan)
         while any(os.path.lexists(p) for p in self.desk.paths_for(ids.format_id(prefix, highest + 1))):
             highest += 1
         return ids.format_id(prefix, highest + 1)

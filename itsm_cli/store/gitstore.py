@@ -430,9 +430,9 @@ class Git:
         specs = [f"{ref}:./{folder}" for ref in refs for folder in folders]
         return [(spec.split(":", 1)[0], tree) for spec, tree in zip(specs, self.tree_ids(specs)) if tree]
 
-    def trees_on_refs(self, folder: str) -> list[str]:
-        """The distinct tree IDs of ``folder`` on every local branch and remote-tracking ref."""
-        return list(dict.fromkeys(tree for _, tree in self._folder_trees([folder])))
+    def trees_on_refs(self, *folders: str) -> list[str]:
+        """The distinct tree IDs of ``folders`` on every local branch and remote-tracking ref (one git call each)."""
+        return list(dict.fromkeys(tree for _, tree in self._folder_trees(folders)))
 
     def names_on_refs(self, folders: Sequence[str]) -> dict[str, set[str]]:
         """Files under each folder (paths relative to it, subfolders included), per ref (a tree is listed once)."""
