@@ -42,7 +42,14 @@ def _record_history(desk: Any, rec: Any) -> list[Any]:
 
     git = Git(desk.root)
     index = CommitIndex.open(desk, git)
-    ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
+    if index is not None and not index.started():
+        # A first question on this clone: git walks the record's own path (small trees: seconds at 100,000
+        # commits) rather than diffing every commit; that is left to `itsm audit`, which needs it anyway.
+        # git's commit-graph, which makes the next walks fast, is written meanwhile in the background.
+        index = None
+        ensure_commit_graph(git, background=True)
+    else:
+        ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
     keys, signers = _signing(desk.config)
     return record_commits(git, rec, index, signatures=keys is not None, allowed_signers=signers)
 

@@ -168,6 +168,10 @@ class CommitIndex:
                 self.clear()
         raise AssertionError("unreachable")
 
+    def started(self) -> bool:
+        """True once any commit has been indexed here (a fresh clone has no index yet)."""
+        return (self.directory / "seen").exists()
+
     def clear(self) -> None:
         """Forget everything (the next question diffs every commit again); the lock file stays."""
         with contextlib.suppress(OSError), os.scandir(self.directory) as entries:

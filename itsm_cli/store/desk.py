@@ -131,20 +131,25 @@ def kind_of_path(rel: str) -> str | None:
     return None
 
 
-def _ticket_files(folder: str, depth: int = 1) -> Iterator[str]:
-    """The ``.yaml`` files under a tickets folder, to :data:`_TICKET_DEPTHS` deep (hidden names skipped)."""
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        name = entry.name
-        if name.startswith("."):
+def _ticket_files(root: str, folder: str) -> list[str]:
+    """The ``.yaml`` files under a tickets folder, desk-relative, to :data:`_TICKET_DEPTHS` deep (hidden names skipped).
+
+    ``os.listdir`` a folder at a time, paths joined as text: at 100,000 tickets
+    this is what every ``itsm list`` and ``validate`` starts with.
+    """
+    out: list[str] = []
+    pending = [(folder, 1)]
+    while pending:
+        rel, depth = pending.pop()
+        try:
+            names = os.listdir(os.path.join(root, rel))
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        if name.endswith(".yaml"):
-            yield entry.path
-        elif depth < len(_TICKET_DEPTHS) and entry.is_dir(follow_symlinks=False):
-            yield from _ticket_files(entry.path, depth + 1)
+        lead = rel + "/"
+        out.extend(lead + n for n in names if n.endswith(".yaml") and not n.startswith("."))
+        if depth < len(_TICKET_DEPTHS):
+            pending.extend((lead + n, depth + 1) for n in names if "." not in n)  # folders: PREFIX, NNN
+    return out
 
 
 class RecordIds(Set):
@@ -407,8 +412,7 @@ class Desk:
             if suffix is None:
                 continue
             if folder == TICKETS:
-                start = len(root) + 1
-                out.extend(path[start:].replace(os.sep, "/") for path in _ticket_files(os.path.join(root, folder)))
+                out.extend(_ticket_files(root, folder))
                 continue
             try:
                 names = os.listdir(self.root / folder)

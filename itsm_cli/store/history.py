@@ -69,7 +69,9 @@ _SIMPLE_LINE = re.compile(r"([a-z_][a-z0-9_]*): ('[^\n]*'|[A-Za-z0-9_.+/(][^\t\n
 _OPEN_KEY = re.compile(r"([a-z_][a-z0-9_]*):")
 
 
-def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE, changed_paths: bool = True) -> bool:
+def ensure_commit_graph(
+    git: Git, stale_after: int = COMMIT_GRAPH_STALE, changed_paths: bool = True, background: bool = False
+) -> bool:
     """Write git's commit-graph (with changed-path Bloom filters) when it is missing or stale; True if written.
 
     ``git log -- PATH`` on a long history is fast only with a commit-graph
@@ -84,7 +86,9 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE, changed
     only speeds up walks) a new graph gets no filters, which takes seconds, not
     minutes; git keeps the filters of a graph that has them. Set
     ``ITSM_COMMIT_GRAPH=0`` to leave the commit-graph alone. Failures are ignored:
-    the graph only makes things faster.
+    the graph only makes things faster. With ``background``, git writes it in a
+    detached process (as ``git maintenance --auto`` does) and this returns at
+    once: the caller walks without it this time.
     """
     if os.environ.get("ITSM_COMMIT_GRAPH") == "0":
         return False
@@ -110,6 +114,15 @@ def ensure_commit_graph(git: Git, stale_after: int = COMMIT_GRAPH_STALE, changed
             split = ["--split"]
     elif has_graph and (_has_changed_paths(graph) or not changed_paths):
         split = ["--split"]  # written by someone else (git gc, a clone's host) with filters: add to it
+    args = ["commit-graph", "write", "--reachable", *(["--changed-paths"] if changed_paths else []), *split]
+    if background:
+        # sh starts git and returns; git goes on alone (no pipe of ours held), then notes the HEAD it covered.
+        script = 'git "$@" --no-progress && printf "%s\\n" "$HEAD_COVERED" > "$MARKER_FILE"'
+        with contextlib.suppress(OSError):
+            subprocess.run(["sh", "-c", f"({script}) </dev/null >/dev/null 2>&1 &", "sh", *args], cwd=git.root,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=_clean_env({"HEAD_COVERED": head, "MARKER_FILE": str(marker)}), check=False)
+        return False
     # The first write on a long history takes a while (a minute for 100,000 commits): say so on a terminal.
     shown = sys.stderr.isatty()
     if shown and not split and changed_paths:
