@@ -312,6 +312,17 @@ def _text(value: Any) -> str:
     return output.cell(value)
 
 
+def _csv_cells(row: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """The row's cells in ``keys`` order: text as it is when it needs no escaping, None empty, the rest as a cell.
+
+    An audit at 100,000 commits prints half a million rows; one function call
+    per cell was most of its time.
+    """
+    get = row.get
+    return [v if type(v) is str and v.isprintable() else ("" if v is None else output.cell(v))
+            for v in map(get, keys)]
+
+
 def _emit_stream(rows: Iterator[dict[str, Any]], keys: tuple[str, ...], fmt: str, batch: int = 512) -> None:
     """Print rows as they come, a batch at a time: a JSON array, CSV, or a table with fixed column widths."""
     buf = io.StringIO()
@@ -323,7 +334,7 @@ def _emit_stream(rows: Iterator[dict[str, Any]], keys: tuple[str, ...], fmt: str
         buf.write("[")
     for row in rows:
         if fmt == "csv":
-            writer.writerow([_text(row.get(k)) for k in keys])
+            writer.writerow(_csv_cells(row, keys))
         elif fmt == "json":
             buf.write(("," if count else "") + "\n  " + json.dumps(row, ensure_ascii=False))
         else:
