@@ -1,15 +1,14 @@
 """Which commits touched each file of the desk, so ``itsm history`` does not walk the whole history.
 
-``git log -- PATH`` diffs every commit's trees to find the few that touched
-PATH. With the spec's flat ``tickets/`` folder every commit changes a tree of
-up to 100,000 entries; git's changed-path filters skip most commits but let
-about 3 % through as false positives, each a diff of two 4 MB trees, so one
-record's history took 14 s at 100,000 commits. This index answers the same
-question from a file: each commit is diffed once, ever (``git diff-tree
---stdin``, one process per core), and what it changed is added to the
-lists of the files it touched, with the blob IDs before and after, so git
-need not diff those commits' trees again to show them (a tree of 100,000
-entries costs about 10 ms to read).
+``git log -- PATH`` diffs commits' trees to find the few that touched PATH.
+Since tickets live in ``tickets/<PREFIX>/<NNN>/`` those diffs are cheap, and
+a first ``itsm history`` on a fresh clone lets git walk (1.9 s at 100,000
+commits). The index earns its place for ``itsm audit``, which needs what
+every commit changed: each commit is diffed once, ever (``git diff-tree
+--stdin``, one process per core), and what it changed is added to the lists
+of the files it touched, with the blob IDs before and after, so the audit's
+workers and later ``history`` runs (0.10 s, against 0.23 s for git's walk
+with its commit-graph) need not diff those commits again.
 
 The answer is exactly what the walk gives (tested against it): the commits
 of ``rev``'s history whose diff against any parent names the path, in

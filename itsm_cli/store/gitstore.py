@@ -56,6 +56,22 @@ _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit"
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
 
+def _commit_env(author_name: str, author_email: str, has_identity: bool) -> dict[str, str]:
+    """The environment of a commit authored by the acting person.
+
+    git's own identity commits (the committer) where it has one, else the
+    author; ``ITSM_NOW`` dates the commit, as it dates the entries.
+    """
+    env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
+    if not has_identity:
+        env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
+    now = os.environ.get("ITSM_NOW")
+    if now and "GIT_AUTHOR_DATE" not in os.environ:
+        env["GIT_AUTHOR_DATE"] = now
+        env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+    return env
+
+
 def _is_plain_file_path(root: Path, path: str) -> bool:
     """True for a relative path to a regular file or to nothing (not ``.``, a folder, a link)."""
     parts = path.split("/")
@@ -270,14 +286,8 @@ class Git:
         ``head`` is the commit the change started from, when the caller knows it.
         """
         check_identity(author_name, author_email)
-        env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
         settings = self.config_values("user.email", "commit.gpgsign", "core.filemode")
-        if not settings.get("user.email"):
-            env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
-        now = os.environ.get("ITSM_NOW")
-        if now and "GIT_AUTHOR_DATE" not in os.environ:
-            env["GIT_AUTHOR_DATE"] = now
-            env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+        env = _commit_env(author_name, author_email, bool(settings.get("user.email")))
         head = head or self.head()
         plain = head is not None and all(_is_plain_file_path(self.root, p) for p in paths)
         if plain:
@@ -332,13 +342,7 @@ class Git:
             self.run("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
             if extra:
                 self.run("add", "--", *extra)
-            env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email}
-            if not self.config_value("user.email"):
-                env.update({"GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
-            now = os.environ.get("ITSM_NOW")
-            if now and "GIT_AUTHOR_DATE" not in os.environ:
-                env["GIT_AUTHOR_DATE"] = now
-                env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
+            env = _commit_env(author_name, author_email, bool(self.config_value("user.email")))
             self.run("commit", "-q", "-F", "-", input=message.encode("utf-8"), env=env)
         except BaseException:
             for old, new in reversed(done):
