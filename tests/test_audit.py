@@ -508,17 +508,12 @@ def test_desk_in_a_folder_of_a_larger_repository(tmp_path: Path, monkeypatch: py
     git(outer, "commit", "-qam", "unrelated")
     rows = json.loads(run("audit", "--type", "incident", "--format", "json").stdout)
     assert [x["action"] for x in rows] == ["create", "assign", "transition", "comment"]
-    walked = run("history", "INC-0001", "--format", "json").stdout  # a first question: git walks the path
-    assert json.loads(walked)["entries"][0]["commit"]
-    from itsm_cli.store.commit_index import CommitIndex
-    from itsm_cli.store.desk import Desk
-    from itsm_cli.store.gitstore import Git
-
-    index = CommitIndex.open(Desk(desk), Git(desk))
-    assert index is not None and not index.started()
-    assert index.commits(ticket_path("INC-0001"))  # builds the index, once
+    indexed = run("history", "INC-0001", "--format", "json").stdout
+    assert json.loads(indexed)["entries"][0]["commit"]
     assert (desk / ".git").exists() is False and list((outer / ".git" / "itsm-cache").glob("*/commits/seen"))
-    assert run("history", "INC-0001", "--format", "json").stdout == walked  # the index answers as git's walk did
+    monkeypatch.setenv("ITSM_NO_CACHE", "1")
+    assert run("history", "INC-0001", "--format", "json").stdout == indexed  # the same as git's walk
+    monkeypatch.delenv("ITSM_NO_CACHE")
     assert verify(desk)[0] == 0
     first = git(outer, "log", "--reverse", "--format=%H", "--", "it/desk/tickets/INC/000/INC-0001.yaml").split()[0]
     r = run("sla", "INC-0001", "--at", first, "--format", "json")
@@ -644,3 +639,30 @@ def test_terminal_escapes_in_commits_and_entries_never_reach_the_terminal(desk: 
         r = run(*args)
         assert "\x1b" not in r.stdout + r.stderr, args
     assert "\\x1b[2J" in run("history", "INC-0001").stdout
+
+
+def test_a_first_history_of_a_long_history_walks_git_and_leaves_the_index_to_audit(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clone of a long history, `history` does not diff every commit: git walks the path, the graph comes later."""
+    import time
+
+    from itsm_cli.cli import audit_commands
+    from itsm_cli.store.commit_index import CommitIndex
+    from itsm_cli.store.desk import Desk
+    from itsm_cli.store.gitstore import Git
+
+    incident_life(monkeypatch)
+    monkeypatch.setattr(audit_commands, "LONG_HISTORY", 3)  # this desk's few commits count as a long history
+    walked = run("history", "INC-0001", "--format", "json")
+    assert walked.exit_code == 0, walked.stderr
+    index = CommitIndex.open(Desk(desk), Git(desk))
+    assert index is not None and not index.started()  # nothing diffed beyond the one path
+    marker = desk / ".git" / "itsm-commit-graph"
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:  # written by git in the background
+        time.sleep(0.05)
+    assert marker.read_text().strip() == head(desk)
+    assert git(desk, "commit-graph", "verify").strip() == ""
+    index.commits(ticket_path("INC-0001"))  # as `itsm audit` would build it
+    assert index.started()
+    assert run("history", "INC-0001", "--format", "json").stdout == walked.stdout  # the index answers the same

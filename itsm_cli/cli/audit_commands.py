@@ -42,9 +42,9 @@ def _record_history(desk: Any, rec: Any) -> list[Any]:
 
     git = Git(desk.root)
     index = CommitIndex.open(desk, git)
-    if index is not None and not index.started():
-        # A first question on this clone: git walks the record's own path (small trees: seconds at 100,000
-        # commits) rather than diffing every commit; that is left to `itsm audit`, which needs it anyway.
+    if index is not None and not index.started() and _long_history(git):
+        # A first question on a clone of a long history: git walks the record's own path (small trees: seconds at
+        # 100,000 commits) rather than diffing every commit; that is left to `itsm audit`, which needs it anyway.
         # git's commit-graph, which makes the next walks fast, is written meanwhile in the background.
         index = None
         ensure_commit_graph(git, background=True)
@@ -52,6 +52,17 @@ def _record_history(desk: Any, rec: Any) -> list[Any]:
         ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
     keys, signers = _signing(desk.config)
     return record_commits(git, rec, index, signatures=keys is not None, allowed_signers=signers)
+
+
+#: Commits from which a first ``itsm history`` walks git rather than building the commit index (a short
+#: history is indexed in a moment, and then answers every later question from the index).
+LONG_HISTORY = 5000
+
+
+def _long_history(git: Any) -> bool:
+    """True when HEAD has more than :data:`LONG_HISTORY` commits (git stops counting there)."""
+    count = git.run("rev-list", "--count", f"--max-count={LONG_HISTORY + 1}", "HEAD", check=False).strip()
+    return count.isdigit() and int(count) > LONG_HISTORY
 
 
 def _signing(config: Any) -> tuple[dict[str, str] | None, str]:
