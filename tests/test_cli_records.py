@@ -444,3 +444,13 @@ def test_each_branch_tree_is_read_once_for_new_ids(desk: Path) -> None:
     assert highest_on_trees(d, ["b" * 40, "a" * 40], "INC", scan) == 7  # both remembered: nothing read
     assert highest_on_trees(d, ["b" * 40], "PRB", scan) == 3  # another prefix is another question
     assert asked == [["a" * 40, "b" * 40], ["b" * 40]]
+
+
+def test_list_format_ids_prints_one_id_a_line(desk: Path) -> None:
+    """SPEC section 3: `list --format ids`, for xargs and for commands that take `-`."""
+    for title in ("One", "Two", "Three"):
+        assert run("new", "incident", "--title", title).exit_code == 0
+    r = run("list", "--format", "ids")
+    assert r.exit_code == 0 and r.stdout == "INC-0001\nINC-0002\nINC-0003\n"
+    assert run("list", "--format", "ids", "--search", "Two").stdout == "INC-0002\n"
+    assert run("list", "--format", "ids", "--search", "no such words").stdout == ""

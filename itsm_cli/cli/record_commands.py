@@ -204,10 +204,13 @@ def build_query(config: Any, type_name: str | None, statuses: tuple[str, ...], s
 @click.option("--breaching", is_flag=True, help="Only tickets whose running SLA clock breaches within --within.")
 @click.option("--within", metavar="DURATION", help="With --breaching: how soon, e.g. 30m, 2h, 1d (wall-clock; default 2h).")
 @click.option("--breached", is_flag=True, help="Only tickets whose response or resolution clock has breached.")
-@format_option("table", "json", "csv")
+@format_option("table", "json", "csv", "ids")
 @click.pass_obj
 def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt: str, **filters: Any) -> None:
-    """List records (tickets unless TYPE says otherwise), filtered, searched and sorted."""
+    """List records (tickets unless TYPE says otherwise), filtered, searched and sorted.
+
+    ``--format ids`` prints one ID a line, for ``xargs`` or an ID of ``-``.
+    """
     from itsm_cli.cli.service_level_commands import sla_filter
     from itsm_cli.store.cache import find_records
 
@@ -226,7 +229,11 @@ def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt:
 
 
 def emit_records(found: list[dict[str, Any]], fmt: str) -> None:
-    """Print records as a table, CSV, or (full) JSON."""
+    """Print records as a table, CSV, (full) JSON, or one ID a line."""
+    if fmt == "ids":
+        if found:
+            click.echo("\n".join(output.cell(r.get("id")) for r in found))
+        return
     rows = [{**r, "title": r.get("title") or r.get("name")} for r in found]
     output.emit_rows(rows, LIST_COLUMNS, fmt, records=found)
 
