@@ -207,17 +207,18 @@ def _entry_line(entry: dict[str, Any], config: Any) -> str:
     return output.cell(f"    {entry.get('at')}  {who}: {entry.get('action')}{' ' + move if move else ''}")
 
 
+def _not_the_author(author: Any, committer: Any, signer: Any) -> list[str]:
+    """["committed by X", "signed by Y"] for whichever of committer and signer is someone other than the author."""
+    author = str(author or "").lower()
+    return [f"{label} {who}" for label, who in (("committed by", committer), ("signed by", signer))
+            if who and str(who).lower() != author]
+
+
 def _differs(c: Any, keys: dict[str, str]) -> str:
     """" (committed by X, signed by Y)" where committer or signer are not the author; "" otherwise."""
     from itsm_cli.core.signing import signer_label
 
-    author = c.author_email.lower()
-    notes = []
-    if c.committer_email and c.committer_email.lower() != author:
-        notes.append(f"committed by {c.committer_email}")
-    signer = signer_label(c.signature, keys)
-    if signer and signer.lower() != author:
-        notes.append(f"signed by {signer}")
+    notes = _not_the_author(c.author_email, c.committer_email, signer_label(c.signature, keys))
     return output.cell(f" ({', '.join(notes)})") if notes else ""
 
 
@@ -472,10 +473,7 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
         if not sha:
             return "  [not committed]"
         author = item.get("authored_by")
-        notes = [f"by {author}"]
-        for label, key in (("committed by", "committed_by"), ("signed by", "signed_by")):
-            if item.get(key) and str(item[key]).lower() != str(author).lower():
-                notes.append(f"{label} {item[key]}")
+        notes = [f"by {author}", *_not_the_author(author, item.get("committed_by"), item.get("signed_by"))]
         return f"  [{short.get(sha, sha[:10])} {', '.join(notes)}]"
 
     def name(email: str | None) -> str:
@@ -535,8 +533,7 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
         if c["rewrote_history"]:
             notes.append("REWROTE HISTORY")
         tail = f"  ({', '.join(notes)})" if notes else ""
-        also = [f"{label} {c[key]}" for label, key in (("committed by", "committer_email"), ("signed by", "signer"))
-                if c.get(key) and c[key].lower() != c["author_email"].lower()]
+        also = _not_the_author(c["author_email"], c.get("committer_email"), c.get("signer"))
         shown = f" ({', '.join(also)})" if also else ""
         commit_rows.append(f"{c['commit'][:10]}  {c['date']}  {_who(c['author_name'], c['author_email'])}{shown}"
                            f"  {c['subject']}{tail}")
