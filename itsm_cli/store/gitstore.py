@@ -302,10 +302,10 @@ class Git:
         self.run("commit", "-q", "-m", message, "--only", "--", *paths, env=env)
         return self.run("rev-parse", "HEAD").strip()
 
-    def status_lines(self, paths: Sequence[str] = ()) -> list[str]:
-        """``git status --porcelain`` lines (untracked files included), for ``paths`` or the whole work tree."""
-        out = self.run("status", "--porcelain", "--untracked-files=all", "--", *paths)
-        return [line for line in out.splitlines() if line]
+    def status_lines(self, untracked: bool = True) -> list[str]:
+        """``git status --porcelain`` lines for the whole work tree; ``untracked`` false leaves untracked files out."""
+        out = self.run("status", "--porcelain", f"--untracked-files={'all' if untracked else 'no'}")
+        return [line for line in out.splitlines() if line.strip()]
 
     def commit_moves(self, moves: Sequence[tuple[str, str]], extra: Sequence[str], message: str,
                      author_name: str, author_email: str) -> str:
@@ -523,12 +523,6 @@ class Git:
         """The checked-out branch's short name, or None when HEAD is detached."""
         ref = self.run("symbolic-ref", "-q", "HEAD", check=False).strip()
         return ref.removeprefix("refs/heads/") if ref else None
-
-    def tracked_changes(self) -> list[str]:
-        """Tracked files changed in the work tree or the index (``git status --porcelain`` lines; untracked files
-        are left out: they do not stop a merge unless it would overwrite them, and git then says so)."""
-        out = self.run("status", "--porcelain", "--untracked-files=no")
-        return [line for line in out.splitlines() if line.strip()]
 
     def merge_in_progress(self) -> bool:
         """True while a merge waits for its commit (``MERGE_HEAD`` exists)."""

@@ -99,7 +99,8 @@ def sync(desk: Desk, target: str | None = None, remote: str = "origin", push: bo
     if git.merge_in_progress():
         raise Refused("a merge is already in progress; settle it (itsm settle, git add) and git commit, "
                       "or undo it with git merge --abort, then run itsm sync again")
-    dirty = git.tracked_changes()
+    # Untracked files do not stop a merge unless it would overwrite them, and git then says so.
+    dirty = git.status_lines(untracked=False)
     if dirty:
         more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
         raise Refused(f"the work tree has uncommitted changes: {dirty[0].strip()}{more}; commit or stash them first")
