@@ -209,8 +209,8 @@ def _check_record(
         c.add(record, (), f"file name '{stem}' is not a valid ID", "file-name")
     if str(data.get("id")) != stem:
         c.add(record, ("id",), f"file name must equal the ID: file is {stem}, id is '{data.get('id')}'", "file-name")
-    if rtype.kind == "ticket" and ids.is_record_id(stem) and record.path.count("/") != 0:
-        place = ids.ticket_path(record.path.partition("/")[0], stem)
+    if rtype.kind == "ticket" and ids.is_record_id(stem):
+        place = ids.ticket_path(rtype.folder, stem)
         if record.path != place:
             fix = " (run 'itsm upgrade' to move a desk of the earlier flat layout)" if record.path.count("/") == 1 else ""
             c.add(record, (), f"this ticket belongs at {place}, the folder its ID gives{fix}", "layout")
