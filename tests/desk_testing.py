@@ -141,6 +141,22 @@ def ticket_path(record_id: str) -> str:
     return place("tickets", record_id)
 
 
+def load_ticket(desk: Path, record_id: str) -> dict:
+    """A ticket's data as its file holds it (through itsm's own strict loader)."""
+    from itsm_cli.store import yaml_io
+
+    return yaml_io.load_mapping((desk / ticket_path(record_id)).read_bytes(), record_id)
+
+
+def save_ticket(desk: Path, data: dict) -> None:
+    """Write a ticket's file by hand, as someone editing it outside itsm would (its bucket folder made if need be)."""
+    from itsm_cli.store import yaml_io
+
+    path = desk / ticket_path(data["id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml_io.dumps(data), encoding="utf-8")
+
+
 def head(path: Path) -> str:
     """The commit ID of HEAD."""
     return git(path, "rev-parse", "HEAD").strip()

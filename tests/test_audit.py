@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, run, ticket_path
+from desk_testing import load_ticket as load
+from desk_testing import save_ticket as save
 
 from itsm_cli.core.merge import merge_records
-from itsm_cli.store import yaml_io
 
 NAMES = {ANN: "Ann Agent", BOB: "Bob Builder", CAROL: "Carol Approver", DAN: "Dan Approver", EVE: "Eve Staff"}
 
@@ -39,15 +40,6 @@ def hand_commit(desk: Path, message: str, author: str, date: str, *paths: str) -
     subprocess.run(["git", "add", "-A", "--", *(paths or ["."])], cwd=desk, check=True, env=env)
     subprocess.run(["git", "commit", "-q", "-m", message], cwd=desk, check=True, env=env)
     return head(desk)
-
-
-def load(desk: Path, record_id: str) -> dict:
-    return yaml_io.load_mapping((desk / ticket_path(record_id)).read_bytes(), record_id)
-
-
-def save(desk: Path, data: dict) -> None:
-    (desk / ticket_path(data["id"])).parent.mkdir(parents=True, exist_ok=True)
-    (desk / ticket_path(data["id"])).write_text(yaml_io.dumps(data), encoding="utf-8")
 
 
 def verify(desk: Path) -> tuple[int, list[dict]]:

@@ -17,22 +17,14 @@ from pathlib import Path
 
 import pytest
 from desk_testing import ANN, BOB, CAROL, DAN, head, run, ticket_path
-
-from itsm_cli.store import yaml_io
+from desk_testing import load_ticket as load
+from desk_testing import save_ticket as save
 
 ASSIGNEE_RULE = "separation of duties (workflow change, segregation: assignee)"
 
 
 def at(clock: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITSM_NOW", clock)
-
-
-def load(desk: Path, record_id: str) -> dict:
-    return yaml_io.load_mapping((desk / ticket_path(record_id)).read_bytes(), record_id)
-
-
-def save(desk: Path, data: dict) -> None:
-    (desk / ticket_path(data["id"])).write_text(yaml_io.dumps(data), encoding="utf-8")
 
 
 def problems(*args: str) -> list[dict]:

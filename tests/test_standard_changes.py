@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from desk_testing import ANN, BOB, CAROL, git, run, ticket_path
-
-from itsm_cli.store import yaml_io
+from desk_testing import load_ticket as load
+from desk_testing import save_ticket as save
 
 MODEL = """standard_changes:
   - id: relay-patching
@@ -43,12 +43,13 @@ def add_models(desk: Path, text: str = MODEL) -> None:
     git(desk, "commit", "-qam", "CAB: standard-change models")
 
 
-def load(desk: Path, record_id: str) -> dict:
-    return yaml_io.load_mapping((desk / ticket_path(record_id)).read_bytes(), record_id)
-
-
-def save(desk: Path, data: dict) -> None:
-    (desk / ticket_path(data["id"])).write_text(yaml_io.dumps(data), encoding="utf-8")
+def save_moved_to_approved(desk: Path, data: dict) -> None:
+    """Ann moves the change from assessment to approved by hand (no approval entry), and the file is saved."""
+    data["history"].append({"at": "2026-03-02T09:11:00Z", "by": ANN, "action": "transition",
+                            "from": "assessment", "to": "approved"})
+    data["status"] = "approved"
+    data["updated"] = "2026-03-02T09:11:00Z"
+    save(desk, data)
 
 
 def validate_messages(*args: str) -> list[str]:
@@ -89,11 +90,7 @@ def test_validate_reports_a_hand_edited_relabel_with_its_edit_entry(desk: Path) 
     data["change_class"] = "standard"
     data["history"].append({"at": "2026-03-02T09:10:00Z", "by": ANN, "action": "edit",
                             "fields": {"change_class": "standard"}})
-    data["history"].append({"at": "2026-03-02T09:11:00Z", "by": ANN, "action": "transition",
-                            "from": "assessment", "to": "approved"})
-    data["status"] = "approved"
-    data["updated"] = "2026-03-02T09:11:00Z"
-    save(desk, data)
+    save_moved_to_approved(desk, data)
     found = validate_messages()
     assert "history[2]: 'change_class' is set when the change is created and cannot change" in found, found
     assert "history[3]: this change needs approval, so it cannot move from 'assessment' to 'approved'" in found, found
@@ -107,11 +104,7 @@ def test_validate_base_reports_a_silent_relabel(desk: Path) -> None:
     data = load(desk, "CHG-0001")
     data["change_class"] = "standard"
     data["standard_model"] = "relay-patching"
-    data["history"].append({"at": "2026-03-02T09:11:00Z", "by": ANN, "action": "transition",
-                            "from": "assessment", "to": "approved"})
-    data["status"] = "approved"
-    data["updated"] = "2026-03-02T09:11:00Z"
-    save(desk, data)
+    save_moved_to_approved(desk, data)
     git(desk, "commit", "-qam", "relabel")
     found = validate_messages("--base", base)
     assert "'change_class' may never change (was 'normal', now 'standard')" in found, found
@@ -121,11 +114,7 @@ def test_a_hand_edited_standard_change_without_a_model_still_needs_the_cab(desk:
     normal_change_in_assessment()
     data = load(desk, "CHG-0001")
     data["change_class"] = "standard"
-    data["history"].append({"at": "2026-03-02T09:11:00Z", "by": ANN, "action": "transition",
-                            "from": "assessment", "to": "approved"})
-    data["status"] = "approved"
-    data["updated"] = "2026-03-02T09:11:00Z"
-    save(desk, data)
+    save_moved_to_approved(desk, data)
     found = validate_messages()
     assert any("a standard change must name its pre-authorised model with standard_model" in m for m in found), found
     assert any("history[2]: this change needs approval, so it cannot move from 'assessment' to 'approved'" in m

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from desk_testing import ANN, BOB, CAROL, DAN, git, make_desk, run, ticket_path
+from desk_testing import ANN, BOB, CAROL, DAN, git, load_ticket, make_desk, run, save_ticket, ticket_path
 
 from itsm_cli.store import yaml_io
 
@@ -231,7 +231,8 @@ def test_a_machine_without_ssh_keygen_cannot_check_and_says_why(team: Team, monk
     assert "no-such-ssh-keygen is not installed on this machine" in findings[0]["message"]
 
 
-def test_a_merge_commit_keeps_who_did_what(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+def cab_pull_request(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pull request `cab`, pushed to origin: Carol approves CHG-0001, then Bob comments on it; Ann has fetched it."""
     ann, bob, carol = team.ann.clone, team.bob.clone, team.carol.clone
     git(carol, "checkout", "-q", "-b", "cab")
     monkeypatch.setenv("ITSM_NOW", "2026-03-02T11:00:00Z")
@@ -243,6 +244,11 @@ def test_a_merge_commit_keeps_who_did_what(team: Team, monkeypatch: pytest.Monke
     assert run("comment", "CHG-0001", "Scheduling tonight", cwd=bob).exit_code == 0
     git(bob, "push", "-q", "origin", "cab")
     git(ann, "fetch", "-q")
+
+
+def test_a_merge_commit_keeps_who_did_what(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    ann = team.ann.clone
+    cab_pull_request(team, monkeypatch)
     git(ann, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from cab", "origin/cab")
     git(ann, "push", "-q", "origin", "main")
     assert verify(fresh_clone(team)) == (0, [])
@@ -252,17 +258,8 @@ def test_a_squash_merge_is_one_finding_naming_whose_entries_it_carries(
     team: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Old code: one `unbacked` finding per entry (here 2), forever.
-    ann, bob, carol = team.ann.clone, team.bob.clone, team.carol.clone
-    git(carol, "checkout", "-q", "-b", "cab")
-    monkeypatch.setenv("ITSM_NOW", "2026-03-02T11:00:00Z")
-    assert run("approve", "CHG-0001", "--note", "Go", cwd=carol).exit_code == 0
-    git(carol, "push", "-q", "origin", "cab")
-    git(bob, "fetch", "-q")
-    git(bob, "checkout", "-q", "-b", "cab", "origin/cab")
-    monkeypatch.setenv("ITSM_NOW", "2026-03-02T12:00:00Z")
-    assert run("comment", "CHG-0001", "Scheduling tonight", cwd=bob).exit_code == 0
-    git(bob, "push", "-q", "origin", "cab")
-    git(ann, "fetch", "-q")
+    ann = team.ann.clone
+    cab_pull_request(team, monkeypatch)
     git(ann, "merge", "-q", "--squash", "origin/cab")
     git(ann, "commit", "-q", "-m", "Upgrade mail relay: CAB approval (#1)")
     squash = git(ann, "rev-parse", "HEAD").strip()
@@ -297,16 +294,21 @@ def test_a_rebase_that_rewrote_the_authors_is_recognised(team: Team, monkeypatch
     assert "one of 2 in a row" in findings[0]["message"]
 
 
+def approve_by_hand(desk: Path, approver: str) -> None:
+    """An approval of CHG-0001 typed into its file in ``approver``'s name, as a forger would (not committed)."""
+    data = load_ticket(desk, "CHG-0001")
+    data["history"].append({"at": "2026-03-02T11:00:00Z", "by": approver, "action": "approve",
+                            "from": "awaiting_approval", "to": "approved", "group": "cab"})
+    data["status"] = "approved"
+    data["updated"] = "2026-03-02T11:00:00Z"
+    save_ticket(desk, data)
+
+
 def test_a_forged_approval_in_a_pull_request_fails_validate_base(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
     # Old code: `itsm validate --base origin/main` exited 0; only `audit verify` noticed.
     bob = team.bob.clone
     git(bob, "checkout", "-q", "-b", "approve-it")
-    data = yaml_io.load_mapping((bob / ticket_path("CHG-0001")).read_bytes(), "CHG-0001")
-    data["history"].append({"at": "2026-03-02T11:00:00Z", "by": CAROL, "action": "approve", "from": "awaiting_approval",
-                            "to": "approved", "group": "cab"})
-    data["status"] = "approved"
-    data["updated"] = "2026-03-02T11:00:00Z"
-    (bob / ticket_path("CHG-0001")).write_text(yaml_io.dumps(data), encoding="utf-8")
+    approve_by_hand(bob, CAROL)
     sha = entry_commit(bob, "CHG-0001: approved by the CAB", BOB)
     r = run("validate", "--base", "origin/main", cwd=bob)
     assert r.exit_code == 1, r.stdout + r.stderr
@@ -323,12 +325,7 @@ def test_a_forged_approval_fails_validate_base_on_an_unsigned_desk(desk: Path, m
     assert run("transition", "CHG-0001", "assessment", "--set", "risk=low", "--set", "plan=x").exit_code == 0
     assert run("transition", "CHG-0001", "awaiting_approval").exit_code == 0
     git(desk, "checkout", "-q", "-b", "pr")
-    data = yaml_io.load_mapping((desk / ticket_path("CHG-0001")).read_bytes(), "CHG-0001")
-    data["history"].append({"at": "2026-03-02T11:00:00Z", "by": DAN, "action": "approve", "from": "awaiting_approval",
-                            "to": "approved", "group": "cab"})
-    data["status"] = "approved"
-    data["updated"] = "2026-03-02T11:00:00Z"
-    (desk / ticket_path("CHG-0001")).write_text(yaml_io.dumps(data), encoding="utf-8")
+    approve_by_hand(desk, DAN)
     assert run("validate").exit_code == 0  # the file itself is a valid approval by a CAB member
     env = {**os.environ, "GIT_AUTHOR_EMAIL": CAROL, "GIT_AUTHOR_NAME": "Carol"}
     subprocess.run(["git", "commit", "-qam", "CHG-0001: approve"], cwd=desk, env=env, check=True)
