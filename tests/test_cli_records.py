@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, make_desk, run, status
@@ -17,8 +18,10 @@ from itsm_cli.cli import cli
 
 
 def test_every_command_has_help_and_a_docstring() -> None:
-    for name, command in cli.commands.items():
-        assert command.help, f"{name} has no help text"
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.help, f"{name} has no help text"
         r = run(name, "--help")
         assert r.exit_code == 0, (name, r.stderr)
         assert "Usage:" in r.stdout

@@ -45,11 +45,94 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+# Every command: its name, the module under itsm_cli.cli that defines it, and its one-line help.
+# A command's module is imported only when that command runs (importing all of them cost 25 ms
+# on every call); `itsm --help` lists the commands from this table without importing any.
+# tests/cli/test_registry.py checks the table against the modules' COMMANDS lists.
+COMMAND_TABLE: dict[str, tuple[str, str]] = {
+    "new": ("record_commands", "Create a record (incident, request, problem, change, article); prints its ID."),
+    "show": ("record_commands", "Show one record."),
+    "list": ("record_commands", "List records (tickets unless TYPE says otherwise), filtered, searched and sorted."),
+    "transition": ("record_commands",
+                   "Move a record to STATE along its workflow; an illegal move names the legal ones."),
+    "assign": ("record_commands", "Assign a record to a listed agent (PERSON) and/or a --group."),
+    "comment": ("record_commands", "Add a comment to a record ('-' reads the text from standard input)."),
+    "link": ("record_commands",
+             "Link a record to another: parent, child, duplicate-of, caused-by, fixed-by, relates, implements."),
+    "edit": ("record_commands", "Change fields of a record (not its identity, status, history or links)."),
+    "approve": ("record_commands",
+                "Approve a change or request (a member of the approving group, not its requester or assignee)."),
+    "reject": ("record_commands", "Reject a change or request awaiting approval."),
+    "renumber": ("record_commands",
+                 "Give a record the next free ID across all branches, rewriting links to it; prints the new ID."),
+    "init": ("desk_commands", "Create a new desk at PATH as its own git repository, with a first commit."),
+    "upgrade": ("desk_commands", "Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to "
+                "tickets/<PREFIX>/<NNN>/, in one commit."),
+    "validate": ("desk_commands",
+                 "Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."),
+    "codeowners": ("desk_commands", "Write .github/CODEOWNERS from the catalog's owners and the approving groups."),
+    "merge-driver": ("desk_commands",
+                     'Git merge driver for records (git config merge.itsm.driver "itsm merge-driver %O %A %B %L %P").'),
+    "sla": ("service_level_commands", "A ticket's response and resolution clocks: target, elapsed, paused, "
+            "remaining, breached, when it breaches."),
+    "report": ("service_level_commands",
+               "Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing)."),
+    "history": ("audit_commands", "A record's history entries side by side with the commits that made them."),
+    "audit": ("audit_commands", "Who changed which record, and when, from git: one row per change."),
+    "site": ("site_commands",
+             "Build or preview the published site: service catalog, knowledge base, status and metrics."),
+    "intake-forms": ("site_commands",
+                     "Write the Git host's request form (a GitHub issue form) from the catalog's live services."),
+    "intake": ("site_commands", "Create a request from a GitHub 'issues' event payload (EVENT.json, or '-' for "
+               "stdin); prints its ID."),
+    "sweep": ("automation_commands",
+              "Apply the time-based rules: auto-close, escalate, remind approvers, flag overdue reviews."),
+    "notify": ("automation_commands", "Send due notifications (e-mail over SMTP, JSON to webhooks), each once."),
+    "intake-mail": ("automation_commands", "Turn e-mail into tickets: one message on standard input, or a Maildir "
+                    "folder or mbox file at PATH."),
+    "import": ("automation_commands",
+               "Import records from a CSV or JSON FILE (from another tool, or an itsm export), in one commit."),
+    "export": ("automation_commands",
+               "Export whole records (tickets unless TYPE says otherwise) as JSON or CSV, filtered like list."),
+    "sync": ("sync_commands",
+             "Bring the current branch up to date with its target, merging records with the record-aware driver."),
+    "settle": ("sync_commands", "Settle a workflow fork a merge left in ID: keep both sides' entries, add one "
+               "settling entry to STATE."),
+}
+
+
+def short_help(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters as click shortens a command's help in a list."""
+    return click.Command(None, help=text).get_short_help_str(limit)
+
+
 class Group(click.Group):
-    """Lists commands in the order they were added (the order of a ticket's life)."""
+    """The top-level group: lists commands in the order of a ticket's life and loads each one's module on use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        return list(COMMAND_TABLE) + [name for name in self.commands if name not in COMMAND_TABLE]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_TABLE:
+            import importlib
+
+            module = importlib.import_module(f"itsm_cli.cli.{COMMAND_TABLE[cmd_name][0]}")
+            for command in module.COMMANDS:
+                self.commands.setdefault(command.name, command)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``itsm --help``, from the table (so that help imports no command module)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in COMMAND_TABLE:
+                rows.append((name, short_help(COMMAND_TABLE[name][1], limit)))
+            else:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -66,26 +149,6 @@ def cli(ctx: click.Context, directory: str | None, actor: str | None) -> None:
     if directory is not None and not Path(directory).is_dir():
         raise click.BadParameter(f"no such directory: {directory}", param_hint="-C")
     ctx.obj = Ctx(directory, actor)
-
-
-def _register() -> None:
-    from itsm_cli.cli import (
-        audit_commands,
-        automation_commands,
-        desk_commands,
-        record_commands,
-        service_level_commands,
-        site_commands,
-        sync_commands,
-    )
-
-    for module in (record_commands, desk_commands, service_level_commands, audit_commands, site_commands,
-                   automation_commands, sync_commands):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 # click 8.2 raises this when a group runs without arguments; its name changed in 8.5.
