@@ -52,9 +52,9 @@ def review_date(now: str, type_config: Mapping[str, Any]) -> str:
     return (start + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
-def resolve_actor(explicit: str | None, desk: Desk) -> str:
+def resolve_actor(explicit: str | None, desk: Desk, git: Git | None = None) -> str:
     """The acting person: ``--as``, else ``ITSM_USER``, else ``git config user.email``."""
-    actor = explicit or os.environ.get("ITSM_USER") or Git(desk.root).config_value("user.email")
+    actor = explicit or os.environ.get("ITSM_USER") or (git or Git(desk.root)).config_value("user.email")
     if not actor:
         raise BadArgument("who is acting? pass --as EMAIL, set ITSM_USER, or set git config user.email")
     if "@" not in actor or any(c.isspace() or not c.isprintable() or c in "<>" for c in actor) or len(actor) > 320:
@@ -80,12 +80,20 @@ class App:
         self._actor_checked = False
         self.now = now
         self.commit = commit
+        self._git: Git | None = None
+
+    @property
+    def git(self) -> Git:
+        """The desk's git, one for the whole command (its config read and its object reader started once)."""
+        if self._git is None:
+            self._git = Git(self.desk.root)
+        return self._git
 
     @property
     def actor(self) -> str:
         """The acting person, resolved on first use (reading commands never need one)."""
         if not self._actor_checked:
-            self._actor = resolve_actor(self._actor, self.desk)
+            self._actor = resolve_actor(self._actor, self.desk, self.git)
             self._actor_checked = True
         return self._actor  # type: ignore[return-value]
 
@@ -150,7 +158,8 @@ class App:
         acted = [n.split(":", 1)[0] for n in notes or [] if ": skipped" not in n]
         message = transaction.commit_message(changed[0].id, action, summary, others, acted)
         return transaction.save(
-            self.desk, writes, message, self.config.display_name(self.actor), self.actor, commit=self.commit
+            self.desk, writes, message, self.config.display_name(self.actor), self.actor, commit=self.commit,
+            git=self.git,
         )
 
     def _change(
@@ -209,7 +218,7 @@ class App:
         from itsm_cli.store.cache import highest_on_trees
 
         prefix = rtype.prefix or ""
-        git = Git(self.desk.root)
+        git = self.git
 
         def scan(trees: list[str]) -> list[int]:
             # Any of the trees read: tickets/ itself (flat tickets of a branch not upgraded yet), a
@@ -232,7 +241,7 @@ class App:
 
     def ids_on_branches(self) -> set[str]:
         """Record IDs present on any local or remote-tracking branch."""
-        git = Git(self.desk.root)
+        git = self.git
         folders = sorted({t.folder for t in self.config.types.values() if t.prefix})
         names: set[str] = set()
         for listing in git.names_on_refs(folders).values():

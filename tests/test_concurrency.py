@@ -285,6 +285,47 @@ def test_an_interrupt_after_git_committed_undoes_the_commit(desk: Path, incident
     assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == incident
 
 
+def test_an_interrupt_as_the_index_learns_the_commit_puts_everything_back(desk: Path, incident: bytes, monkeypatch) -> None:
+    # A commit by plumbing updates the index last, after the branch has moved; Ctrl-C right after
+    # git wrote the index must leave HEAD, the file and the index as they were, and nothing staged.
+    from itsm_cli.store import gitstore
+
+    real = gitstore.Git.run
+
+    def interrupted_after_update_index(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        if "update-index" in args and "--cacheinfo" not in args:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(gitstore.Git, "run", interrupted_after_update_index)
+    before, index_before = head(desk), git(desk, "ls-files", "-s")
+    r = run("comment", "INC-0001", "half done")
+    assert r.exit_code == 130
+    assert head(desk) == before
+    assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == incident
+    assert git(desk, "ls-files", "-s") == index_before
+    assert status(desk) == ""
+
+
+def test_a_failure_before_the_index_is_touched_leaves_a_staged_edit_staged(desk: Path, incident: bytes, monkeypatch) -> None:
+    from itsm_cli.store import gitstore
+
+    record = desk / "tickets/INC/000/INC-0001.yaml"
+    record.write_bytes(incident + b"# staged by hand\n")
+    git(desk, "add", "tickets/INC/000/INC-0001.yaml")
+    index_before, work_tree = git(desk, "ls-files", "-s"), record.read_bytes()
+
+    def refusing(self, *args, **kwargs):
+        raise gitstore.EnvironmentProblem("git update-ref failed: cannot lock ref 'HEAD'")
+
+    monkeypatch.setattr(gitstore.Git, "_write_trees", refusing)
+    r = run("comment", "INC-0001", "x")
+    assert r.exit_code == 3 and "cannot lock ref" in r.stderr
+    assert git(desk, "ls-files", "-s") == index_before  # still staged, exactly
+    assert record.read_bytes() == work_tree
+
+
 # --- what an atomic write keeps ----------------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +35,7 @@ def _new_file_mode(path: Path) -> int:
 def _create_temp(path: Path, journal: Callable[[Path], None] | None) -> tuple[int, Path]:
     """A new, empty temp file beside ``path`` (named in the journal first, when there is one)."""
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
         if journal is not None:
             journal(tmp)
         try:

@@ -12,7 +12,8 @@ import re
 import signal
 import stat
 import subprocess
-import tempfile
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,8 @@ def _detail(stderr: bytes, code: int) -> str:
     return lines[-1] if lines else f"exit {code}"
 
 
+# An index this big (about 40,000 records) is written split; see Git._split_index_option.
+SPLIT_INDEX_FROM = 4 * 1024 * 1024
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
@@ -70,6 +73,13 @@ def _commit_env(author_name: str, author_email: str, has_identity: bool) -> dict
         env["GIT_AUTHOR_DATE"] = now
         env.setdefault("GIT_COMMITTER_DATE", os.environ.get("GIT_COMMITTER_DATE", now))
     return env
+
+
+def _config_key(key: str) -> str:
+    """A config key as git compares them: section and name in any case, a subsection exactly."""
+    section, _, rest = key.partition(".")
+    middle, _, name = rest.rpartition(".")
+    return f"{section.lower()}.{middle}.{name.lower()}" if middle else f"{section.lower()}.{name.lower()}"
 
 
 def _is_plain_file_path(root: Path, path: str) -> bool:
@@ -102,12 +112,117 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _end_session(proc: subprocess.Popen[bytes]) -> None:
+    """Close a ``cat-file`` session: end its input and wait (it exits at end of input)."""
+    with contextlib.suppress(OSError, ValueError):
+        proc.stdin.close()  # type: ignore[union-attr]
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    with contextlib.suppress(OSError, ValueError):
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
+class _SessionEnded(Exception):
+    """The ``cat-file`` session ended before it answered."""
+
+
+class ObjectReader:
+    """One ``git cat-file --batch-command`` for the life of a :class:`Git`: objects read by name, one process.
+
+    A command that reads trees at several steps (the next free ID, then the
+    commit's trees) pays for one git process instead of one per step. The
+    session is closed when the :class:`Git` is dropped (or at exit); a process
+    forked from this one starts its own rather than share the pipe. It runs in
+    a process group of its own, so Ctrl-C at the terminal reaches itsm, which
+    still needs it to put things back, and not the reader; if it dies anyway,
+    the next read starts another.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def _session(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
+            try:
+                proc = subprocess.Popen(
+                    ["git", "cat-file", "--batch-command=%(objectname) %(objecttype) %(objectsize)"],
+                    cwd=self.root, env=_clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=_DEVNULL, process_group=0,  # a reader holds no lock: Ctrl-C is itsm's to handle
+                )
+            except FileNotFoundError:
+                raise EnvironmentProblem("git is not installed or not on PATH") from None
+            weakref.finalize(self, _end_session, proc)
+            self._proc, self._pid = proc, os.getpid()
+        return self._proc
+
+    def read(self, spec: str, contents: bool = True) -> tuple[str, str, bytes] | None:
+        """(object ID, type, bytes) of what ``spec`` names (``rev:path``, an ID...), None if nothing.
+
+        With ``contents`` false the bytes are empty (git reads only the header).
+        """
+        if "\n" in spec or "\r" in spec:
+            return None  # a line-based protocol: such a name cannot be asked for
+        request = ("contents " if contents else "info ").encode() + spec.encode("utf-8", "surrogateescape") + b"\n"
+        with self._lock:
+            try:
+                return self._ask(request, contents)
+            except _SessionEnded:
+                self._proc = None  # it ended under us (killed): one more try with a new one
+                try:
+                    return self._ask(request, contents)
+                except _SessionEnded:
+                    self._proc = None
+                    raise EnvironmentProblem("git cat-file stopped answering") from None
+
+    def _ask(self, request: bytes, contents: bool) -> tuple[str, str, bytes] | None:
+        proc = self._session()
+        try:
+            try:
+                proc.stdin.write(request)  # type: ignore[union-attr]
+                proc.stdin.flush()  # type: ignore[union-attr]
+            except (BrokenPipeError, ValueError):
+                raise _SessionEnded from None
+            header = proc.stdout.readline().split()  # type: ignore[union-attr]
+            if not header:
+                raise _SessionEnded
+            if len(header) != 3 or not header[2].isdigit():
+                return None  # "<spec> missing" / "ambiguous"
+            data = b""
+            if contents:
+                size = int(header[2])
+                data = proc.stdout.read(size + 1)[:size]  # type: ignore[union-attr]
+                if len(data) != size:
+                    raise _SessionEnded
+        except BaseException:
+            # A half-read answer (Ctrl-C, a broken pipe) would shift every later one: start again.
+            with contextlib.suppress(OSError):
+                proc.kill()
+            _end_session(proc)
+            self._proc = None
+            raise
+        return header[0].decode("ascii"), header[1].decode("ascii"), data
+
+    def close(self) -> None:
+        """End the session now (a later read starts another)."""
+        if self._proc is not None and self._pid == os.getpid():
+            _end_session(self._proc)
+        self._proc = None
+
+
 @dataclass
 class Snapshot:
     """What a set of paths looked like before a change: file bytes and index entries."""
 
     files: dict[str, bytes | None]
-    index: dict[str, str | None]  # "mode,sha" or None when not in the index
+    # "mode,sha" or None when not in the index; the whole map None when the index was not read, for
+    # a commit by plumbing, which changes the index only as its last step (see Git.restore)
+    index: dict[str, str | None] | None
     head: str | None = None  # the commit HEAD pointed at, to undo a commit that completed
 
 
@@ -117,6 +232,10 @@ class Git:
     def __init__(self, root: Path):
         self.root = root
         self._locations: dict[str, str] | None = None
+        self._config: dict[str, str] | None = None
+        self.objects = ObjectReader(root)
+        # Paths whose index entries a commit has begun to change (kept: the change may still be undone).
+        self._index_changing: set[str] = set()
 
     def run(
         self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True,
@@ -136,6 +255,8 @@ class Git:
         shielded: bool = False,
     ) -> bytes:
         """:meth:`run`, returning stdout as git wrote it (for file names that need not be UTF-8)."""
+        if args and args[0] == "config":
+            self._config = None  # it may be a change: read it again when next asked
         code, out, err = self.run_status(*args, input=input, env=env, shielded=shielded)
         if check and code != 0:
             raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, code)}")
@@ -165,21 +286,29 @@ class Git:
         """True when the desk is (inside) a git work tree."""
         return (self.root / ".git").exists() or self.run("rev-parse", "--is-inside-work-tree", check=False).strip() == "true"
 
+    def _settings(self) -> dict[str, str]:
+        """Every git config value as git resolves them (last one wins; one ``git config --list``, remembered).
+
+        Keys as :func:`_config_key` spells them.
+        """
+        if self._config is None:
+            out = self.run("config", "-z", "--list", check=False)
+            values: dict[str, str] = {}
+            for item in out.split("\0"):
+                key, newline, value = item.partition("\n")
+                if key:
+                    values[_config_key(key)] = value if newline else "true"  # a bare boolean key means true
+            self._config = values
+        return self._config
+
     def config_value(self, key: str) -> str | None:
         """A git config value, or None."""
-        value = self.run("config", "--get", key, check=False).strip()
-        return value or None
+        return self._settings().get(_config_key(key)) or None
 
     def config_values(self, *keys: str) -> dict[str, str]:
-        """The last value of each of ``keys`` that is set (one ``git config`` call; keys in lower case)."""
-        pattern = "^(" + "|".join(re.escape(k) for k in keys) + ")$"
-        out = self.run("config", "-z", "--get-regexp", pattern, check=False)
-        values: dict[str, str] = {}
-        for item in out.split("\0"):
-            key, newline, value = item.partition("\n")
-            if key:
-                values[key.lower()] = value if newline else "true"  # a bare boolean key means true
-        return values
+        """The last value of each of ``keys`` that is set (keys in lower case)."""
+        settings = self._settings()
+        return {k.lower(): settings[_config_key(k)] for k in keys if _config_key(k) in settings}
 
     # --- commits ----------------------------------------------------------------------
 
@@ -192,7 +321,7 @@ class Git:
         person's to finish first; only then is the whole index read, to name a
         path still unmerged.
         """
-        if self.run("symbolic-ref", "-q", "HEAD", check=False).strip() == "":
+        if self._read_locations(with_branch=True) == "HEAD":
             raise EnvironmentProblem(
                 "HEAD is detached, so the commit would belong to no branch; "
                 "switch to a branch first (git switch main, or git switch -c NAME to keep this state)"
@@ -220,34 +349,60 @@ class Git:
         ``hash`` (``sha1`` or ``sha256``).
         """
         if self._locations is None:
-            out = self.run("rev-parse", "--absolute-git-dir", "--show-prefix", "--git-path", "hooks",
-                           "--git-path", "objects", "--show-object-format").split("\n")
-            self._locations = dict(zip(("git_dir", "prefix", "hooks", "objects", "hash"), out))
-        return self._locations
+            self._read_locations()
+        return self._locations  # type: ignore[return-value]
+
+    def _read_locations(self, with_branch: bool = False) -> str | None:
+        """Read :meth:`locations` again; with ``with_branch``, in the same call, the ref HEAD is on.
+
+        That ref is ``HEAD`` itself when it is detached, and None on a branch with
+        no commit yet (where git cannot name it; ``symbolic-ref`` can).
+        """
+        asked = ["rev-parse", "--absolute-git-dir", "--show-prefix", "--git-path", "hooks", "--git-path", "objects",
+                 "--show-object-format"]
+        code, out, err = self.run_status(*asked, *(["--symbolic-full-name", "HEAD"] if with_branch else []))
+        if code != 0 and with_branch:  # no commit yet: HEAD names no object, so ask without it
+            return self._read_locations() or (None if self.run("symbolic-ref", "-q", "HEAD", check=False).strip()
+                                              else "HEAD")
+        if code != 0:
+            raise EnvironmentProblem(f"git rev-parse failed: {_detail(err, code)}")
+        lines = out.decode("utf-8", "surrogateescape").split("\n")
+        self._locations = dict(zip(("git_dir", "prefix", "hooks", "objects", "hash"), lines))
+        return lines[5] if with_branch else None
 
     def head(self) -> str | None:
         """The commit ID of HEAD, or None on an unborn branch."""
-        return self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).strip() or None
+        found = self.objects.read("HEAD^{commit}", contents=False)
+        return found[0] if found else None
 
     def snapshot(self, paths: Sequence[str], index: bool = True) -> Snapshot:
-        """Remember the bytes (and index entries, and HEAD) of ``paths`` so a failed change can be undone."""
+        """Remember the bytes (and index entries, and HEAD) of ``paths`` so a failed change can be undone.
+
+        With ``index`` false, neither the index nor HEAD (a change that will
+        not be committed). When the commit will be made by plumbing
+        (:meth:`commits_by_plumbing`), HEAD but not the index: that commit
+        changes the index last, and :meth:`restore` knows what to put back.
+        """
         files: dict[str, bytes | None] = {}
         for p in paths:
             try:
                 files[p] = (self.root / p).read_bytes()
             except FileNotFoundError:
                 files[p] = None
-        entries: dict[str, str | None] = {}
-        if index:
-            entries = dict.fromkeys(paths)
-            out = self.run("ls-files", "-s", "-z", "--", *paths, check=False)
-            for item in out.split("\0"):
-                if not item:
-                    continue
-                meta, _, name = item.partition("\t")
-                mode, sha, _stage = meta.split()
-                entries[name] = f"{mode},{sha}"
-        return Snapshot(files, entries, self.head() if index else None)
+        if not index:
+            return Snapshot(files, {}, None)
+        head = self.head()
+        if head is not None and self.commits_by_plumbing(paths):
+            return Snapshot(files, None, head)
+        entries: dict[str, str | None] = dict.fromkeys(paths)
+        out = self.run("ls-files", "-s", "-z", "--", *paths, check=False)
+        for item in out.split("\0"):
+            if not item:
+                continue
+            meta, _, name = item.partition("\t")
+            mode, sha, _stage = meta.split()
+            entries[name] = f"{mode},{sha}"
+        return Snapshot(files, entries, head)
 
     def restore(self, snap: Snapshot) -> None:
         """Put HEAD, files and index entries back exactly as the snapshot saw them.
@@ -255,7 +410,10 @@ class Git:
         Files are written atomically. If the commit had completed before the
         failure (Ctrl-C while git was finishing), the branch is moved back to the
         snapshot's commit, compare-and-swap, so the change is undone, not half-kept;
-        the commit stays reachable from the reflog.
+        the commit stays reachable from the reflog. A commit by plumbing changes
+        the index last, after the branch has moved: if it got that far, the
+        paths' entries are set back to the snapshot's commit (a staged edit of
+        the same file becomes an unstaged one; its bytes are put back whole).
         """
         if snap.head is not None:
             now = self.head()
@@ -268,11 +426,28 @@ class Git:
                 target.unlink(missing_ok=True)
             else:
                 write_atomic(target, content)
+        if snap.index is None:
+            changing = [p for p in snap.files if p in self._index_changing]
+            if changing and snap.head is not None:
+                self.run("reset", "-q", snap.head, "--", *changing, check=False, shielded=True)
+            self._index_changing.difference_update(changing)
+            return
         for p, entry in snap.index.items():
             if entry is None:
                 self.run("rm", "--cached", "-q", "--ignore-unmatch", "--", p, check=False, shielded=True)
             else:
                 self.run("update-index", "--add", "--cacheinfo", f"{entry},{p}", check=False, shielded=True)
+
+    def commits_by_plumbing(self, paths: Sequence[str]) -> bool:
+        """True when a commit of ``paths`` will be made with git's plumbing (see :meth:`_commit_plumbing`).
+
+        That is: every path is a plain file (or nothing) and no commit hook is
+        installed; otherwise ``git commit`` runs, hooks and all.
+        """
+        if not all(_is_plain_file_path(self.root, p) for p in paths):
+            return False
+        hooks = self.root / self.locations()["hooks"]
+        return not any(os.access(hooks / name, os.X_OK) for name in _COMMIT_HOOKS)
 
     def commit(
         self, paths: Sequence[str], message: str, author_name: str, author_email: str, head: str | None = None
@@ -289,15 +464,13 @@ class Git:
         settings = self.config_values("user.email", "commit.gpgsign", "core.filemode")
         env = _commit_env(author_name, author_email, bool(settings.get("user.email")))
         head = head or self.head()
-        plain = head is not None and all(_is_plain_file_path(self.root, p) for p in paths)
-        if plain:
-            hooks = self.root / self.locations()["hooks"]
-            if not any(os.access(hooks / name, os.X_OK) for name in _COMMIT_HOOKS):
-                return self._commit_plumbing(head, paths, message, env, settings)  # type: ignore[arg-type]
+        if head is not None and self.commits_by_plumbing(paths):
+            return self._commit_plumbing(head, paths, message, env, settings)
         # A path that is neither on disk nor known to git (a record created and removed
         # within this change) has nothing to commit, and git would refuse its pathspec.
         tracked = set(self.run("ls-files", "-z", "--", *paths).split("\0"))
         paths = [p for p in paths if (self.root / p).exists() or p in tracked]
+        self._index_changing.update(paths)
         self.run("add", "-A", "--", *paths)
         self.run("commit", "-q", "-m", message, "--only", "--", *paths, env=env)
         return self.run("rev-parse", "HEAD").strip()
@@ -358,23 +531,24 @@ class Git:
         """``git commit --only -- paths`` without building a second index from HEAD.
 
         ``git commit --only`` builds a temporary index from HEAD's tree (100,000
-        entries on a big desk), so it costs a second or more. Instead: the index
-        entries of ``paths`` are updated in place (``git update-index``, which also
-        writes the blobs); the trees on the way from each path to the root are
-        read from HEAD (one ``git cat-file --batch``), changed where the paths are
-        (:func:`itsm_cli.store.gittree.splice_tree`) and written back
-        (:meth:`_write_tree`); the commit is made with ``git commit-tree``
-        (signed when ``commit.gpgSign`` asks, as ``git commit`` would) and moved
-        onto the branch with ``git update-ref``, compare-and-swap against the HEAD
-        the change started from. Only ``paths`` are in the commit, as with
-        ``--only``.
+        entries on a big desk), so it costs a second or more. Instead: the
+        paths' blobs are stored (``git hash-object -w``); the trees on the way
+        from each path to the root are read from HEAD (through the
+        :class:`ObjectReader`), changed where the paths are
+        (:func:`itsm_cli.store.gittree.splice_tree`) and written back, all in one
+        ``git mktree --batch`` (:meth:`_write_trees`); the commit is made with
+        ``git commit-tree`` (signed when ``commit.gpgSign`` asks, as ``git
+        commit`` would) and moved onto the branch with ``git update-ref``,
+        compare-and-swap against the HEAD the change started from. Only
+        ``paths`` are in the commit, as with ``--only``. The index learns the
+        paths last (``git update-index``), so a failure before that leaves it
+        untouched and the snapshot need not read it (:meth:`restore`).
         """
         from itsm_cli.store.gittree import TREE_MODE, splice_tree
 
         prefix = self.locations()["prefix"]
-        self.run("update-index", "--add", "--remove", "--", *paths)
         present = [p for p in paths if os.path.lexists(self.root / p)]
-        shas = self.run("hash-object", "--", *present).split() if present else []
+        shas = self.run("hash-object", "-w", "--", *present).split() if present else []
         blobs = dict.fromkeys((prefix + p).encode("utf-8", "surrogateescape") for p in paths)
         exec_bit = settings.get("core.filemode", "true").lower() not in ("false", "no", "off", "0")
         for p, sha in zip(present, shas):
@@ -395,22 +569,28 @@ class Git:
         old_root = found[folders.index(b"")][0]  # type: ignore[index]
         id_size = len(old_root) // 2
         trees: dict[bytes, bytes | None] = {}
+        new_trees: list[bytes] = []
         for folder in folders:
             for child, tree in trees.items():
                 parent, _, name = child.rpartition(b"/")
                 if parent == folder and child != folder:
                     edits[folder][name] = (TREE_MODE, tree) if tree else None
             raw = splice_tree(old[folder], edits[folder], id_size)
-            trees[folder] = bytes.fromhex(self._write_tree(raw)) if raw else None
+            trees[folder] = bytes.fromhex(self._tree_id(raw)) if raw else None
+            if raw:
+                new_trees.append(raw)
         root = (trees[b""] or b"").hex() or self._write_tree(b"")
         if root == old_root:
             raise EnvironmentProblem("git commit failed: nothing to commit (the change leaves the files as they were)")
+        self._write_trees(new_trees, id_size)
         sign = settings.get("commit.gpgsign", "false").lower() in ("true", "yes", "on", "1")
         signing = ["-S"] if sign else []
         commit = self.run("commit-tree", *signing, root, "-p", head, "-F", "-", input=message.encode("utf-8"),
                           env=env).strip()
         subject = message.split("\n", 1)[0]
         self.run("update-ref", "-m", f"commit: {subject}", "HEAD", commit, head)
+        self._index_changing.update(paths)
+        self.run(*self._split_index_option(), "update-index", "--add", "--remove", "--", *paths)
         self.run("maintenance", "run", "--auto", "--quiet", check=False)  # as git commit does
         return commit
 
@@ -424,6 +604,53 @@ class Git:
     def _write_tree(self, raw: bytes) -> str:
         """Store a raw tree object; its ID (hex). Trees on a record's path are small (a bucket holds 1,000 entries)."""
         return self.run("hash-object", "-t", "tree", "-w", "--stdin", input=raw).strip()
+
+    def _tree_id(self, raw: bytes) -> str:
+        """The ID git gives a raw tree (hex), worked out here: a parent names it before git has stored it."""
+        import hashlib
+
+        return hashlib.new(self.locations()["hash"], b"tree %d\0" % len(raw) + raw).hexdigest()
+
+    def _write_trees(self, raws: Sequence[bytes], id_size: int) -> None:
+        """Store raw, non-empty trees, subtrees before the trees that name them, in one ``git mktree --batch``.
+
+        Every entry is already in git (a tree read from HEAD, a blob just added to
+        the index, a subtree written earlier in the batch), so git is not asked to
+        look each one up again (``--missing``: 7 ms for a bucket of 1,000); the IDs
+        it prints must be the ones :meth:`_tree_id` gave the parents, or nothing
+        is committed.
+        """
+        from itsm_cli.store.gittree import TREE_MODE, entries
+
+        if not raws:
+            return
+        request = bytearray()
+        for raw in raws:
+            for name, (mode, oid) in entries(raw, id_size).items():
+                kind = b"tree" if mode == TREE_MODE else b"commit" if mode == b"160000" else b"blob"
+                request += mode + b" " + kind + b" " + oid.hex().encode("ascii") + b"\t" + name + b"\0"
+            request += b"\0"  # an empty line ends a tree
+        written = self.run("mktree", "-z", "--missing", "--batch", input=bytes(request)).split()
+        expected = [self._tree_id(raw) for raw in raws]
+        if written != expected:
+            raise EnvironmentProblem(f"git mktree wrote trees {written}, not the expected {expected}")
+
+    def _split_index_option(self) -> list[str]:
+        """``-c core.splitIndex=true`` for a write to a big index, unless the repository's config decides.
+
+        A change rewrites git's whole index (9.5 MB at 100,000 records, 40 ms
+        and more); split, git writes only the few changed entries and folds
+        them into the shared part now and then. git keeps an index split once
+        it is, for every later command too. ``git config core.splitIndex false``
+        turns it off (and ``git update-index --no-split-index`` joins it again).
+        """
+        if "core.splitindex" in self._settings() or os.environ.get("GIT_INDEX_FILE"):
+            return []
+        try:
+            size = os.path.getsize(Path(self.locations()["git_dir"]) / "index")
+        except OSError:
+            return []
+        return ["-c", "core.splitIndex=true"] if size >= SPLIT_INDEX_FROM else []
 
     def _folder_trees(self, folders: Sequence[str]) -> list[tuple[str, str]]:
         """(ref, tree ID) of each folder on each local branch and remote-tracking ref that has it."""
@@ -450,47 +677,25 @@ class Git:
         return result
 
     def cat_trees(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:
-        """(tree ID, raw tree) of each tree-ish in ``specs`` (``REV:folder``...), None where there is none.
-
-        One ``git cat-file --batch`` for all of them.
-        """
-        ask = list(dict.fromkeys(specs))
+        """(tree ID, raw tree) of each tree-ish in ``specs`` (``REV:folder``...), None where there is none."""
         answers: dict[str, tuple[str, bytes] | None] = {}
-        if ask:
-            request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in ask)
-            out = self.run_bytes("cat-file", "--batch", input=request)
-            at = 0
-            for spec in ask:
-                end = out.index(b"\n", at)
-                header = out[at:end].split()
-                at = end + 1
-                if len(header) != 3 or header[1] not in (b"tree", b"blob", b"commit", b"tag"):
-                    answers[spec] = None  # "<spec> missing" (or ambiguous)
-                    continue
-                size = int(header[2])
-                tree = (header[0].decode("ascii"), out[at:at + size]) if header[1] == b"tree" else None
-                answers[spec] = tree
-                at += size + 1
+        for spec in dict.fromkeys(specs):
+            found = self.objects.read(spec)
+            answers[spec] = (found[0], found[2]) if found and found[1] == "tree" else None
         return [answers[spec] for spec in specs]
 
     def tree_ids(self, specs: Sequence[str]) -> list[str | None]:
-        """The object ID each of ``specs`` (``REV:folder``...) names, None where there is none (one process)."""
-        request = b"".join(spec.encode("utf-8", "surrogateescape") + b"\n" for spec in specs)
-        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=request).split("\n")[:-1]
-        if len(out) != len(specs):  # a name git read as two lines: know none of them (they are read by name)
-            return [None] * len(specs)
+        """The object ID each of ``specs`` (``REV:folder``...) names, None where there is none."""
         ids: list[str | None] = []
-        for line in out:
-            oid, _, kind = line.partition(" ")
-            ids.append(oid if kind == "tree" else None)
+        for spec in specs:
+            found = self.objects.read(spec, contents=False)
+            ids.append(found[0] if found and found[1] == "tree" else None)
         return ids
 
     def show(self, rev: str, path: str) -> bytes | None:
         """A file's bytes at ``rev``, or None if it does not exist there."""
-        proc = subprocess.run(
-            ["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root, capture_output=True, env=_clean_env()
-        )
-        return proc.stdout if proc.returncode == 0 else None
+        found = self.objects.read(f"{rev}:{path}")
+        return found[2] if found and found[1] == "blob" else None
 
     def merge_base(self, a: str, b: str = "HEAD") -> str:
         """The merge base of two revisions."""
@@ -586,6 +791,8 @@ class Git:
         if own:
             with contextlib.suppress(OSError):
                 lines.insert(0, Path(os.path.expanduser(own)).read_text(encoding="utf-8", errors="replace"))
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="itsm-sync-") as tmp:
             attributes_file = Path(tmp) / "attributes"
             attributes_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

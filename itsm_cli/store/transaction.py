@@ -122,6 +122,7 @@ def save(
     author_name: str,
     author_email: str,
     commit: bool = True,
+    git: Git | None = None,
 ) -> str | None:
     """Write (or, for ``None`` text, delete) files and make one commit of exactly them.
 
@@ -129,9 +130,10 @@ def save(
     If anything fails afterwards, including the commit (a hook refuses,
     ``index.lock`` is held) or the user presses Ctrl-C, the work tree, index and
     HEAD are put back as they were (a second Ctrl-C waits until they are).
-    Returns the commit ID, or None with ``commit=False``.
+    Returns the commit ID, or None with ``commit=False``. ``git`` is the
+    caller's :class:`Git` when it has one (its config and object reader are reused).
     """
-    git = Git(desk.root)
+    git = git or Git(desk.root)
     paths = [rel for rel, _ in writes]
     for rel in paths:
         desk.check_path(rel)

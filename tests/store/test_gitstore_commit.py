@@ -208,12 +208,46 @@ def test_splice_tree_agrees_with_git_on_a_real_tree(desk: Path) -> None:
         splice_tree(raw[:-3], {b"zzz": None})
 
 
-def test_tree_ids_name_trees_only_and_nothing_when_git_reads_a_name_as_two(desk: Path) -> None:
+def test_tree_ids_name_trees_only_and_nothing_for_a_name_git_would_read_as_two(desk: Path) -> None:
     g = Git(desk)
     tickets = git(desk, "rev-parse", "HEAD:tickets").strip()
     root = git(desk, "rev-parse", "HEAD^{tree}").strip()
     assert g.tree_ids(["HEAD:tickets", "HEAD:nowhere", "HEAD^{tree}", "HEAD:itsm.yaml"]) == [tickets, None, root, None]
-    assert g.tree_ids(["HEAD:tickets", "HEAD:a\nHEAD:tickets"]) == [None, None]  # misaligned: none trusted
+    # git reads names a line each: a name with a line break is never asked, and the others keep their answers
+    assert g.tree_ids(["HEAD:tickets", "HEAD:a\nHEAD:tickets", "HEAD:b\rc", "HEAD^{tree}"]) == [tickets, None, None, root]
+    assert g.show("HEAD", "itsm.yaml") == (desk / "itsm.yaml").read_bytes()
+    assert g.show("HEAD", "tickets") is None and g.show("HEAD", "nowhere.yaml") is None
+
+
+def test_one_object_reader_serves_a_git_and_ends_with_it(desk: Path) -> None:
+    g = Git(desk)
+    assert g.head() == git(desk, "rev-parse", "HEAD").strip()
+    g.cat_trees(["HEAD:tickets", "HEAD^{tree}"])
+    proc = g.objects._proc
+    assert proc is not None and proc.poll() is None
+    assert g.tree_ids(["HEAD:tickets"])[0] and g.objects._proc is proc  # the same process answers again
+    del g
+    import gc
+
+    gc.collect()
+    assert proc.wait(timeout=5) == 0  # dropping the Git ended its session
+
+
+def test_the_object_reader_starts_again_after_an_interrupted_read(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = Git(desk)
+    assert g.head()
+    first = g.objects._proc
+    assert first is not None
+
+    def interrupted(*_args: object) -> bytes:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(first.stdout, "readline", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        g.head()
+    assert first.poll() is not None  # the half-read session is gone, not reused out of step
+    monkeypatch.undo()
+    assert g.head() == git(desk, "rev-parse", "HEAD").strip() and g.objects._proc is not first
 
 
 def test_trees_on_refs_skip_a_branch_without_the_folder(desk: Path) -> None:
@@ -228,3 +262,52 @@ def test_trees_on_refs_skip_a_branch_without_the_folder(desk: Path) -> None:
     assert git(desk, "ls-tree", "bare", "notes") == ""
     assert Git(desk).trees_on_refs("notes") == [notes]
     assert Git(desk).names_on_refs(["notes"]) == {"refs/heads/copy": {"note.md"}, "refs/heads/main": {"note.md"}}
+
+
+def _index_is_split(desk: Path) -> bool:
+    return b"link" in (desk / ".git" / "index").read_bytes()[-4096:] and any((desk / ".git").glob("sharedindex.*"))
+
+
+def test_a_big_index_is_written_split_and_stays_right(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("itsm_cli.store.gitstore.SPLIT_INDEX_FROM", 1)  # every index counts as big
+    assert not _index_is_split(desk)
+    r = run("new", "incident", "--title", "Printer jam", "--service", "email", cwd=desk)
+    assert r.exit_code == 0, r.stderr
+    assert _index_is_split(desk)
+    assert status(desk) == ""  # the index agrees with the new commit and the work tree
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+    new_id = r.stdout.strip()
+    assert git(desk, "ls-files", "--", ticket_path(new_id)).strip() == ticket_path(new_id)
+    # plain git keeps working on it: an ordinary commit of another file
+    (desk / "notes.txt").write_text("x\n")
+    git(desk, "add", "notes.txt")
+    git(desk, "commit", "-q", "-m", "notes")
+    assert status(desk) == "" and _index_is_split(desk)
+
+
+def test_a_desk_that_says_no_split_index_gets_none(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("itsm_cli.store.gitstore.SPLIT_INDEX_FROM", 1)
+    git(desk, "config", "core.splitIndex", "false")
+    r = run("new", "incident", "--title", "Printer jam", "--service", "email", cwd=desk)
+    assert r.exit_code == 0, r.stderr
+    assert not _index_is_split(desk) and status(desk) == ""
+
+
+def test_a_small_index_is_left_whole(desk: Path) -> None:
+    r = run("new", "incident", "--title", "Printer jam", "--service", "email", cwd=desk)
+    assert r.exit_code == 0, r.stderr
+    assert not _index_is_split(desk)
+
+
+def test_a_killed_object_reader_is_replaced_on_the_next_read(desk: Path) -> None:
+    import signal as signals
+
+    g = Git(desk)
+    assert g.head()
+    first = g.objects._proc
+    assert first is not None
+    assert os.getpgid(first.pid) == first.pid  # a group of its own: a terminal's Ctrl-C does not reach it
+    first.send_signal(signals.SIGINT)  # as a Ctrl-C sent to it would
+    first.wait(timeout=5)
+    assert g.head() == git(desk, "rev-parse", "HEAD").strip()
+    assert g.objects._proc is not first
