@@ -455,3 +455,28 @@ def test_the_carried_wheel_install_script_passes_shellcheck(pinned_workflows: Pa
     path = tmp_path / "step.sh"
     path.write_text("#!/bin/bash\nset -eo pipefail\n" + script, encoding="utf-8")
     _run([tool, "--norc", str(path)], cwd=tmp_path)
+
+
+def test_codeowners_sends_the_carried_tool_to_the_cab(desk: Path) -> None:
+    text = run("codeowners", "--stdout").stdout
+    github = next(line for line in text.splitlines() if line.startswith("/.github/ "))
+    assert f"/.itsm/dist/ {github.split(' ', 1)[1]}" in text.splitlines()
+
+
+def test_upgrade_tool_pins_a_desk_made_before_pinning(desk: Path) -> None:
+    # Such a desk's workflows said ITSM_PACKAGE: itsm under the old comment; validate warns, upgrade-tool pins.
+    for name in NAMES:
+        path = desk / WORKFLOWS / name
+        text = path.read_text().replace(
+            f'{core.DESK_COMMENT}\n      ITSM_PACKAGE: "itsm=={__version__}"',
+            '# Pin the itsm release this desk uses, e.g. "itsm==1.2.3".\n      ITSM_PACKAGE: itsm')
+        assert text != path.read_text()
+        path.write_text(text)
+    git(desk, "commit", "-q", "-am", "a desk from before pinning")
+    assert run("validate").stdout.count("installs itsm unpinned (itsm)") == len(NAMES)
+    r = run("upgrade-tool", "--package", "itsm==2.0.0")
+    assert r.exit_code == 0, r.stderr
+    assert job_packages(desk) == {"itsm==2.0.0"}
+    text = (desk / WORKFLOWS / "sweep.yml").read_text()
+    assert "Pin the itsm release" not in text and core.DESK_COMMENT in text
+    assert run("validate").stdout == ""
