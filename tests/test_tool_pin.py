@@ -183,6 +183,11 @@ def test_a_desk_made_by_an_installed_checkout_carries_it_and_its_workflows_insta
         assert f"{WHEEL}: OK" in proc.stdout, name  # sha256sum checked it
         assert itsm_version(runner, tmp_path) == made_by, name
 
+    # The itsm installed from the carried wheel packs the very same wheel: upgrade-tool there has nothing to do.
+    proc = _run([str(runner / "bin" / "itsm"), "upgrade-tool"], cwd=desk, env=venv_env(runner, tmp_path))
+    assert proc.stdout.startswith("nothing to do: the workflows already install .itsm/dist/"), proc.stdout
+    assert status(desk) == ""
+
     # A wheel that is not the one pinned is refused before pip sees it.
     carried.write_bytes(carried.read_bytes() + b"\0")
     env, script = steps["validate.yml"]
