@@ -28,7 +28,7 @@ def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None, package: st
     \b
     Example:
       itsm init helpdesk --name "Acme IT"
-      itsm init helpdesk --package "itsm @ git+https://github.com/acme/itsm@v1.2.0"
+      itsm init helpdesk --package "itsm==1.2.0"
     """
     from itsm_cli.store.skeleton import init_desk
     from itsm_cli.store.tool_pin import resolve_pin
@@ -75,7 +75,7 @@ def upgrade_tool_cmd(obj: Any, package: str | None) -> None:
 
     \b
     Example:
-      pip install --upgrade itsm==1.3.0 && itsm upgrade-tool
+      pip install "itsm @ git+https://github.com/acme/itsm@v1.3.0" && itsm upgrade-tool
     """
     from itsm_cli.app import resolve_actor
     from itsm_cli.store.tool_pin import upgrade_tool
