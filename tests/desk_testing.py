@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from itsm_cli import __version__
 from itsm_cli.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,8 +115,11 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def make_desk(path: Path) -> Path:
-    """A fresh desk with listed people and one service, committed."""
-    r = run("init", str(path))
+    """A fresh desk with listed people and one service, committed.
+
+    Its workflows pin itsm by ``--package``: carrying a wheel of the running itsm is tests/test_tool_pin.py's business.
+    """
+    r = run("init", str(path), "--package", f"itsm=={__version__}")
     assert r.exit_code == 0, r.stderr
     config = (path / "itsm.yaml").read_text()
     config = re.sub(r"^people:.*?(?=^groups:)", lambda _: PEOPLE_YAML, config, count=1, flags=re.S | re.M)

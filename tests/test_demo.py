@@ -9,6 +9,8 @@ from pathlib import Path
 
 from desk_testing import REPO, git, run
 
+from itsm_cli.core.tool_pin import checkout_pin, rewrite_install
+
 PACKAGE_DATA = REPO / "itsm_cli" / "data"
 
 
@@ -26,6 +28,9 @@ def test_the_repository_desk_matches_what_init_writes() -> None:
             rel = item.relative_to(skeleton)
             if item.name == ".gitignore":  # the repository ignores more: its own dev files
                 assert set(item.read_text().splitlines()) <= set((REPO / rel).read_text().splitlines())
+                continue
+            if rel.parts[:2] == (".github", "workflows"):  # the repository's install its own checkout
+                assert (REPO / rel).read_text() == rewrite_install(item.read_text(), checkout_pin()), rel
                 continue
             assert (REPO / rel).read_bytes() == item.read_bytes(), f"{rel} differs from the package's skeleton"
 

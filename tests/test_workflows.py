@@ -25,6 +25,8 @@ from typing import NoReturn
 import pytest
 import yaml
 
+from itsm_cli.core.tool_pin import PLACEHOLDER, checkout_pin, rewrite_install
+
 REPO = Path(__file__).resolve().parents[1]
 SKELETON_WORKFLOWS = REPO / "itsm_cli" / "data" / "skeleton" / ".github" / "workflows"
 REPO_WORKFLOWS = REPO / ".github" / "workflows"
@@ -174,10 +176,16 @@ def commit_file(desk: Path, env: dict[str, str], rel: str, text: str) -> None:
 # --- the files themselves ---------------------------------------------------
 
 
-def test_the_repository_carries_the_skeleton_workflows_unchanged() -> None:
+def test_the_repository_carries_the_skeleton_workflows_installing_its_own_checkout() -> None:
+    # This repository is itsm: its demo desk's checks run the code of the same commit, never a name from an index.
     assert sorted(p.name for p in SKELETON_WORKFLOWS.iterdir()) == sorted(NAMES)
     for name in NAMES:
-        assert (REPO_WORKFLOWS / name).read_bytes() == (SKELETON_WORKFLOWS / name).read_bytes(), name
+        skeleton = (SKELETON_WORKFLOWS / name).read_text(encoding="utf-8")
+        assert (REPO_WORKFLOWS / name).read_text(encoding="utf-8") == rewrite_install(skeleton, checkout_pin()), name
+        job_env = [job.get("env", {}) for job in load_workflow(REPO_WORKFLOWS / name)["jobs"].values()]
+        assert {env.get("ITSM_PACKAGE") for env in job_env if "ITSM_PACKAGE" in env} == {"."}, name
+        installs = [s["run"].strip() for _, s in steps(load_workflow(REPO_WORKFLOWS / name)) if "pip install" in s.get("run", "")]
+        assert installs == ['python -m pip install "$ITSM_PACKAGE"'], name
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=_rel)
@@ -304,7 +312,7 @@ def test_validate_workflow_checks_pull_requests_against_their_base() -> None:
     job = workflow["jobs"]["validate"]
     assert job["name"] == "validate"  # the status check that branch protection requires
     assert job["permissions"] == {"contents": "read"}
-    assert job["env"]["ITSM_PACKAGE"] == "itsm"
+    assert job["env"]["ITSM_PACKAGE"] == PLACEHOLDER  # itsm init writes the pin (tests/test_tool_pin.py)
     checkout = job["steps"][0]
     assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
     runs = [s for s in job["steps"] if "run" in s]

@@ -14,14 +14,30 @@ from itsm_cli.cli import output
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--demo", is_flag=True, help="Fill the desk with the demo company's services, tickets and articles.")
 @click.option("--name", "desk_name", help="The desk's name (shown on the catalog site).")
+@click.option("--package", metavar="SPEC",
+              help="What the desk's workflows pip-install as itsm, written as given (default: exactly this itsm).")
 @click.pass_obj
-def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None) -> None:
-    """Create a new desk at PATH as its own git repository, with a first commit."""
+def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None, package: str | None) -> None:
+    """Create a new desk at PATH as its own git repository, with a first commit.
+
+    The desk's workflows install exactly the itsm that runs this command:
+    itsm==X.Y.Z when it came from a package index, itsm @ git+URL@COMMIT when
+    pip installed it from Git, and otherwise a wheel of it that the desk
+    carries in .itsm/dist/, checked by its SHA-256. It says which, and why.
+
+    \b
+    Example:
+      itsm init helpdesk --name "Acme IT"
+      itsm init helpdesk --package "itsm==1.2.0"
+    """
     from itsm_cli.store.skeleton import init_desk
+    from itsm_cli.store.tool_pin import resolve_pin
 
     base = Path(obj.directory or ".") / path
-    sha = init_desk(base, demo=demo, actor=obj.actor, name=desk_name)
-    click.echo(f"Initialised {'demo ' if demo else ''}desk in {base.resolve()} ({sha[:8]})", err=True)
+    pin = resolve_pin(package) if package is not None else None
+    result = init_desk(base, demo=demo, actor=obj.actor, name=desk_name, pin=pin)
+    click.echo(f"workflows install {result.pin.describe()}", err=True)
+    click.echo(f"Initialised {'demo ' if demo else ''}desk in {base.resolve()} ({result.commit[:8]})", err=True)
 
 
 @click.command("upgrade")
@@ -47,6 +63,35 @@ def upgrade_cmd(obj: Any) -> None:
                f"in commit {result.commit[:10]}{widened}")
 
 
+@click.command("upgrade-tool")
+@click.option("--package", metavar="SPEC", help="Pin this instead of the running itsm, written as given.")
+@click.pass_obj
+def upgrade_tool_cmd(obj: Any, package: str | None) -> None:
+    """Make the desk's workflows install the running itsm (or SPEC), in one commit.
+
+    Rewrites the ITSM_PACKAGE pin in .github/workflows/ and, when the desk
+    carries its tool, replaces the wheel in .itsm/dist/ and its SHA-256.
+    Running it again with the same itsm does nothing.
+
+    \b
+    Example:
+      pip install "itsm @ git+https://github.com/acme/itsm@v1.3.0" && itsm upgrade-tool
+    """
+    from itsm_cli.app import resolve_actor
+    from itsm_cli.store.tool_pin import upgrade_tool
+
+    desk = obj.desk
+    actor = resolve_actor(obj.actor, desk)
+    result = upgrade_tool(desk, desk.config.display_name(actor), actor, package)
+    for rel in result.skipped:
+        click.echo(f"itsm: warning: {rel}: no ITSM_PACKAGE line and 'Install itsm' step; left as it is", err=True)
+    if result.commit is None:
+        click.echo(f"nothing to do: the workflows already install {result.pin.describe()}")
+        return
+    click.echo(f"workflows now install {result.pin.describe()}")
+    click.echo(f"changed {len(result.changed)} file(s) in commit {result.commit[:10]}: {', '.join(result.changed)}")
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -62,7 +107,9 @@ def _escape_property(text: str) -> str:
 @click.pass_obj
 def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -> int:
     """Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."""
+    from itsm_cli.errors import one_line
     from itsm_cli.store.check import check_desk, check_since
+    from itsm_cli.store.tool_pin import workflow_warnings
 
     desk = obj.desk
     rels = None
@@ -76,19 +123,28 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
             except ValueError:
                 raise click.BadParameter(f"{p} is outside the desk", param_hint="PATHS") from None
     result = check_since(desk, base, rels) if base else check_desk(desk, rels)
+    # Warnings say what could go wrong; they never fail the check.
+    warnings = workflow_warnings(desk, rels)
     if fmt == "json":
-        click.echo(output.to_json({"ok": result.ok, "files": result.files, "problems": [p.as_dict() for p in result.problems]}))
+        click.echo(output.to_json({"ok": result.ok, "files": result.files,
+                                   "problems": [p.as_dict() for p in result.problems],
+                                   "warnings": [w.as_dict() for w in warnings]}))
     elif fmt == "github":
-        for p in result.problems:
-            click.echo(
-                f"::error file={_escape_property(p.path)},line={p.line},col={p.col},"
-                f"title={_escape_property('itsm ' + p.rule)}::{_escape_data(p.message)}"
-            )
+        for level, found in (("error", result.problems), ("warning", warnings)):
+            for p in found:
+                click.echo(
+                    f"::{level} file={_escape_property(p.path)},line={p.line},col={p.col},"
+                    f"title={_escape_property('itsm ' + p.rule)}::{_escape_data(p.message)}"
+                )
     else:
         for p in result.problems:
             click.echo(str(p))
+        for w in warnings:
+            click.echo(one_line(f"{w.path}:{w.line}:{w.col}: warning: {w.message}"))
     n = len(result.problems)
     summary = f"{result.files} file(s) checked, {n} problem(s)" if n else f"{result.files} file(s) checked, all valid"
+    if warnings:
+        summary += f", {len(warnings)} warning(s)"
     if fmt != "json":
         click.echo(("itsm: " if n else "") + summary, err=True)
     return 1 if n else 0
@@ -137,4 +193,4 @@ def merge_driver_cmd(base: str, ours: str, theirs: str, marker_size: str, path: 
     return merge_main([base, ours, theirs, marker_size, path or ours])
 
 
-COMMANDS = [init_cmd, upgrade_cmd, validate_cmd, codeowners_cmd, merge_driver_cmd]
+COMMANDS = [init_cmd, upgrade_cmd, upgrade_tool_cmd, validate_cmd, codeowners_cmd, merge_driver_cmd]

@@ -34,7 +34,9 @@ def codeowners(config: Config, services: dict[str, dict[str, Any]]) -> str:
         lines.append(f"* {' '.join(desk_owners)}")
     if cab:
         cab_handle = _handle(config, cab)
-        lines += [f"/itsm.yaml {cab_handle}", f"/schemas/ {cab_handle}", f"/.github/ {cab_handle}"]
+        # .itsm/dist/ holds the itsm the workflows run (a carried wheel): code, like .github/.
+        lines += [f"/itsm.yaml {cab_handle}", f"/schemas/ {cab_handle}", f"/.github/ {cab_handle}",
+                  f"/.itsm/dist/ {cab_handle}"]
         if change and change.prefix:
             lines.append(f"/{change.folder}/{change.prefix}-*.yaml {cab_handle}")
     for sid in sorted(services):

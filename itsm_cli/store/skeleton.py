@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from itsm_cli.core.intake import FORM_HEADER, FORM_PATH
+from itsm_cli.core.tool_pin import Pin
 from itsm_cli.errors import EnvironmentProblem, Refused
 from itsm_cli.store import yaml_io
 from itsm_cli.store.atomic import write_atomic
@@ -64,8 +66,24 @@ def _config_text(actor: str | None, name: str | None) -> str:
     return text
 
 
-def init_desk(path: Path, demo: bool = False, actor: str | None = None, name: str | None = None) -> str:
-    """Create the desk at ``path`` as its own git repository with a first commit; returns its ID."""
+@dataclass(frozen=True)
+class InitResult:
+    """What ``itsm init`` made: its commit, and the itsm its workflows install."""
+
+    commit: str
+    pin: Pin
+
+
+def init_desk(path: Path, demo: bool = False, actor: str | None = None, name: str | None = None,
+              pin: Pin | None = None) -> InitResult:
+    """Create the desk at ``path`` as its own git repository with a first commit.
+
+    The workflows install ``pin``, by default the running itsm from the best
+    source it can prove (:func:`itsm_cli.store.tool_pin.resolve_pin`); a
+    carried wheel is written to ``.itsm/dist/``.
+    """
+    from itsm_cli.store.tool_pin import plan_pin, resolve_pin, write_plan
+
     path.mkdir(parents=True, exist_ok=True)
     if (path / "itsm.yaml").exists():
         raise Refused(f"{path} already holds a desk (itsm.yaml exists)")
@@ -74,6 +92,8 @@ def init_desk(path: Path, demo: bool = False, actor: str | None = None, name: st
         git.run("init", "-q", "-b", "main")
     actor = actor or os.environ.get("ITSM_USER") or git.config_value("user.email")
     _copy_tree(SKELETON, path)
+    plan = plan_pin(path, pin or resolve_pin())
+    write_plan(path, plan)
     _copy_tree(DATA / "schemas", path / "schemas")
     if demo:
         src = demo_source()
@@ -95,4 +115,4 @@ def init_desk(path: Path, demo: bool = False, actor: str | None = None, name: st
     git.run("config", "merge.itsm.driver", "itsm merge-driver %O %A %B %L %P")
     author = actor or "itsm@localhost"
     message = "itsm: initialise desk" + (" (demo)" if demo else "") + "\n\nItsm-Action: init\n"
-    return git.commit(["."], message, author.split("@")[0], author)
+    return InitResult(git.commit(["."], message, author.split("@")[0], author), plan.pin)
