@@ -68,6 +68,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "init": ("desk_commands", "Create a new desk at PATH as its own git repository, with a first commit."),
     "upgrade": ("desk_commands", "Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to "
                 "tickets/<PREFIX>/<NNN>/, in one commit."),
+    "upgrade-tool": ("desk_commands", "Make the desk's workflows install the running itsm (or SPEC), in one commit."),
     "validate": ("desk_commands",
                  "Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."),
     "codeowners": ("desk_commands", "Write .github/CODEOWNERS from the catalog's owners and the approving groups."),
