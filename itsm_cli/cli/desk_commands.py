@@ -108,7 +108,8 @@ def _escape_property(text: str) -> str:
 def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -> int:
     """Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."""
     from itsm_cli.errors import one_line
-    from itsm_cli.store.check import check_desk, check_since
+    from itsm_cli.store.basecheck import check_against_base
+    from itsm_cli.store.check import check_desk
     from itsm_cli.store.tool_pin import workflow_warnings
 
     desk = obj.desk
@@ -122,7 +123,7 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
                 rels.append(full.relative_to(desk.root).as_posix())
             except ValueError:
                 raise click.BadParameter(f"{p} is outside the desk", param_hint="PATHS") from None
-    result = check_since(desk, base, rels) if base else check_desk(desk, rels)
+    result = check_against_base(desk, base, rels) if base else check_desk(desk, rels)
     # Warnings say what could go wrong; they never fail the check.
     warnings = workflow_warnings(desk, rels)
     if fmt == "json":

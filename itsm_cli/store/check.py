@@ -386,9 +386,3 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
             memo_section.save(["*"])
     return result
 
-
-def check_since(desk: Desk, base: str, paths: Sequence[str] | None = None) -> CheckResult:
-    """Validate what changed since ``base`` (see :mod:`itsm_cli.store.basecheck`)."""
-    from itsm_cli.store.basecheck import check_against_base
-
-    return check_against_base(desk, base, paths)
