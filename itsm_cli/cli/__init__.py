@@ -25,6 +25,7 @@ class Ctx:
         self.directory = directory
         self.actor = actor
         self._desk = None
+        self.time_spent: int | None = None  # minutes, from a command's --time
 
     @property
     def desk(self):
@@ -36,10 +37,14 @@ class Ctx:
         return self._desk
 
     def app(self, commit: bool = True):
-        """The library object for changing commands."""
+        """The library object for changing commands (an ID of '-' reads IDs from standard input)."""
         from itsm_cli.app import App, now_utc
+        from itsm_cli.cli.bulk import read_ids
 
-        return App(self.desk, self.actor, now_utc(), commit=commit)
+        app = App(self.desk, self.actor, now_utc(), commit=commit)
+        app.time_spent = self.time_spent
+        app.ids_input = read_ids
+        return app
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -72,15 +77,17 @@ def _register() -> None:
     from itsm_cli.cli import (
         audit_commands,
         automation_commands,
+        collaboration_commands,
         desk_commands,
         record_commands,
         service_level_commands,
+        setup_commands,
         site_commands,
         sync_commands,
     )
 
-    for module in (record_commands, desk_commands, service_level_commands, audit_commands, site_commands,
-                   automation_commands, sync_commands):
+    for module in (record_commands, collaboration_commands, desk_commands, setup_commands, service_level_commands,
+                   audit_commands, site_commands, automation_commands, sync_commands):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -109,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
             rv = cli.invoke(ctx)
         code = rv if isinstance(rv, int) else 0
     except ItsmError as e:
+        for detail in getattr(e, "details", ()):  # one line per record a many-record change refused
+            click.echo(f"itsm: error: {detail}", err=True)
         click.echo(f"itsm: error: {e}", err=True)
         code = e.exit_code
     except _NO_ARGS_IS_HELP as e:
