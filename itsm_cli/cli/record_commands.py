@@ -180,7 +180,7 @@ def entry_detail(entry: dict[str, Any]) -> str:
 
 
 def attachment_lines(data: dict[str, Any], width: int) -> list[str]:
-    """``attachment  attachments/INC-0042/screenshot.png (image/png, 48 KB)`` for each file the history attached."""
+    """``attached  attachments/INC-0042/screenshot.png (image/png, 48 KB)`` for each file the history attached."""
     from itsm_cli.core.attachments import FOLDER, listed
 
     out = []
@@ -188,7 +188,7 @@ def attachment_lines(data: dict[str, Any], width: int) -> list[str]:
         size = int(item.get("bytes") or 0)
         human = f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else (
             f"{round(size / 1000)} KB" if size >= 1000 else f"{size} bytes")
-        out.append(output.cell(f"  {'attachment'.ljust(width)}  {FOLDER}/{data.get('id')}/{item.get('name')} "
+        out.append(output.cell(f"  {'attached'.ljust(width)}  {FOLDER}/{data.get('id')}/{item.get('name')} "
                                f"({item.get('content_type')}, {human})"))
     return out
 
