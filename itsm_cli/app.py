@@ -92,6 +92,7 @@ class App:
         self.commit = commit
         self.time_spent: int | None = None  # minutes (--time), put on the history entry each change adds
         self.ids_input: Callable[[], list[str]] | None = None  # where an ID of '-' reads its IDs (stdin)
+        self._schemas: SchemaSet | None = None
 
     @property
     def actor(self) -> str:
@@ -112,10 +113,16 @@ class App:
         """The approval this record needs."""
         return approval_policy(self.config, data, self.desk.service(data.get("service")))
 
+    def schema_set(self) -> SchemaSet:
+        """The desk's schemas, read and compiled once per App (a change of many records checks each against them)."""
+        if self._schemas is None:
+            self._schemas = SchemaSet(self.desk.schemas())
+        return self._schemas
+
     def check_shape(self, record: Record) -> None:
         """Refuse to change a record whose file breaks its schema (fix the file first)."""
         rtype = self.config.types.get(record.type_name)
-        schemas = SchemaSet(self.desk.schemas())
+        schemas = self.schema_set()
         if rtype is None or not schemas.has(rtype.schema):
             raise InvalidRecord(f"unknown record type '{record.type_name}'; run 'itsm validate'", record.path)
         if not schemas.is_valid(rtype.schema, record.data):
@@ -125,7 +132,7 @@ class App:
 
     def check(self, changed: list[Record], known: set[str] | None = None) -> None:
         """Validate records about to be written (links checked against ``known``, default: the desk's IDs)."""
-        schemas = SchemaSet(self.desk.schemas())
+        schemas = self.schema_set()
         known = (self.desk.taken_ids() if known is None else known) | {r.id for r in changed}
         problems = validate_records(self.config, schemas, changed, known, self.desk.services())
         if problems:
