@@ -18,6 +18,7 @@ from desk_testing import ANN, BOB, CAROL, EVE, git, head, load_ticket, run, stat
 from test_intake_mail import mail
 from test_notify import Inbox, at, hook, ok, settings, smtp  # noqa: F401 - the fixtures are used by name
 from test_rules import configure
+from test_sync import _driver_config, team  # noqa: F401 - the fixture is used by name
 
 from itsm_cli.automation import intake_mail
 from itsm_cli.store.desk import Desk
@@ -115,6 +116,25 @@ def test_canned_replies_fill_placeholders_and_unknown_names_list_the_replies(des
     assert r.exit_code == 2 and "unknown reply 'thanks'; this desk's replies: fixed, need-details" in r.stderr
     assert "give the comment TEXT, or --reply NAME" in fail("comment", "INC-0001").stderr
     assert head(desk) == before
+
+
+def test_watchers_added_on_two_branches_merge_and_the_trail_holds(
+    team: dict[str, Path], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    ann, bob = team["ann"], team["bob"]
+    git(bob, "switch", "-q", "-c", "bob-watch")
+    at(monkeypatch, "2026-03-02T10:00:00Z")
+    assert run("--as", BOB, "watch", "INC-0001", LENA, cwd=bob).exit_code == 0
+    at(monkeypatch, "2026-03-02T10:30:00Z")
+    assert run("--as", ANN, "watch", "INC-0001", cwd=ann).exit_code == 0
+    git(ann, "push", "-q", "origin", "main")
+    git(bob, "fetch", "-q", "origin")
+    git(bob, *_driver_config(), "merge", "-q", "--no-edit", "origin/main")
+    assert load_ticket(bob, "INC-0001")["watchers"] == [LENA, ANN]
+    r = run("validate", "--base", "origin/main", cwd=bob)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    verify = run("audit", "verify", cwd=bob)
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
 
 
 # -- attachments --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from itsm_cli.core import attachments, collab, setup, worklog
+from itsm_cli.core.merge import merge_records
 from itsm_cli.errors import BadArgument, Refused
 
 
@@ -126,3 +127,11 @@ def test_csat_report_counts_valid_scores() -> None:
     assert [(r["key"], r["ratings"], r["average"], r["satisfied_pct"]) for r in rows] == [
         ("bob@x", 1, 5.0, 100.0), ("(none)", 1, 2.0, 0.0)]
     assert worklog.csat_report(TICKETS, since="2026-03-04T00:00:00Z")[0]["score_2"] == 1
+
+
+def test_watchers_added_on_two_branches_merge_as_a_set() -> None:
+    base = {"id": "INC-0001", "watchers": ["a@x.example", "b@x.example"], "history": []}
+    ours = {**base, "watchers": ["a@x.example", "b@x.example", "c@x.example"]}
+    theirs = {**base, "watchers": ["b@x.example", "d@x.example"]}  # a unwatched, d watched
+    result = merge_records(base, ours, theirs)
+    assert result.conflicts == [] and result.merged["watchers"] == ["b@x.example", "c@x.example", "d@x.example"]
