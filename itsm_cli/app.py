@@ -14,14 +14,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from itsm_cli.core import ids, records
+from itsm_cli.core.collab import with_time_spent
 from itsm_cli.core.config import RecordType
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import validate_records
 from itsm_cli.core.workflow import ApprovalPolicy, approval_policy
-from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, Refused
+from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, ItsmError, Refused
 from itsm_cli.store import transaction
 from itsm_cli.store.desk import Desk, Record
 from itsm_cli.store.gitstore import Git
+
+
+class BulkRefused(Refused):
+    """Some of the records an ID of ``-`` named cannot be changed: one line per refusal, nothing written."""
+
+    def __init__(self, refusals: list[str], total: int):
+        super().__init__(f"{len(refusals)} of {total} records refused; nothing was changed")
+        self.details = refusals
 
 
 def now_utc(env: Mapping[str, str] = os.environ) -> str:
@@ -69,6 +78,7 @@ class Change:
     record: dict[str, Any]
     commit: str | None
     notes: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # every record changed, for an ID of '-'
 
 
 class App:
@@ -80,6 +90,9 @@ class App:
         self._actor_checked = False
         self.now = now
         self.commit = commit
+        self.time_spent: int | None = None  # minutes (--time), put on the history entry each change adds
+        self.ids_input: Callable[[], list[str]] | None = None  # where an ID of '-' reads its IDs (stdin)
+        self._schemas: SchemaSet | None = None
         self._git: Git | None = None
 
     @property
@@ -108,10 +121,16 @@ class App:
         """The approval this record needs."""
         return approval_policy(self.config, data, self.desk.service(data.get("service")))
 
+    def schema_set(self) -> SchemaSet:
+        """The desk's schemas, read and compiled once per App (a change of many records checks each against them)."""
+        if self._schemas is None:
+            self._schemas = SchemaSet(self.desk.schemas())
+        return self._schemas
+
     def check_shape(self, record: Record) -> None:
         """Refuse to change a record whose file breaks its schema (fix the file first)."""
         rtype = self.config.types.get(record.type_name)
-        schemas = SchemaSet(self.desk.schemas())
+        schemas = self.schema_set()
         if rtype is None or not schemas.has(rtype.schema):
             raise InvalidRecord(f"unknown record type '{record.type_name}'; run 'itsm validate'", record.path)
         if not schemas.is_valid(rtype.schema, record.data):
@@ -121,7 +140,7 @@ class App:
 
     def check(self, changed: list[Record], known: set[str] | None = None) -> None:
         """Validate records about to be written (links checked against ``known``, default: the desk's IDs)."""
-        schemas = SchemaSet(self.desk.schemas())
+        schemas = self.schema_set()
         known = (self.desk.taken_ids() if known is None else known) | {r.id for r in changed}
         problems = validate_records(self.config, schemas, changed, known, self.desk.services())
         if problems:
@@ -146,11 +165,15 @@ class App:
         notes: list[str] | None = None,
         removed: Record | None = None,
         known: set[str] | None = None,
+        files: list[tuple[str, bytes]] | None = None,
+        checked: bool = False,
     ) -> str | None:
-        """Check every changed record, write them (and delete ``removed``), commit once with trailers."""
+        """Check every changed record, write them and ``files`` (and delete ``removed``), commit once with trailers."""
         changed = [Record(rec.path, data, rec.kind, rec.body, rec.body_line) for rec, data in items]
-        self.check(changed, known)
-        writes: list[tuple[str, str | None]] = [(r.path, r.serialise()) for r in changed]
+        if not checked:
+            self.check(changed, known)
+        writes: list[tuple[str, str | bytes | None]] = [(r.path, r.serialise()) for r in changed]
+        writes.extend(files or [])
         others = [r.id for r in changed[1:]]
         if removed is not None:
             writes.append((removed.path, None))
@@ -165,16 +188,80 @@ class App:
     def _change(
         self, record_id: str, action: str, summary: Callable[[dict[str, Any]], str], op: Callable[[Record, ApprovalPolicy | None], dict[str, Any]]
     ) -> Change:
+        if record_id == "-":
+            return self.change_many(self.read_ids(), action, summary, op)
         with self.desk.lock():
             rec = self.desk.get(record_id)
             self.check_shape(rec)
             if rec.kind != "ticket" and "history" not in rec.data:
                 raise InvalidRecord(f"{record_id} has no history; add one before changing it with itsm", rec.path)
-            new = op(rec, self.policy(rec.data))
+            new = records.ordered(with_time_spent(op(rec, self.policy(rec.data)), self.time_spent))
             title = summary(new)
             new, notes = self.run_rules(new, action)
             sha = self._save([(rec, new)], action, title, notes)
             return Change(new, sha, notes)
+
+    def read_ids(self) -> list[str]:
+        """The record IDs an ID of ``-`` stands for (from ``ids_input``), each once, in their order."""
+        if self.ids_input is None:
+            raise BadArgument("'-' as an ID reads IDs from standard input, which this command cannot do")
+        found = list(dict.fromkeys(self.ids_input()))
+        if not found:
+            raise BadArgument("'-' as an ID: no IDs on standard input (e.g. itsm list --format ids | itsm assign - ME)")
+        return found
+
+    def change_many(
+        self,
+        record_ids: list[str],
+        action: str,
+        summary: Callable[[dict[str, Any]], str],
+        op: Callable[[Record, ApprovalPolicy | None], dict[str, Any]],
+        files: Callable[[Record, dict[str, Any]], list[tuple[str, bytes]]] | None = None,
+    ) -> Change:
+        """Apply one operation to many records: one commit of all of them, or nothing.
+
+        Every record is loaded, changed, passed through the desk's rules and
+        checked before anything is written; each refusal is kept (one per ID)
+        and, if there is any, :class:`BulkRefused` names them all and nothing
+        is written. ``files`` gives extra files to write with a record
+        (attachments).
+        """
+        with self.desk.lock():
+            known = self.desk.taken_ids()
+            items: list[tuple[Record, dict[str, Any]]] = []
+            extra: list[tuple[str, bytes]] = []
+            notes: list[str] = []
+            refusals: list[str] = []
+            title = ""
+            for record_id in record_ids:
+                try:
+                    ids.check_id(record_id)
+                    rec = self.desk.get(record_id)
+                    self.check_shape(rec)
+                    if rec.kind != "ticket" and "history" not in rec.data:
+                        raise InvalidRecord(f"{record_id} has no history; add one before changing it with itsm", rec.path)
+                    new = records.ordered(with_time_spent(op(rec, self.policy(rec.data)), self.time_spent))
+                    title = title or summary(new)
+                    new, rule_notes = self.run_rules(new, action, known)
+                    self.check([Record(rec.path, new, rec.kind, rec.body, rec.body_line)], known)
+                    more = files(rec, new) if files else []
+                except ItsmError as e:
+                    if len(record_ids) == 1:
+                        raise  # one record: its own error, as for any change
+                    message = e.message
+                    refusals.append(message if message.startswith(record_id) else f"{record_id}: {message}")
+                    continue
+                items.append((rec, new))
+                extra.extend(more)
+                notes.extend(f"{record_id} {n}" for n in rule_notes)
+            if refusals:
+                raise BulkRefused(refusals, len(record_ids))
+            if len(items) > 1:
+                title = f"{title} ({len(items)} records)"
+            sha = self._save(items, action, title, [n.split(" ", 1)[1] for n in notes], known=known,
+                             files=extra, checked=True)
+            changed = [data for _, data in items]
+            return Change(changed[0], sha, notes, changed)
 
     # --- commands ----------------------------------------------------------------------
 
@@ -182,7 +269,7 @@ class App:
         """Create a record with the next free ID on any branch, pre-filled from a template or its offering."""
         rtype = self.config.record_type(type_name)
         if rtype.kind == "service":
-            raise BadArgument("services are catalog entries: add catalog/<id>.yaml in a pull request")
+            raise BadArgument("services are catalog entries: start one with 'itsm service new ID --name NAME'")
         if template or fields.get("offering"):
             from itsm_cli.core.rules import apply_template
 
@@ -264,11 +351,22 @@ class App:
             lambda rec, pol: records.assign(self.config, rec.data, person, group, self.actor, self.now, pol),
         )
 
-    def comment(self, record_id: str, text: str, internal: bool) -> Change:
-        """Comment on a record."""
+    def comment(self, record_id: str, text: str, internal: bool, reply: str | None = None) -> Change:
+        """Comment on a record; ``reply`` names a canned reply of itsm.yaml, filled in for each record, put before ``text``."""
+        from itsm_cli.core.collab import reply_text
+
+        if reply is not None:
+            reply_text(self.config, reply, {}, None)  # an unknown name is a usage error before anything is read
+
+        def full_text(rec: Record) -> str:
+            if reply is None:
+                return text
+            canned = reply_text(self.config, reply, rec.data, self.desk.service(rec.data.get("service")), self.actor)
+            return canned + (f"\n\n{text}" if text.strip() else "")
+
         return self._change(
-            record_id, "comment", lambda d: "internal comment" if internal else "comment",
-            lambda rec, pol: records.comment(self.config, rec.data, text, self.actor, self.now, pol, internal),
+            record_id, "comment", lambda d: "internal comment" if internal else ("reply " + reply if reply else "comment"),
+            lambda rec, pol: records.comment(self.config, rec.data, full_text(rec), self.actor, self.now, pol, internal),
         )
 
     def link(self, record_id: str, kind: str, other: str) -> Change:
@@ -304,6 +402,8 @@ class App:
 
     def renumber(self, record_id: str) -> Change:
         """Give a record the next free ID on every branch and point every link at it, in one commit."""
+        if record_id == "-":
+            raise BadArgument("renumber takes one ID at a time: each gets the next free number on every branch")
         with self.desk.lock():
             rec = self.desk.get(record_id)
             rtype = self.desk.type_for(record_id)

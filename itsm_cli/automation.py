@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from itsm_cli import __version__
+from itsm_cli import __version__, collaboration
 from itsm_cli.app import App, normalise_time
-from itsm_cli.core import ids, records, rules
+from itsm_cli.core import attachments, collab, ids, records, rules
 from itsm_cli.core.calendar import parse_duration
 from itsm_cli.core.config import Config
 from itsm_cli.core.query import Query, run_query
@@ -44,7 +44,6 @@ from itsm_cli.core.validate import validate_records
 from itsm_cli.core.workflow import approval_policy
 from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, ItsmError, Refused
 from itsm_cli.store import transaction, yaml_io
-from itsm_cli.store.atomic import write_atomic
 from itsm_cli.store.desk import Desk, Record
 from itsm_cli.store.gitstore import Git
 
@@ -335,7 +334,7 @@ class IntakeResult:
     """What an e-mail became: a new record or a comment on one."""
 
     record_id: str
-    action: str  # create | comment
+    action: str  # create | comment | rate
     commit: str | None
     stored: list[str] = field(default_factory=list)
 
@@ -426,13 +425,7 @@ def _body(msg: EmailMessage) -> str:
     return clean_text(content)
 
 
-def _safe_filename(name: str | None, n: int) -> str:
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip("._")[:100]
-    return base or f"attachment-{n}"
-
-
-def _attachments(msg: EmailMessage, body_part: EmailMessage | None) -> list[tuple[str, bytes]]:
+def _attachments(msg: EmailMessage, body_part: EmailMessage | None) -> list[tuple[str, bytes, str]]:
     """Every part that is not the body nor another rendering of it (the HTML twin of a plain text)."""
     out = []
     for n, part in enumerate(_parts(msg), 1):
@@ -443,7 +436,9 @@ def _attachments(msg: EmailMessage, body_part: EmailMessage | None) -> list[tupl
         if part.get_content_type() in ("text/plain", "text/html") and disposition != "attachment" and not filename:
             continue
         payload = part.get_payload(decode=True)
-        out.append((_safe_filename(filename, n), payload if isinstance(payload, bytes) else b""))
+        # The name as `itsm attach` would store it (the same sanitising), and the type the sender declared.
+        out.append((attachments.safe_name(filename, n), payload if isinstance(payload, bytes) else b"",
+                    part.get_content_type()))
     return out
 
 
@@ -502,17 +497,18 @@ def intake_mail(desk: Desk, message_bytes: bytes, now: str, type_name: str | Non
         raise Refused(f"{sender} may not open tickets by e-mail (intake_mail.senders)")
     mode = settings.get("attachments", "refuse")
     if files and mode == "refuse":
-        names = ", ".join(name for name, _ in files[:5])
+        names = ", ".join(name for name, _, _ in files[:5])
         raise Refused(f"the message has attachments ({names}); this desk does not take them by e-mail: send a link")
     max_file = int(settings.get("attachment_max_bytes", limit))
-    big = [name for name, data in files if len(data) > max_file]
+    big = [name for name, data, _ in files if len(data) > max_file]
     if mode == "store" and big:
         raise Refused(f"attachment {big[0]} is larger than {max_file:,} bytes")
     store = files if mode == "store" else []
     if files and mode == "ignore":
-        text += "\n\n(Attachments not kept: " + ", ".join(name for name, _ in files) + ")"
+        text += "\n\n(Attachments not kept: " + ", ".join(name for name, _, _ in files) + ")"
     elif store:
-        text += "\n\n(Attachments stored with the ticket: " + ", ".join(name for name, _ in store) + ")"
+        for name, data, _ in store:
+            attachments.check_size(config, name, len(data))  # the desk's own limit for any attachment
     match = re.search(r"\[([A-Z]{2,5}-[0-9]{1,9})\]", subject)
     if match:
         return _reply(desk, match.group(1), sender, _strip_quoted(text), now, store)
@@ -532,7 +528,7 @@ def intake_mail(desk: Desk, message_bytes: bytes, now: str, type_name: str | Non
     if not store:
         return IntakeResult(record_id, "create", change.commit)
     message = transaction.commit_message(record_id, "create", f"create {type_name} \"{title}\" (by e-mail)")
-    sha, paths = _commit_with_files(desk, record_id, None, store, message, config.display_name(sender), sender)
+    sha, paths = _commit_with_files(desk, record_id, None, store, message, sender, now)
     return IntakeResult(record_id, "create", sha, paths)
 
 
@@ -552,34 +548,36 @@ def _reply(desk: Desk, record_id: str, sender: str, text: str, now: str, store: 
                       f"send a new e-mail without [{record_id}] in the subject to open a new ticket")
     if not text.strip():
         raise Refused("the reply has no text of its own")
+    rating = collab.rating_from_reply(text)
+    resolved = config.category(rec.type_name, str(rec.data.get("status"))) == "resolved"
+    if rating is not None and resolved and sender.lower() == requester and not store:
+        # A requester's reply to a resolved ticket that starts with 1-5 is a rating (see the README).
+        change = collaboration.rate(App(desk, sender, now), record_id, rating[0], rating[1])
+        return IntakeResult(record_id, "rate", change.commit)
     app = App(desk, sender, now, commit=not store)
     change = app.comment(record_id, text, internal=False)
     if not store:
         return IntakeResult(record_id, "comment", change.commit)
     message = transaction.commit_message(record_id, "comment", "comment (by e-mail)")
-    sha, paths = _commit_with_files(desk, record_id, rec.raw, store, message, config.display_name(sender), sender)
+    sha, paths = _commit_with_files(desk, record_id, rec.raw, store, message, sender, now)
     return IntakeResult(record_id, "comment", sha, paths)
 
 
-def _commit_with_files(desk: Desk, record_id: str, before: bytes | None, files: Sequence[tuple[str, bytes]],
-                       message: str, name: str, email_address: str) -> tuple[str, list[str]]:
-    """Commit the record just written (uncommitted) with its attachments, or put back both (``before``: the old file)."""
+def _commit_with_files(desk: Desk, record_id: str, before: bytes | None, files: Sequence[tuple[str, bytes, str]],
+                       message: str, sender: str, now: str) -> tuple[str, list[str]]:
+    """Attach ``files`` to the record just written (uncommitted), as ``itsm attach`` does, and commit both.
+
+    On any failure both are put back (``before``: the record's old file, None for a new one).
+    """
     rec_path = desk.path_for(record_id).relative_to(desk.root.resolve()).as_posix()
-    folder = f"attachments/{record_id}"
-    paths: list[str] = []
-    for filename, _ in files:
-        candidate, n = filename, 1
-        while f"{folder}/{candidate}" in paths or (desk.root / folder / candidate).exists():
-            n += 1
-            candidate = f"{n}-{filename}"
-        paths.append(f"{folder}/{candidate}")
+    paths = collaboration.planned_paths(desk, record_id, [name for name, _, _ in files])
     git = Git(desk.root)
     snap = git.snapshot([rec_path, *paths])
     try:
-        for rel, (_, data) in zip(paths, files):
-            desk.check_path(rel)
-            write_atomic(desk.root / rel, data)
-        return git.commit([rec_path, *paths], message, name, email_address), paths
+        app = App(desk, sender, now, commit=False)
+        _, paths = collaboration.attach(app, record_id, [(n, d) for n, d, _ in files],
+                                        declared=[c for _, _, c in files])
+        return git.commit([rec_path, *paths], message, desk.config.display_name(sender), sender), paths
     except BaseException:
         git.restore(snap)
         if before is None:

@@ -25,6 +25,7 @@ class Ctx:
         self.directory = directory
         self.actor = actor
         self._desk = None
+        self.time_spent: int | None = None  # minutes, from a command's --time
 
     @property
     def desk(self):
@@ -36,10 +37,14 @@ class Ctx:
         return self._desk
 
     def app(self, commit: bool = True):
-        """The library object for changing commands."""
+        """The library object for changing commands (an ID of '-' reads IDs from standard input)."""
         from itsm_cli.app import App, now_utc
+        from itsm_cli.cli.bulk import read_ids
 
-        return App(self.desk, self.actor, now_utc(), commit=commit)
+        app = App(self.desk, self.actor, now_utc(), commit=commit)
+        app.time_spent = self.time_spent
+        app.ids_input = read_ids
+        return app
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -65,6 +70,13 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "reject": ("record_commands", "Reject a change or request awaiting approval."),
     "renumber": ("record_commands",
                  "Give a record the next free ID across all branches, rewriting links to it; prints the new ID."),
+    "watch": ("collaboration_commands",
+              "Follow a ticket: PERSON (default: you; 'me' works too) is e-mailed its public comments."),
+    "unwatch": ("collaboration_commands", "Stop PERSON (default: you) following a ticket."),
+    "attach": ("collaboration_commands",
+               "Keep files with a ticket, in attachments/<ID>/, committed with the ticket."),
+    "rate": ("collaboration_commands", "Rate how a resolved ticket was handled, 1 (very unhappy) to 5 (very happy): "
+             "its requester, once."),
     "init": ("desk_commands", "Create a new desk at PATH as its own git repository, with a first commit."),
     "upgrade": ("desk_commands", "Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to "
                 "tickets/<PREFIX>/<NNN>/, in one commit."),
@@ -74,10 +86,14 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "codeowners": ("desk_commands", "Write .github/CODEOWNERS from the catalog's owners and the approving groups."),
     "merge-driver": ("desk_commands",
                      'Git merge driver for records (git config merge.itsm.driver "itsm merge-driver %O %A %B %L %P").'),
+    "person": ("setup_commands", "The desk's listed people (itsm.yaml people:)."),
+    "group": ("setup_commands", "The desk's groups (itsm.yaml groups:)."),
+    "service": ("setup_commands", "The service catalog (catalog/<id>.yaml)."),
     "sla": ("service_level_commands", "A ticket's response and resolution clocks: target, elapsed, paused, "
             "remaining, breached, when it breaches."),
     "report": ("service_level_commands",
-               "Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing)."),
+               "Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing), "
+               "time (time spent, from --time), csat (requesters' ratings, from itsm rate)."),
     "history": ("audit_commands", "A record's history entries side by side with the commits that made them."),
     "audit": ("audit_commands", "Who changed which record, and when, from git: one row per change."),
     "site": ("site_commands",
@@ -173,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
             rv = cli.invoke(ctx)
         code = rv if isinstance(rv, int) else 0
     except ItsmError as e:
+        for detail in getattr(e, "details", ()):  # one line per record a many-record change refused
+            click.echo(f"itsm: error: {detail}", err=True)
         click.echo(f"itsm: error: {e}", err=True)
         code = e.exit_code
     except _NO_ARGS_IS_HELP as e:

@@ -38,6 +38,29 @@ def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None, package: st
     result = init_desk(base, demo=demo, actor=obj.actor, name=desk_name, pin=pin)
     click.echo(f"workflows install {result.pin.describe()}", err=True)
     click.echo(f"Initialised {'demo ' if demo else ''}desk in {base.resolve()} ({result.commit[:8]})", err=True)
+    click.echo(first_agent_text(base), err=True)
+
+
+def first_agent_text(base: Path) -> str:
+    """Who can work the new desk, and how to list the rest of the team (printed by ``itsm init``)."""
+    from itsm_cli.store.desk import Desk
+
+    config = Desk(base.resolve()).config
+    agents = [p for p in config.people.values() if "agent" in p.roles and "bot" not in p.roles]
+    add = "itsm person add EMAIL --name NAME --role agent --group service-desk"
+    if not agents:
+        return (f"No one is listed yet, so no one can be assigned work. List your first agent with:\n  {add}\n"
+                "(act as them with --as EMAIL, ITSM_USER or git config user.email)")
+    if len(agents) > 1:
+        names = ", ".join(p.email for p in agents[:3])
+        return f"Listed agents include {names}; act as one with --as EMAIL (or ITSM_USER). Add people with:\n  {add}"
+    first = agents[0]
+    roles = " and ".join(sorted(first.roles))
+    groups = ", ".join(sorted(first.groups)) or "no group"
+    return (f"You ({first.email}) are its first listed person: {roles}, in {groups}; itsm acts as you "
+            f"(git config user.email, or ITSM_USER, or --as).\nAdd your team, one command each, then 'git push':\n"
+            f"  {add}\n  itsm group add field-support --name \"Field support\"\n"
+            "Change your own name in itsm.yaml (people:).")
 
 
 @click.command("upgrade")

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from itsm_cli.cli import output
+from itsm_cli.cli.bulk import time_option
 from itsm_cli.cli.output import format_option
 from itsm_cli.errors import BadArgument
 
@@ -62,14 +63,15 @@ def print_change(change: Any, fmt: str) -> None:
     """
     for note in change.notes:
         click.echo(f"itsm: {'warning: ' if ': skipped' in note else ''}rule {note}", err=True)
+    changed = change.records or [change.record]  # an ID of '-' changes many
     if fmt == "json":
-        click.echo(output.to_json(change.record))
+        click.echo(output.to_json(change.record if not change.records else changed))
     else:
-        click.echo(change.record["id"])
+        click.echo("\n".join(r["id"] for r in changed))
 
 
 def change_options(f: Any) -> Any:
-    """``--no-commit`` and ``--format`` for changing commands."""
+    """``--no-commit`` and ``--format`` for changing commands (whose ID may be '-': IDs from standard input)."""
     f = click.option("--format", "fmt", type=click.Choice(["id", "json"]), default="id", help="Print the ID (default) or the whole record as JSON.")(f)
     f = click.option("--no-commit", is_flag=True, help="Write the file but leave committing to you (for a hand-made pull request).")(f)
     return f
@@ -137,6 +139,7 @@ def render_record(rec: Any, config: Any) -> str:
         lines.append(f"  {key.ljust(width)}  {output.cell(value)}")
     for link in data.get("links") or []:
         lines.append(f"  {'link'.ljust(width)}  {link.get('kind')} {link.get('id')}")
+    lines += attachment_lines(data, width)
     text = data.get("description")
     if text:
         lines += ["", *("  " + output.cell(t) for t in str(text).rstrip().splitlines())]
@@ -155,10 +158,39 @@ def render_record(rec: Any, config: Any) -> str:
             if isinstance(e.get("fields"), dict):
                 extra = " " + ", ".join(f"{k}={v}" for k, v in e["fields"].items())
             flag = " (internal)" if e.get("internal") else ""
+            flag += entry_detail(e)
             lines.append(output.cell(f"  {e.get('at')}  {who}: {e.get('action')}{move}{extra}{flag}"))
             if e.get("note"):
                 lines.extend(f"      {output.cell(t)}" for t in str(e["note"]).splitlines())
     return "\n".join(lines)
+
+
+def entry_detail(entry: dict[str, Any]) -> str:
+    """What a history line adds for a file attached, a rating and time spent: `` report.pdf``, `` 4/5``, `` [30m]``."""
+    from itsm_cli.core.collab import format_minutes
+
+    out = ""
+    if isinstance(entry.get("attachment"), dict):
+        out += f" {entry['attachment'].get('name')}"
+    if entry.get("score") is not None:
+        out += f" {entry['score']}/5"
+    if type(entry.get("time_spent")) is int:
+        out += f" [{format_minutes(entry['time_spent'])}]"
+    return out
+
+
+def attachment_lines(data: dict[str, Any], width: int) -> list[str]:
+    """``attached  attachments/INC-0042/screenshot.png (image/png, 48 KB)`` for each file the history attached."""
+    from itsm_cli.core.attachments import FOLDER, listed
+
+    out = []
+    for item in listed(data):
+        size = int(item.get("bytes") or 0)
+        human = f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else (
+            f"{round(size / 1000)} KB" if size >= 1000 else f"{size} bytes")
+        out.append(output.cell(f"  {'attached'.ljust(width)}  {FOLDER}/{data.get('id')}/{item.get('name')} "
+                               f"({item.get('content_type')}, {human})"))
+    return out
 
 
 _QUERY_OPTIONS = (
@@ -243,6 +275,7 @@ def emit_records(found: list[dict[str, Any]], fmt: str) -> None:
 @click.argument("state")
 @click.option("--note", help="Why, for the history.")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Fields the new state needs (repeatable).")
+@time_option
 @change_options
 @click.pass_obj
 def transition_cmd(obj: Any, record_id: str, state: str, note: str | None, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
@@ -263,13 +296,25 @@ def assign_cmd(obj: Any, record_id: str, person: str | None, group: str | None, 
 
 @click.command("comment")
 @click.argument("record_id", metavar="ID")
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option("--internal", is_flag=True, help="Keep the comment off anything published.")
+@click.option("--reply", metavar="NAME", help="Start from the canned reply NAME of itsm.yaml (replies:).")
+@time_option
 @change_options
 @click.pass_obj
-def comment_cmd(obj: Any, record_id: str, text: str, internal: bool, no_commit: bool, fmt: str) -> None:
-    """Add a comment to a record ('-' reads the text from standard input)."""
-    print_change(obj.app(commit=not no_commit).comment(record_id, read_text(text) or "", internal), fmt)
+def comment_cmd(obj: Any, record_id: str, text: str | None, internal: bool, reply: str | None, no_commit: bool,
+                fmt: str) -> None:
+    """Add a comment to a record ('-' reads the text from standard input).
+
+    A public comment is e-mailed to the requester and the watchers by 'itsm notify'.
+
+    Example: itsm comment INC-0042 --reply password-reset --time 15m
+    """
+    if text is None and reply is None:
+        raise BadArgument("give the comment TEXT, or --reply NAME")
+    if record_id == "-" and text == "-":
+        raise BadArgument("standard input can hold the IDs or the text, not both")
+    print_change(obj.app(commit=not no_commit).comment(record_id, read_text(text) or "", internal, reply), fmt)
 
 
 @click.command("link")
@@ -286,6 +331,7 @@ def link_cmd(obj: Any, record_id: str, kind: str, other_id: str, no_commit: bool
 @click.command("edit")
 @click.argument("record_id", metavar="ID")
 @click.option("--set", "sets", multiple=True, required=True, metavar="FIELD=VALUE", help="Field to change (repeatable; empty value unsets).")
+@time_option
 @change_options
 @click.pass_obj
 def edit_cmd(obj: Any, record_id: str, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:

@@ -23,6 +23,8 @@ REPORT_COLUMNS = {
     "mttr": ("key", "acknowledged", "mtta_mean_h", "mtta_median_h", "resolved", "mttr_mean_h", "mttr_median_h"),
     "volume": ("key", "opened", "resolved", "closed"),
     "backlog": ("key", "open", "age_lt_1d", "age_1_3d", "age_3_7d", "age_7_30d", "age_gt_30d"),
+    "time": ("key", "entries", "tickets", "minutes", "hours"),
+    "csat": ("key", "ratings", "average", "satisfied_pct", "score_1", "score_2", "score_3", "score_4", "score_5"),
 }
 REPORT_HEADERS = {
     "sla": ("RESP MET", "RESP BREACHED", "RESP PENDING", "RESP %", "RESOL MET", "RESOL BREACHED",
@@ -30,6 +32,8 @@ REPORT_HEADERS = {
     "mttr": ("ACKED", "MTTA MEAN H", "MTTA MEDIAN H", "RESOLVED", "MTTR MEAN H", "MTTR MEDIAN H"),
     "volume": ("OPENED", "RESOLVED", "CLOSED"),
     "backlog": ("OPEN", "< 1D", "1-3D", "3-7D", "7-30D", ">= 30D"),
+    "time": ("ENTRIES", "TICKETS", "MINUTES", "HOURS"),
+    "csat": ("RATINGS", "AVERAGE", "SATISFIED %", "1", "2", "3", "4", "5"),
 }
 
 
@@ -164,18 +168,25 @@ def _at_revision(desk: Any, record_id: str, rev: str) -> tuple[Any, dict[str, An
 @click.option("--until", metavar="TIME", help="End of the period (exclusive); for backlog, the moment to look at.")
 @click.option("--service", help="Only tickets of this service.")
 @click.option("--group", help="Only tickets of this group.")
-@click.option("--by", "group_by", type=click.Choice(["service", "priority", "group", "type", "month"]),
-              default="service", show_default=True, help="One row per value of this.")
+@click.option("--by", "group_by", type=click.Choice(["service", "priority", "group", "type", "month", "person", "ticket"]),
+              default=None, help="One row per value of this (default: service; for time: person). "
+                                 "person and ticket go with time and csat.")
 @format_option("table", "json", "csv")
 @click.pass_obj
 def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, service: str | None, group: str | None,
                group_by: str, fmt: str) -> None:
-    """Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing).
+    """Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing),
+    time (time spent, from --time), csat (requesters' ratings, from itsm rate).
 
     sla counts clocks whose target fell due in the period, met or breached;
     mttr averages business hours to acknowledge and to resolve; volume counts
     tickets opened, resolved and closed; backlog ages the tickets open at --until
-    (default: now). Tables for people; JSON and CSV keep the column names.
+    (default: now); time sums the minutes entries recorded with --time in the
+    period, by person, ticket, service, group or type; csat counts ratings
+    (1-5) given in the period, by service, person (the assignee rated),
+    group, type or month. Tables for people; JSON and CSV keep the column names.
+
+    Example: itsm report time --since 2026-12-01 --by person --format csv
     """
     from itsm_cli.app import normalise_time, now_utc
     from itsm_cli.core import report
@@ -197,8 +208,13 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     for t in tickets:
         sid = t.get("service")
         check_targets(config, services.get(sid) if isinstance(sid, str) else None, t.get("priority"))
+    group_by = group_by or ("person" if kind == "time" else "service")
     try:
-        if kind == "backlog":
+        if kind in ("time", "csat"):
+            rows = worklog_rows(kind, tickets, start, end, group_by)
+        elif group_by in ("person", "ticket"):
+            raise BadArgument(f"--by {group_by} goes with the time and csat reports")
+        elif kind == "backlog":
             if start is not None:
                 raise BadArgument("backlog is a snapshot: give --until for the moment to look at, not --since")
             rows = report.backlog_report(tickets, config, services, now=end or now, group_by=group_by)
@@ -218,6 +234,19 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
         click.echo(output.csv_text(renamed, (group_by, *columns[1:])), nl=False)
     else:
         click.echo(output.to_json(rows))
+
+
+def worklog_rows(kind: str, tickets: list[dict[str, Any]], start: Any, end: Any, group_by: str) -> list[dict[str, Any]]:
+    """The rows of ``report time`` / ``report csat`` (see :mod:`itsm_cli.core.worklog`)."""
+    from itsm_cli.core import worklog
+
+    allowed = worklog.TIME_BY if kind == "time" else worklog.CSAT_BY
+    if group_by not in allowed:
+        raise BadArgument(f"report {kind} goes --by {', '.join(allowed)}, not {group_by}")
+    since = start.strftime("%Y-%m-%dT%H:%M:%SZ") if start else None
+    until = end.strftime("%Y-%m-%dT%H:%M:%SZ") if end else None
+    fn = worklog.time_report if kind == "time" else worklog.csat_report
+    return fn(tickets, since=since, until=until, group_by=group_by)
 
 
 COMMANDS = [sla_cmd, report_cmd]

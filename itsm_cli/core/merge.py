@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 #: Fields merged as sets: additions from both sides kept, removals honoured.
-SET_FIELDS = frozenset({"tags", "links"})
+SET_FIELDS = frozenset({"tags", "links", "watchers"})
 
 #: History actions whose ``to`` names a workflow state (``assign`` names a person).
 STATE_ACTIONS = frozenset({"create", "transition", "approve", "reject"})
@@ -101,7 +101,7 @@ def merge_records(base: dict | None, ours: dict, theirs: dict) -> MergeResult:
     - ``history``: the base entries must be a prefix of both sides (else a
       conflict, "history rewritten"); both sides' new entries follow the base,
       interleaved by ``at``, each side in its own order (ties: ours first), identical ones once.
-    - ``tags``, ``links``: set-like union of both sides' additions; an item
+    - ``tags``, ``links``, ``watchers``: set-like union of both sides' additions; an item
       either side removed is removed; order is base, ours' additions, theirs'.
     - ``updated``: never a conflict; the later timestamp wins.
     - ``status``: a conflict when the sides moved to different states, or when

@@ -162,7 +162,8 @@ def assign(
     if person is not None:
         p = config.person(person)
         if p is None or "agent" not in p.roles:
-            raise Refused(f"{person} is not a listed agent of this desk")
+            raise Refused(f"{person} is not a listed agent of this desk; list them with 'itsm person add {person} "
+                          "--name NAME --role agent', or act as a listed agent with --as EMAIL")
         changes["assignee"] = p.email
     if group is not None:
         if group not in config.groups:

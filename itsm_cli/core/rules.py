@@ -58,7 +58,7 @@ __all__ = [
 # History actions a rule can react to (``on:``).
 EVENTS = ("create", "transition", "assign", "comment", "link", "approve", "reject", "edit")
 # What notifications a desk can subscribe to.
-NOTICE_EVENTS = ("assignment", "approval_needed", "breach_warning", "resolution", "review_due")
+NOTICE_EVENTS = ("assignment", "approval_needed", "breach_warning", "resolution", "review_due", "comment")
 
 # The notes the sweep writes are its memory: a step is planned only when its note is missing.
 ESCALATED = "Escalated by sweep rule"
@@ -653,6 +653,7 @@ class _Notifier:
             "breach_warning": "SLA breach warning",
             "resolution": "Resolved",
             "review_due": "Review overdue",
+            "comment": "New comment",
         }[event]
         facts = " · ".join(str(x) for x in (rid, rec.get("type"), rec.get("status"), rec.get("priority")) if x)
         body = [title, facts]
@@ -707,7 +708,16 @@ class _Notifier:
                 if rec.get("resolution"):
                     text += f"\n\nResolution:\n{rec['resolution']}"
                 text += "\n\nIf it is not fixed, reply to say so."
+                if self.config.data.get("intake_mail") is not None:
+                    text += ("\nTo rate how it was handled, reply with just a number from 1 (poor) to 5 (great) "
+                             "on the first line, and any words after it.")
                 out.append(self.notice(f"{key}:resolution", "resolution", rec, at, [requester], text, [by]))
+            if action == "comment" and not e.get("internal") and note and not (
+                    by.lower() == self.bot and note.startswith((REMINDER, ESCALATED, REVIEW))):
+                # Public comments reach the requester and the watchers (the customer side); never the author.
+                watchers = [str(w) for w in rec.get("watchers") or [] if isinstance(w, str)]
+                text = f"{self.config.display_name(by)} wrote:\n\n{note}"
+                out.append(self.notice(f"{key}:comment", "comment", rec, at, [requester, *watchers], text, [by]))
             if action == "comment" and note.startswith(ESCALATED) and by.lower() == self.bot:
                 out.append(self.notice(f"{key}:breach_warning", "breach_warning", rec, at,
                                        self.worker_recipients(rec), note))
@@ -761,7 +771,8 @@ def plan_notices(
     From history: assignment (to the new assignee, or the group), approval
     needed (to the approving group, not the requester or assignee; again on each
     sweep reminder), resolution (to the requester), breach warning (each sweep
-    escalation), review due (to a KB article's owner). From the clocks, with
+    escalation), review due (to a KB article's owner), comment (each public
+    comment, to the requester and the watchers). From the clocks, with
     ``notifications.breach_warning.within`` set: each running clock about to
     breach. Nobody is told about their own action, nor the bot about anything.
     """

@@ -298,9 +298,14 @@ class Replay:
         for name in FIXED_AT_CREATION:
             if name in fields:
                 problems.append(f"'{name}' is set when the {self.type_name} is created and cannot change")
-        if action in ("comment", "link", "edit", "assign"):
+        if action in ("comment", "link", "edit", "assign", "watch", "unwatch", "attach", "rate"):
             if changes_state:
                 problems.append(f"a '{action}' entry cannot change the state")
+            if action == "rate":
+                if cfg.category(self.type_name, self.state or "") != "resolved":
+                    problems.append(f"a rating is given while the record is resolved, not '{self.state}'")
+                if not self._is_requester(by):
+                    problems.append(f"only the requester rates the record, not {by}")
             if action == "assign":
                 if not cfg.has_role(by, "agent"):
                     problems.append(f"{by} is not a listed agent and cannot assign")

@@ -552,3 +552,8 @@ class Desk:
         if rel.startswith("catalog/"):
             self._services = None
         write_atomic(self.root / rel, text, self._note_temp_file)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Atomically write a desk file byte for byte (an attachment), with the checks of :meth:`write_text`."""
+        self.check_path(rel)
+        write_atomic(self.root / rel, data, self._note_temp_file)

@@ -117,14 +117,14 @@ def _interrupts_deferred() -> Iterator[None]:
 
 def save(
     desk: Desk,
-    writes: Sequence[tuple[str, str | None]],
+    writes: Sequence[tuple[str, str | bytes | None]],
     message: str,
     author_name: str,
     author_email: str,
     commit: bool = True,
     git: Git | None = None,
 ) -> str | None:
-    """Write (or, for ``None`` text, delete) files and make one commit of exactly them.
+    """Write (text as UTF-8, bytes as they are; ``None`` deletes) files and make one commit of exactly them.
 
     A detached HEAD or unmerged paths are refused before anything is written.
     If anything fails afterwards, including the commit (a hook refuses,
@@ -146,6 +146,8 @@ def save(
         for rel, text in writes:
             if text is None:
                 (desk.root / rel).unlink(missing_ok=True)
+            elif isinstance(text, bytes):  # an attachment, kept byte for byte
+                desk.write_bytes(rel, text)
             else:
                 desk.write_text(rel, text)
         if not commit:
