@@ -89,6 +89,23 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _unchanged(side: Any, base: Any) -> bool:
+    """True when ``side`` is ``base`` as written: the same values and the same key order, at every depth.
+
+    A side that only reordered keys changed its file (as git sees it): the
+    merge keeps that order, so it cannot be taken for an unchanged side.
+    """
+    return _same(side, base) and _key_order(side) == _key_order(base)
+
+
+def _key_order(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple((k, _key_order(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_key_order(v) for v in value)
+    return None
+
+
 # --- the merge ---------------------------------------------------------------
 
 
@@ -113,9 +130,9 @@ def merge_records(base: dict | None, ours: dict, theirs: dict) -> MergeResult:
     Key order: ours' keys, then keys only theirs has, in theirs' order.
     """
     # Like git's trivial merge: a side that changed nothing yields the other side verbatim.
-    if base is not None and _same(ours, base):
+    if base is not None and _unchanged(ours, base):
         return MergeResult(_copy(theirs))
-    if (base is not None and _same(theirs, base)) or _same(ours, theirs):
+    if (base is not None and _unchanged(theirs, base)) or _same(ours, theirs):
         return MergeResult(_copy(ours))
     base_map: dict = base if base is not None else {}
     conflicts: list[Conflict] = []
@@ -163,9 +180,9 @@ def merge_values(name: str, base: Any, ours: Any, theirs: Any) -> tuple[Any, lis
     """
     if _same(ours, theirs):
         return _copy(ours), []
-    if _same(ours, base):
+    if _unchanged(ours, base):
         return _copy(theirs), []
-    if _same(theirs, base):
+    if _unchanged(theirs, base):
         return _copy(ours), []
     if isinstance(ours, dict) and isinstance(theirs, dict) and isinstance(base, (dict, _Absent)):
         base_map = base if isinstance(base, dict) else {}

@@ -515,3 +515,21 @@ def test_moves_at_the_same_instant_are_a_fork_whichever_side_is_ours() -> None:
         result = merge_records(copy.deepcopy(base), copy.deepcopy(a), copy.deepcopy(b))
         assert [c.field for c in result.conflicts] == ["status"]
         assert "both sides moved the record at 2026-03-02T10:00:00Z" in result.conflicts[0].reason
+
+
+def test_a_side_that_only_reordered_keys_keeps_its_order() -> None:
+    # Found by hypothesis: ours moved `history` before `updated`, theirs changed nothing.
+    entry = {"at": "2026-03-01T00:00:00Z", "by": "alice@example.com", "action": "comment", "note": "a"}
+    base = {"id": "INC-0001", "status": "new", "updated": "2026-03-01T00:00:00Z", "tags": [], "links": [],
+            "history": [entry]}
+    ours = {"id": "INC-0001", "status": "new", "history": [dict(entry)], "updated": "2026-03-01T00:00:00Z",
+            "tags": [], "links": []}
+    result = merge_records(base, ours, copy.deepcopy(base))
+    assert result.conflicts == [] and list(result.merged) == list(ours)
+    result = merge_records(base, copy.deepcopy(base), ours)
+    assert result.conflicts == [] and list(result.merged) == list(ours)
+    nested_base = {"id": "INC-0001", "extra": {"a": 1, "b": 2}}
+    nested_ours = {"id": "INC-0001", "extra": {"b": 2, "a": 1}}
+    theirs = {"id": "INC-0001", "extra": {"a": 1, "b": 2}, "title": "x"}
+    merged = merge_records(nested_base, nested_ours, theirs).merged
+    assert list(merged["extra"]) == ["b", "a"] and merged["title"] == "x"
