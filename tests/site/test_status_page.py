@@ -337,3 +337,25 @@ def test_status_in_the_browser(status_site: tuple[Path, Path, dict], chromium: o
         article = d.find_element(By.TAG_NAME, "article").text
         assert "99.65% available over the last 90 days" in article
         assert f"{ids['p1']}\nPrint server not answering" in article or f"{ids['p1']} Print server not answering" in article
+
+
+def test_banner_on_the_desks_own_pages_and_bad_status_settings_are_named(site_desk: Path, tmp_path: Path) -> None:
+    # A page the desk writes itself (docs_dir of mkdocs.yml) gets the banner from the plugin.
+    from itsm_cli.store import yaml_io
+
+    docs = site_desk / yaml_io.loads((site_desk / "mkdocs.yml").read_text()).get("docs_dir", "docs")
+    docs.mkdir(exist_ok=True)
+    (docs / "about.md").write_text("# About us\n\nWe run IT.\n", encoding="utf-8")
+    r = itsm("site", "build", "-o", str(tmp_path / "out"), "--no-strict", cwd=site_desk)
+    assert r.exit_code == 0, r.stderr
+    about = read(tmp_path / "out", "about/", unescape=False)
+    assert about.count("data-itsm-banner") == 1 and '<a href="../status/">Service status</a>' in about
+
+    config = yaml_io.load_mapping((site_desk / "itsm.yaml").read_bytes(), "itsm.yaml")
+    config["sla"]["profiles"]["standard"]["availability"]["hours"] = "nights"
+    config["status"]["maintenance"]["states"] = ["sheduled"]
+    (site_desk / "itsm.yaml").write_text(yaml_io.dumps(config), encoding="utf-8")
+    r = itsm("validate", cwd=site_desk)
+    assert r.exit_code == 1
+    assert "unknown calendar 'nights'" in r.stdout + r.stderr
+    assert "'sheduled' is not a state of the change workflow" in r.stdout + r.stderr
