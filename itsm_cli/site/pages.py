@@ -786,21 +786,23 @@ class _Builder:
                                             self.services[s]["name"].lower()))
         for sid in order:
             st = states[sid]
-            why = "; ".join(model.reason_html(i, f"#{i.id.lower()}") for i in st.reasons) or "—"
+            # The reasons sit under the status in its cell: three columns still fit a phone.
+            why = "".join(f"<br>{model.reason_html(i, '#' + i.id.lower())}" for i in st.reasons)
             name = rel_url(uri, f"services/{sid}.md", self.directory_urls)
             rows.append(f'<tr id="svc-{attr(sid)}" data-itsm-level="{st.level}"><th scope="row"><a href="{attr(name)}">'
-                        f"{attr(self.services[sid]['name'])}</a></th><td>{model.badge(st.level, st.since)}</td>"
-                        f"<td>{why}</td><td>{attr(model.figure_short(st))}</td></tr>")
-        lines += ['<div class="itsm-status"><table><thead><tr><th scope="col">Service</th><th scope="col">Status</th>'
-                  f'<th scope="col">Why</th><th scope="col">Availability, {model.rules.days} days</th></tr></thead>'
+                        f"{attr(self.services[sid]['name'])}</a></th><td>{model.badge(st.level, st.since)}{why}</td>"
+                        f"<td>{attr(model.figure_short(st))}</td></tr>")
+        lines += ['<div class="itsm-status"><table><thead><tr><th scope="col">Service</th>'
+                  '<th scope="col">Status and why</th>'
+                  f'<th scope="col">Availability, {model.rules.days} days</th></tr></thead>'
                   "<tbody>" + "".join(rows) + "</tbody></table></div>", ""]
         lines += ["## Scheduled maintenance", ""]
         if model.maintenance:
-            lines += ["| Change | Service | Starts | Ends |", "|---|---|---|---|"]
+            lines += ["| Change | Service | Window |", "|---|---|---|"]
             for c in model.maintenance:
                 lines.append(f"| {inline(c['id'])}: {inline(c['title'])} "
                              f"| {md_link(uri, 'services/' + c['service'] + '.md', self.services[c['service']]['name'])} "
-                             f"| {inline(model.when(c['start']))} | {inline(model.when(c['end']))} |")
+                             f"| {inline(model.when(c['start']))} to {inline(model.when(c['end']))} |")
         else:
             lines.append("No maintenance is scheduled.")
         lines.append("")
