@@ -11,10 +11,13 @@ What may be published is decided here, by allow-list:
 - services and their offerings (never an offering's fulfilment checklist);
 - knowledge articles whose state is published (the article workflow's
   ``resolved`` category); drafts, articles in review and retired ones never appear;
-- of tickets, only open incidents' ``id``, ``status``, ``service``, ``major``,
-  ``priority`` and ``title`` (the title only when the schema does not mark it
-  ``x-internal``, and never for an incident marked ``internal``), and counts for
-  the metrics page. No description, requester, assignee or comment is read.
+- of tickets, for the status (:mod:`itsm_cli.site.status_pages`): incidents'
+  ``id``, ``service``, ``priority`` and ``title`` (the title only when the schema
+  does not mark it ``x-internal``), their outage windows and the time of their
+  last update (never its text); changes' ``id``, ``title``, ``service`` and
+  planned window. Nothing of an incident or change marked ``internal``. Counts
+  for the metrics page. No description, requester, assignee or comment is
+  published.
 
 Text written by people is rendered and sanitised by :mod:`itsm_cli.site.sanitize`;
 every other value is escaped where it is placed.
@@ -44,7 +47,6 @@ from itsm_cli.site.status_pages import FEED, StatusModel, feed_link, pct
 __all__ = ["DeskContent", "Site", "SiteContentError", "SitePage", "build_site", "load_content"]
 
 INCIDENT = "incident"
-PUBLIC_TICKET_FIELDS = ("id", "type", "status", "service", "major", "priority", "title")
 MONTHS = 12
 DAY_LABELS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
               "sat": "Saturday", "sun": "Sunday"}
@@ -262,7 +264,6 @@ class _Builder:
                 if sid not in self.services:
                     raise SiteContentError(f"services: no service '{sid}' in the catalog", self.article_paths[kid])
                 self.kb_by_service[sid].append(kid)
-        self.incidents = self._public_incidents(content.tickets)
         self.category_ids = self._category_ids()
         live = [sid for sid in self.service_order(self.services)
                 if self._service_category(self.services[sid]["status"]) == "open"]
@@ -344,26 +345,6 @@ class _Builder:
         stype = self.config.service_type()
         category = self.config.category(stype.name, status) if stype else None
         return category or {"pipeline": "new", "live": "open", "retired": "closed"}.get(status, "new")
-
-    def _public_incidents(self, tickets: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-        """Open, non-internal incidents by service, reduced to the public fields (the only ticket data read)."""
-        hidden = self.content.internal_fields.get(INCIDENT, set())
-        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for _path, data in tickets:
-            if data.get("type") != INCIDENT or data.get("internal") is True or "internal" in (data.get("tags") or []):
-                continue
-            try:
-                is_open = self.config.is_open(INCIDENT, str(data.get("status")))
-            except KeyError:
-                is_open = False
-            if not is_open or data.get("service") not in self.services:
-                continue
-            public = {k: data.get(k) for k in PUBLIC_TICKET_FIELDS if k not in hidden}
-            public["major"] = data.get("major") is True or data.get("priority") == "P1"
-            out[data["service"]].append(public)
-        for items in out.values():
-            items.sort(key=lambda t: (str(t.get("priority") or "P9"), str(t.get("id"))))
-        return out
 
     def _category_ids(self) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -15,12 +15,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from itsm_cli.core import status as core
-from itsm_cli.core.sla import parse_timestamp
+from itsm_cli.core.sla import category_of, parse_timestamp
 from itsm_cli.site.sanitize import attr, one_line
 
 __all__ = ["FEED", "ServiceStatus", "StatusModel"]
@@ -117,7 +117,7 @@ class StatusModel:
                 continue
             if data.get("type") == "change" and data.get("service") in services:
                 changes.append(data)
-            if data.get("type") != "incident" or data.get("service") not in services:
+            if data.get("type") != "incident" or data.get("service") not in services or self._long_over(data):
                 continue
             outages = core.incident_outages(data, config, self.rules, self.now)
             if not outages:
@@ -136,6 +136,17 @@ class StatusModel:
         self.by_service: dict[str, ServiceStatus] = {}
         for sid in live:
             self.by_service[sid] = self._service(sid, incidents.get(sid, []))
+
+    def _long_over(self, data: Mapping[str, Any]) -> bool:
+        """An incident resolved or closed before the status window: it cannot count (saves reading its history)."""
+        if category_of(self.config, "incident", str(data.get("status"))) in ("new", "open", "waiting"):
+            return False
+        try:
+            updated = parse_timestamp(data.get("updated") or "")
+        except ValueError:
+            return False
+        # The window starts at a local midnight at most a day before now - days (time zones).
+        return updated < self.now - timedelta(days=self.rules.days + 1)
 
     def _last_update(self, data: Mapping[str, Any]) -> datetime | None:
         times = [parse_timestamp(e["at"]) for e in data.get("history") or () if e.get("internal") is not True
