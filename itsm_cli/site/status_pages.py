@@ -238,7 +238,7 @@ class StatusModel:
         for i, day in enumerate(s.days):
             label = self.day_text(day)
             bars.append(f'<rect class="itsm-day itsm-day--{day.level}" x="{i * (width + gap)}" y="0" '
-                        f'width="{width}" height="{height}"><title>{attr(label)}'
+                        f'width="{width}" height="{height}"><title>{xml_escape(label)}'
                         "</title></rect>")
         total = len(s.days) * (width + gap) - gap
         counts = {lvl: sum(1 for d in s.days if d.level == lvl) for lvl in ("operational", "degraded", "down", "closed")}
