@@ -469,8 +469,8 @@ def availability_report(tickets: Iterable[Mapping[str, Any]], config: Mapping[st
                         since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
     """One row per service: availability between ``since`` and ``until`` against its target.
 
-    ``since`` defaults to the start of the status window (``status.days`` local days of the
-    service's hours, today included) and ``until`` to ``now``; a period reaching past ``now``
+    ``until`` defaults to ``now`` and ``since`` to the start of the status window that ends
+    there (``status.days`` local days of the service's hours, the last one included); a period reaching past ``now``
     stops at ``now``, since no one knows yet how the rest will go. Internal incidents are left
     out, as on the published status page, so the figures are the same. Raises ValueError on a
     bad rule, calendar, profile or timestamp.
@@ -485,8 +485,8 @@ def availability_report(tickets: Iterable[Mapping[str, Any]], config: Mapping[st
     rows = []
     for sid in wanted:
         target, calendar = availability_target(config, services[sid])
-        start = since if since is not None else period_of_days(calendar, now, rules.days)[0]
         end = min(until, now) if until is not None else now
+        start = since if since is not None else period_of_days(calendar, end, rules.days)[0]
         figures = availability(merge_spans(outages[sid], now), calendar, start, max(start, end), rules.unavailable)
         pct = figures.percent
         rows.append({

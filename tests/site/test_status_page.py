@@ -234,6 +234,12 @@ def test_report_availability_over_a_period_and_formats(status_site: tuple[Path, 
                                         "89.0625", "no", "16.0", "1.75", "0.0"]
     r = itsm("report", "availability", "--service", "printing", cwd=desk, env=env)
     assert r.exit_code == 0 and "99.6528" in r.stdout and "SERVICE" in r.stdout and ids["p1"] in r.stdout
+    # --until alone: the 90 days that end there, Monday 1 December to Saturday 28 February: 13 whole weeks,
+    # 65 weekdays, 520 office hours: (520 - 1.75) / 520 = 99.6635 %.
+    r = itsm("report", "availability", "--service", "printing", "--until", "2026-02-28T23:59:59Z", "--format", "json",
+             cwd=desk, env=env)
+    (row,) = json.loads(r.stdout)
+    assert (row["since"], row["agreed_h"], row["availability_pct"]) == ("2025-12-01T00:00:00Z", 520.0, 99.6635)
 
 
 def test_report_availability_refuses_what_it_cannot_do(status_site: tuple[Path, Path, dict]) -> None:
