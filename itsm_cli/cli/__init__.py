@@ -93,7 +93,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
             "remaining, breached, when it breaches."),
     "report": ("service_level_commands",
                "Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing), "
-               "time (time spent, from --time), csat (requesters' ratings, from itsm rate)."),
+               "time (time spent, from --time), csat (requesters' ratings, from itsm rate), availability."),
     "history": ("audit_commands", "A record's history entries side by side with the commits that made them."),
     "audit": ("audit_commands", "Who changed which record, and when, from git: one row per change."),
     "site": ("site_commands",

@@ -162,8 +162,14 @@ def _at_revision(desk: Any, record_id: str, rev: str) -> tuple[Any, dict[str, An
     return rec, config, service, parse_timestamp(date)
 
 
+AVAILABILITY_COLUMNS = ("service", "target_pct", "availability_pct", "met", "agreed_h", "down_h", "degraded_h",
+                        "incidents", "hours", "since", "until")
+AVAILABILITY_HEADERS = ("SERVICE", "TARGET %", "AVAILABLE %", "MET", "AGREED H", "DOWN H", "DEGRADED H", "INCIDENTS",
+                        "HOURS", "SINCE", "UNTIL")
+
+
 @click.command("report")
-@click.argument("kind", type=click.Choice(list(REPORT_COLUMNS)))
+@click.argument("kind", type=click.Choice([*REPORT_COLUMNS, "availability"]))
 @click.option("--since", metavar="TIME", help="Start of the period (ISO date or time; inclusive).")
 @click.option("--until", metavar="TIME", help="End of the period (exclusive); for backlog, the moment to look at.")
 @click.option("--service", help="Only tickets of this service.")
@@ -176,7 +182,7 @@ def _at_revision(desk: Any, record_id: str, rev: str) -> tuple[Any, dict[str, An
 def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, service: str | None, group: str | None,
                group_by: str, fmt: str) -> None:
     """Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing),
-    time (time spent, from --time), csat (requesters' ratings, from itsm rate).
+    time (time spent, from --time), csat (requesters' ratings, from itsm rate), availability.
 
     sla counts clocks whose target fell due in the period, met or breached;
     mttr averages business hours to acknowledge and to resolve; volume counts
@@ -184,9 +190,16 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     (default: now); time sums the minutes entries recorded with --time in the
     period, by person, ticket, service, group or type; csat counts ratings
     (1-5) given in the period, by service, person (the assignee rated),
-    group, type or month. Tables for people; JSON and CSV keep the column names.
+    group, type or month. availability is each live service's share of its
+    agreed hours not lost to outages (the status rules of itsm.yaml), against
+    the SLA's target, over the status page's window (90 days) unless
+    --since/--until say otherwise: the same figures as the published status
+    page. Tables for people; JSON and CSV keep the column names.
 
-    Example: itsm report time --since 2026-12-01 --by person --format csv
+    \b
+    Examples:
+      itsm report time --since 2026-12-01 --by person --format csv
+      itsm report availability --service email --since 2026-11-01 --format json
     """
     from itsm_cli.app import normalise_time, now_utc
     from itsm_cli.core import report
@@ -199,6 +212,11 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     if start and end and start >= end:
         raise BadArgument("--since must be before --until")
     now = parse_timestamp(now_utc())
+    if kind == "availability":
+        if group_by is not None:
+            raise BadArgument("availability is one row per service: --by does not apply")
+        _availability(desk, config, service, group, start, end, now, fmt)
+        return
     tickets = [r.data for r in desk.records(("tickets",))]
     if service:
         tickets = [t for t in tickets if t.get("service") == service]
@@ -247,6 +265,42 @@ def worklog_rows(kind: str, tickets: list[dict[str, Any]], start: Any, end: Any,
     until = end.strftime("%Y-%m-%dT%H:%M:%SZ") if end else None
     fn = worklog.time_report if kind == "time" else worklog.csat_report
     return fn(tickets, since=since, until=until, group_by=group_by)
+
+
+def _availability(desk: Any, config: Mapping[str, Any], service: str | None, group: str | None, start: Any, end: Any,
+                  now: Any, fmt: str) -> None:
+    """``itsm report availability``: one row per live service (or the one ``--service`` names)."""
+    from itsm_cli.core.status import availability_report
+
+    if group:
+        raise BadArgument("availability is per service: --group does not apply")
+    services = desk.services()
+    stype = desk.config.service_type()
+    live = [sid for sid, s in sorted(services.items())
+            if (desk.config.category(stype.name, str(s.get("status"))) if stype else s.get("status") == "live")
+            in ("open", True)]
+    if service is not None and service not in services:
+        raise BadArgument(f"unknown service '{service}': choose one of {', '.join(live or sorted(services))}")
+    if start is not None and start >= now:
+        raise BadArgument("--since must be in the past")
+    tickets = [r.data for r in desk.records(("tickets",))]
+    try:
+        rows = availability_report(tickets, config, services, [service] if service else live, now, start, end)
+    except ValueError as e:
+        raise InvalidRecord(f"cannot compute availability: {e}", "itsm.yaml") from None
+    if fmt == "json":
+        click.echo(output.to_json(rows))
+        return
+    flat = [{**r, "incidents": " ".join(r["incidents"]),
+             "met": "" if r["met"] is None else ("yes" if r["met"] else "no")} for r in rows]
+    if fmt == "csv":
+        click.echo(output.csv_text(flat, ("service", "name", *AVAILABILITY_COLUMNS[1:], "unavailable_h")), nl=False)
+        return
+    if not rows:
+        click.echo("nothing to show", err=True)
+        return
+    shown = [{k: ("-" if v is None or v == "" else v) for k, v in r.items()} for r in flat]
+    click.echo(output.table(shown, AVAILABILITY_COLUMNS, AVAILABILITY_HEADERS))
 
 
 COMMANDS = [sla_cmd, report_cmd]

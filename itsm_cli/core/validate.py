@@ -120,6 +120,17 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
     profile = data["sla"].get("default_profile")
     if profile and profile not in data["sla"]["profiles"]:
         out.append((("sla", "default_profile"), f"unknown SLA profile '{profile}'"))
+    for pname, table in data["sla"]["profiles"].items():
+        hours = (table.get("availability") or {}).get("hours")
+        if hours not in (None, "support_hours") and hours not in data["calendars"]:
+            out.append((("sla", "profiles", pname, "availability", "hours"),
+                        f"unknown calendar '{hours}' (support_hours or a calendar of this file)"))
+    change_type = (data["types"].get("change") or {}).get("workflow")
+    states = (data.get("status") or {}).get("maintenance", {}).get("states") or []
+    if change_type in workflows:
+        for state in states:
+            if state not in workflows[change_type]["states"]:
+                out.append((("status", "maintenance", "states"), f"'{state}' is not a state of the change workflow"))
     group_ids = {g["id"] for g in data["groups"]}
     for i, person in enumerate(data["people"]):
         for g in person.get("groups", []):

@@ -11,10 +11,13 @@ What may be published is decided here, by allow-list:
 - services and their offerings (never an offering's fulfilment checklist);
 - knowledge articles whose state is published (the article workflow's
   ``resolved`` category); drafts, articles in review and retired ones never appear;
-- of tickets, only open incidents' ``id``, ``status``, ``service``, ``major``,
-  ``priority`` and ``title`` (the title only when the schema does not mark it
-  ``x-internal``, and never for an incident marked ``internal``), and counts for
-  the metrics page. No description, requester, assignee or comment is read.
+- of tickets, for the status (:mod:`itsm_cli.site.status_pages`): incidents'
+  ``id``, ``service``, ``priority`` and ``title`` (the title only when the schema
+  does not mark it ``x-internal``), their outage windows and the time of their
+  last update (never its text); changes' ``id``, ``title``, ``service`` and
+  planned window. Nothing of an incident or change marked ``internal``. Counts
+  for the metrics page. No description, requester, assignee or comment is
+  published.
 
 Text written by people is rendered and sanitised by :mod:`itsm_cli.site.sanitize`;
 every other value is escaped where it is placed.
@@ -39,11 +42,11 @@ from itsm_cli.core.config import Config
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError
 from itsm_cli.site import charts
 from itsm_cli.site.sanitize import attr, front_matter, inline, one_line, render_markdown
+from itsm_cli.site.status_pages import FEED, StatusModel, feed_link, pct
 
 __all__ = ["DeskContent", "Site", "SiteContentError", "SitePage", "build_site", "load_content"]
 
 INCIDENT = "incident"
-PUBLIC_TICKET_FIELDS = ("id", "type", "status", "service", "major", "priority", "title")
 MONTHS = 12
 DAY_LABELS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
               "sat": "Saturday", "sun": "Sunday"}
@@ -82,6 +85,11 @@ class Site:
     nav: list[dict[str, str]]
     extra_css: list[str] = field(default_factory=lambda: [CSS])
     extra_javascript: list[str] = field(default_factory=lambda: [JS])
+    # The outage banner, given the URL of the status page from where it is shown (for the pages the
+    # engine has that we did not make); empty while no service is down.
+    banner: Callable[[str], str] = field(default=lambda href: "")
+    status_uri: str = "status.md"
+    feed_uri: str = FEED
 
 
 @dataclass
@@ -256,8 +264,16 @@ class _Builder:
                 if sid not in self.services:
                     raise SiteContentError(f"services: no service '{sid}' in the catalog", self.article_paths[kid])
                 self.kb_by_service[sid].append(kid)
-        self.incidents = self._public_incidents(content.tickets)
         self.category_ids = self._category_ids()
+        live = [sid for sid in self.service_order(self.services)
+                if self._service_category(self.services[sid]["status"]) == "open"]
+        try:
+            self.status = StatusModel(self.config.data, self.services, live, content.tickets,
+                                      content.internal_fields.get(INCIDENT, set()),
+                                      content.internal_fields.get("change", set()), self.now,
+                                      one_line(self.desk.get("name") or "IT service desk"))
+        except (ValueError, KeyError, TypeError) as e:
+            raise SiteContentError(f"the service status cannot be computed: {e}", "itsm.yaml") from None
 
     # --- checks ---------------------------------------------------------------------
 
@@ -329,26 +345,6 @@ class _Builder:
         stype = self.config.service_type()
         category = self.config.category(stype.name, status) if stype else None
         return category or {"pipeline": "new", "live": "open", "retired": "closed"}.get(status, "new")
-
-    def _public_incidents(self, tickets: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-        """Open, non-internal incidents by service, reduced to the public fields (the only ticket data read)."""
-        hidden = self.content.internal_fields.get(INCIDENT, set())
-        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for _path, data in tickets:
-            if data.get("type") != INCIDENT or data.get("internal") is True or "internal" in (data.get("tags") or []):
-                continue
-            try:
-                is_open = self.config.is_open(INCIDENT, str(data.get("status")))
-            except KeyError:
-                is_open = False
-            if not is_open or data.get("service") not in self.services:
-                continue
-            public = {k: data.get(k) for k in PUBLIC_TICKET_FIELDS if k not in hidden}
-            public["major"] = data.get("major") is True or data.get("priority") == "P1"
-            out[data["service"]].append(public)
-        for items in out.values():
-            items.sort(key=lambda t: (str(t.get("priority") or "P9"), str(t.get("id"))))
-        return out
 
     def _category_ids(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -442,7 +438,26 @@ class _Builder:
                                            self.services[s]["name"].lower(), s))
 
     def page(self, uri: str, title: str, body: str, source: str | None = None, in_nav: bool = False) -> SitePage:
-        return SitePage(uri, title, front_matter({"title": title}) + "\n" + body.rstrip() + "\n", source, in_nav)
+        banner = self.banner(uri)
+        body = (banner + "\n\n" if banner else "") + body.rstrip()
+        return SitePage(uri, title, front_matter({"title": title}) + "\n" + body + "\n", source, in_nav)
+
+    def banner(self, uri: str) -> str:
+        """The outage banner for the page at ``uri`` (raw HTML; empty while no service is down)."""
+        return self.status.banner(rel_url(uri, "status.md", self.directory_urls))
+
+    def status_of(self, sid: str, uri: str, reasons: bool = False) -> str:
+        """A live service's lifecycle and its status now, both in words (``Live · Down since 05:48 UTC``)."""
+        s = self.services[sid]
+        st = self.status.by_service.get(sid)
+        if st is None:
+            return self.badge(s["status"])
+        text = f"{self.badge(s['status'])} · {self.status.badge(st.level, st.since)}"
+        if reasons and st.reasons:
+            href = rel_url(uri, "status.md", self.directory_urls)
+            text += " (" + "; ".join(f'<a href="{attr(href)}#{attr(i.id.lower())}">{attr(i.id)}</a>'
+                                      for i in st.reasons) + ")"
+        return text
 
     # --- pages ------------------------------------------------------------------------
 
@@ -476,9 +491,10 @@ class _Builder:
                 href = rel_url(uri, f"services/{sid}.md", self.directory_urls)
                 tags = " ".join(s.get("tags") or [])
                 rows.append(
-                    f'<tr data-itsm-tags="{attr(tags)}" data-itsm-status="{attr(s["status"])}">'
+                    f'<tr data-itsm-tags="{attr(tags)}" data-itsm-status="{attr(s["status"])}"'
+                    f' data-itsm-health="{attr(self.status.by_service[sid].level if sid in self.status.by_service else "")}">'
                     f'<td><a href="{attr(href)}">{attr(s["name"])}</a></td>'
-                    f"<td>{self.badge(s['status'])}</td>"
+                    f"<td>{self.status_of(sid, uri)}</td>"
                     f"<td>{attr(self.person(s.get('owner')))}</td>"
                     f"<td>{attr(self.summary_of(s))}</td></tr>"
                 )
@@ -496,7 +512,7 @@ class _Builder:
         category = self._service_category(s["status"])
         anchor = self.category_ids[s["category"]]
         lines = [f"# {inline(s['name'])}", ""]
-        facts = [self.badge(s["status"]), f"**Category:** {md_link(uri, 'index.md', s['category'], anchor)}",
+        facts = [self.status_of(sid, uri), f"**Category:** {md_link(uri, 'index.md', s['category'], anchor)}",
                  f"**Owner:** {inline(self.person(s.get('owner')))}"]
         if s.get("group"):
             facts.append(f"**Support group:** {inline(self.group_name(s['group']))}")
@@ -510,10 +526,11 @@ class _Builder:
             lines += [f"**Contact:** {inline(s['contact'])}", ""]
         if s.get("url") and _URL_OK.match(str(s["url"])):
             lines += [f'<p><a href="{attr(s["url"])}">Open {attr(s["name"])}</a></p>', ""]
-        lines += self._incident_section(sid)
+        lines += self._incident_section(sid, uri)
         lines += self._offerings_section(s, uri, category)
         lines += self._hours_section(s)
         lines += self._sla_section(s)
+        lines += self._availability_section(sid, uri)
         lines += self._dependency_section(sid, uri)
         lines += ["## Knowledge articles", ""]
         related = sorted(self.kb_by_service.get(sid, []), key=lambda k: self.articles[k]["title"].lower())
@@ -524,16 +541,27 @@ class _Builder:
         lines.append("")
         return self.page(uri, s["name"], "\n".join(lines), source=self.service_paths[sid])
 
-    def _incident_section(self, sid: str) -> list[str]:
-        major = [t for t in self.incidents.get(sid, []) if t["major"]]
-        if not major:
+    def _incident_section(self, sid: str, uri: str) -> list[str]:
+        st = self.status.by_service.get(sid)
+        if st is None or not st.reasons:
             return []
-        lines = ['<div class="admonition danger" role="status">', '<p class="admonition-title">Known major incident</p>',
-                 "<ul>"]
-        for t in major:
-            lines.append(f"<li>{attr(t.get('title') or ('Incident ' + str(t.get('id'))))}</li>")
-        lines += ["</ul>", "</div>", ""]
+        status_href = rel_url(uri, "status.md", self.directory_urls)
+        kind = "danger" if st.level == "down" else "warning"
+        lines = [f'<div class="admonition {kind}" role="status">',
+                 f'<p class="admonition-title">{"Service down" if st.level == "down" else "Service degraded"} '
+                 f"since {attr(self.status.when(st.since))}</p>", "<ul>"]
+        for info in st.reasons:
+            lines.append(f"<li>{self.status.reason_html(info, status_href + '#' + info.id.lower())}</li>")
+        lines += ["</ul>", f'<p><a href="{attr(status_href)}">Service status</a></p>', "</div>", ""]
         return lines
+
+    def _availability_section(self, sid: str, uri: str) -> list[str]:
+        st = self.status.by_service.get(sid)
+        if st is None:
+            return []
+        status_href = rel_url(uri, "status.md", self.directory_urls)
+        return ["## Availability", "", self.status.figure_text(st), "", self.status.strip(st), "",
+                self.status.past_html(st, lambda i: f"{status_href}#{i.id.lower()}"), ""]
 
     def _approval_text(self, offering: Mapping[str, Any]) -> str:
         approval = offering.get("approval")
@@ -622,11 +650,15 @@ class _Builder:
         _, cal = self.calendar_of(s)
         lines += [f"Targets per priority ({inline(source)}), counted in the support hours above:", "",
                   "| Priority | First response | Resolution |", "|---|---|---|"]
-        for priority in sorted(targets):
+        for priority in sorted(k for k in targets if k != "availability"):
             entry = targets.get(priority) or {}
             lines.append(f"| {inline(priority)} | {self.duration(entry.get('response'), cal)} "
                          f"| {self.duration(entry.get('resolution'), cal)} |")
         lines.append("")
+        st = self.status.by_service.get(s["id"])
+        if st is not None and st.target is not None:
+            lines += [f"Availability target: **{pct(st.target)}** over {self.status.rules.days} days "
+                      f"({inline(self.status.hours_text(st))}).", ""]
         return lines
 
     def _dependency_section(self, sid: str, uri: str) -> list[str]:
@@ -713,33 +745,76 @@ class _Builder:
 
     def status_page(self) -> SitePage:
         uri = "status.md"
-        live = [sid for sid in self.service_order(self.services)
-                if self._service_category(self.services[sid]["status"]) == "open"]
-        states = {}
-        for sid in live:
-            incidents = self.incidents.get(sid, [])
-            states[sid] = "down" if any(t["major"] for t in incidents) else ("degraded" if incidents else "operational")
-        down = sum(1 for v in states.values() if v == "down")
-        degraded = sum(1 for v in states.values() if v == "degraded")
+        model = self.status
+        states = model.by_service
+        live = list(states)
+        counts = {lvl: sum(1 for st in states.values() if st.level == lvl) for lvl in ("down", "degraded")}
         lines = ["# Service status", ""]
-        if down or degraded:
-            parts = [f"{down} down" if down else "", f"{degraded} degraded" if degraded else ""]
+        feed = feed_link(uri, page_url(uri, self.directory_urls))
+        lines += [f'<p class="itsm-feed"><a href="{attr(feed)}" type="application/atom+xml">Status changes as an Atom '
+                  "feed</a></p>", ""]
+        if counts["down"] or counts["degraded"]:
+            parts = [f"{counts['down']} down" if counts["down"] else "",
+                     f"{counts['degraded']} degraded" if counts["degraded"] else ""]
             lines.append(f"**{' and '.join(p for p in parts if p)}** of {len(live)} live services.")
         else:
             lines.append(f"**All {len(live)} live services are operating normally.**")
-        lines += ["", f"As of {self.now.strftime('%Y-%m-%d %H:%M')} UTC. Down: a priority 1 or major incident is open. "
-                  "Degraded: another incident is open.", ""]
+        lines += ["", f"As of {self.now.strftime('%Y-%m-%d %H:%M')} UTC. {inline(model.rules_text())}", ""]
         if not live:
             return self.page(uri, "Service status", "\n".join(lines), in_nav=True)
-        labels = {"operational": ("open", "Operational"), "degraded": ("waiting", "Degraded"), "down": ("down", "Down")}
         rows = []
-        for sid in sorted(live, key=lambda s: ({"down": 0, "degraded": 1}.get(states[s], 2), self.services[s]["name"].lower())):
-            cls, label = labels[states[sid]]
-            major = [t for t in self.incidents.get(sid, []) if t["major"]]
-            titles = "; ".join(one_line(t.get("title") or f"Incident {t.get('id')}") for t in major)
-            rows.append(f"| {md_link(uri, f'services/{sid}.md', self.services[sid]['name'])} "
-                        f'| <span class="itsm-badge itsm-badge--{cls}">{label}</span> | {inline(titles) or "—"} |')
-        lines += ["| Service | Status | Open major incidents |", "|---|---|---|", *rows, ""]
+        order = sorted(live, key=lambda s: (-{"down": 2, "degraded": 1}.get(states[s].level, 0),
+                                            self.services[s]["name"].lower()))
+        for sid in order:
+            st = states[sid]
+            # The reasons sit under the status in its cell: three columns still fit a phone.
+            why = "".join(f"<br>{model.reason_html(i, '#' + i.id.lower())}" for i in st.reasons)
+            name = rel_url(uri, f"services/{sid}.md", self.directory_urls)
+            rows.append(f'<tr id="svc-{attr(sid)}" data-itsm-level="{st.level}"><th scope="row"><a href="{attr(name)}">'
+                        f"{attr(self.services[sid]['name'])}</a></th><td>{model.badge(st.level, st.since)}{why}</td>"
+                        f"<td>{attr(model.figure_short(st))}</td></tr>")
+        lines += ['<div class="itsm-status"><table><thead><tr><th scope="col">Service</th>'
+                  '<th scope="col">Status and why</th>'
+                  f'<th scope="col">Availability, {model.rules.days} days</th></tr></thead>'
+                  "<tbody>" + "".join(rows) + "</tbody></table></div>", ""]
+        lines += ["## Scheduled maintenance", ""]
+        if model.maintenance:
+            lines += ["| Change | Service | Window |", "|---|---|---|"]
+            for c in model.maintenance:
+                lines.append(f"| {inline(c['id'])}: {inline(c['title'])} "
+                             f"| {md_link(uri, 'services/' + c['service'] + '.md', self.services[c['service']]['name'])} "
+                             f"| {inline(model.when(c['start']))} to {inline(model.when(c['end']))} |")
+        else:
+            lines.append("No maintenance is scheduled.")
+        lines.append("")
+        incidents = {i.id: i for st in states.values() for i in st.past}
+        lines += ["## Incidents", ""]
+        if not incidents:
+            lines += [f"No incident affected a live service in the last {model.rules.days} days.", ""]
+        for info in sorted(incidents.values(), key=lambda i: (i.level == "operational", -i.outages[0].start.timestamp())):
+            lines += [f"### {inline(info.id)}: {inline(info.title)} {{#{info.id.lower()}}}", ""]
+            spans = "; ".join(f"{o.level} from {model.when(o.start)} to {model.when(o.end) if o.end else 'now'}"
+                              for o in info.outages)
+            lines += [f"**Service:** {md_link(uri, 'services/' + info.service + '.md', self.services[info.service]['name'])}"
+                      f" · **Status:** {'ongoing, ' + info.level if info.level != 'operational' else 'ended'}"
+                      + (f" · **Priority:** {inline(info.priority)}" if info.priority else "")
+                      + f" · **Last update:** {inline(model.when(info.last_update))}", "",
+                      f"Affected the service: {inline(spans)}.", ""]
+        # Day by day for the services something happened to; every service's own page has its strip.
+        affected = [sid for sid in self.service_order(live) if states[sid].past]
+        lines += [f"## Availability over the last {model.rules.days} days", ""]
+        if affected:
+            lines += ["Each bar is a day (hover one for its figures); the table under each strip lists every day "
+                      "that was not fully operational.", ""]
+        for sid in affected:
+            st = states[sid]
+            lines += [f"### {inline(self.services[sid]['name'])} {{#availability-{sid}}}", "",
+                      model.figure_text(st), "", model.strip(st), ""]
+        rest = len(live) - len(affected)
+        if rest:
+            lines += [f"{'The other' if affected else 'All'} {rest} live service{'s' if rest != 1 else ''} had no "
+                      f"incident that changed {'their' if rest != 1 else 'its'} status in these {model.rules.days} days; "
+                      "each service's page shows its days.", ""]
         return self.page(uri, "Service status", "\n".join(lines), in_nav=True)
 
     def metrics_page(self) -> SitePage:
@@ -805,7 +880,10 @@ class _Builder:
 
     def assets(self) -> dict[str, str]:
         folder = resources.files("itsm_cli") / "site" / "assets"
-        return {CSS: (folder / "itsm.css").read_text(encoding="utf-8"), JS: (folder / "itsm.js").read_text(encoding="utf-8")}
+        # From status/feed.xml to the status page: "./" (status/) or "../status.html".
+        status_href = "./" if self.directory_urls else posixpath.relpath(page_url("status.md", False), "status")
+        return {CSS: (folder / "itsm.css").read_text(encoding="utf-8"), JS: (folder / "itsm.js").read_text(encoding="utf-8"),
+                FEED: self.status.feed(status_href)}
 
 
 def _day_ranges(days: Iterable[str]) -> str:
@@ -886,4 +964,4 @@ def build_site(content: DeskContent, now: datetime, directory_urls: bool = True,
     with _shared(b):
         pages += fork_map(_record_page, jobs, PAGES_PER_TASK) if parallel else [_record_page(job) for job in jobs]
     nav = [{title: uri} for title, uri in NAV]
-    return Site(pages, b.assets(), nav)
+    return Site(pages, b.assets(), nav, banner=b.status.banner)

@@ -104,6 +104,41 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
             page.edit_url = self.edit_base + source if self.edit_base else None
         return page
 
+    def on_page_content(self, html: str, page: Any, config: Any, files: Files) -> str:
+        """The outage banner on pages of the docs folder too (the generated pages carry it already)."""
+        if not self.config.enabled or self.site is None or "data-itsm-banner" in html:
+            return html
+        from itsm_cli.site.pages import rel_url
+
+        return self.site.banner(rel_url(page.file.src_uri, self.site.status_uri, bool(config.use_directory_urls))) + html
+
+    def on_post_page(self, output: str, page: Any, config: Any) -> str:
+        """Announce the status feed in the status page's head (``<link rel=alternate>``)."""
+        if not self.config.enabled or self.site is None or page.file.src_uri != self.site.status_uri:
+            return output
+        from itsm_cli.site.status_pages import feed_link
+
+        link = (f'<link rel="alternate" type="application/atom+xml" title="Service status changes" '
+                f'href="{feed_link(page.file.src_uri, page.url)}">')
+        return output.replace("</head>", link + "</head>", 1)
+
+    def on_post_template(self, output_content: str, template_name: str, config: Any) -> str:
+        """The outage banner on the 404 page, where only a link from the site's root works."""
+        if not self.config.enabled or self.site is None or template_name != "404.html":
+            return output_content
+        from urllib.parse import urlsplit
+
+        from itsm_cli.site.pages import page_url
+
+        root = (urlsplit(config.site_url or "").path or "/").rstrip("/") + "/"
+        banner = self.site.banner(root + page_url(self.site.status_uri, bool(config.use_directory_urls)))
+        marker = 'class="md-content__inner md-typeset">'
+        at = output_content.find(marker)
+        if not banner or at < 0:
+            return output_content
+        cut = at + len(marker)
+        return output_content[:cut] + banner + output_content[cut:]
+
     def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
         """Rebuild when a record or the desk configuration changes."""
         if self.config.enabled and self.root is not None:

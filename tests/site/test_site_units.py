@@ -125,7 +125,7 @@ def test_pages_are_markdown_with_sources_and_nav(built_site: object) -> None:
     assert by_uri["kb/KB-0001.md"].source == "kb/KB-0001.md"
     assert by_uri["index.md"].in_nav and not by_uri["services/vpn.md"].in_nav
     assert [next(iter(n.values())) for n in site.nav] == ["index.md", "kb/index.md", "status.md", "metrics.md", "tags.md"]
-    assert set(site.assets) == {"assets/itsm.css", "assets/itsm.js"}
+    assert set(site.assets) == {"assets/itsm.css", "assets/itsm.js", "status/feed.xml"}
     assert by_uri["services/vpn.md"].markdown.startswith('---\ntitle: "Remote access (VPN)"\n---\n')
     # Same desk and clock, same pages: the output is reproducible.
     again = pages.build_site(pages.load_content(desk), datetime(2026, 3, 2, 9, tzinfo=UTC))
