@@ -197,9 +197,8 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     page. Tables for people; JSON and CSV keep the column names.
 
     \b
-    Examples:
-      itsm report time --since 2026-12-01 --by person --format csv
-      itsm report availability --service email --since 2026-11-01 --format json
+    Example: itsm report time --since 2026-12-01 --by person --format csv
+    Example: itsm report availability --service email --since 2026-11-01 --format json
     """
     from itsm_cli.app import normalise_time, now_utc
     from itsm_cli.core import report
