@@ -603,7 +603,7 @@ class _Builder:
         for sid, data in self.services.items():
             by_category[data["category"]].append(sid)
         for name, anchor in self.category_ids.items():
-            lines += [f"### {inline(name)} {{#{anchor}}}", ""]
+            lines += [f"### {inline(name)} {{#{anchor} data-search-exclude}}", ""]
             rows = []
             for sid in self.service_order(by_category[name]):
                 s = self.services[sid]
@@ -635,9 +635,9 @@ class _Builder:
                  f"**Owner:** {inline(self.person(s.get('owner')))}"]
         if s.get("group"):
             facts.append(f"**Support group:** {inline(self.group_name(s['group']))}")
+        lines += [" · ".join(facts), "{: data-search-exclude }", ""]
         if s.get("tags"):
-            facts.append("**Tags:** " + ", ".join(md_link(uri, "tags.md", t, f"tag-{t}") for t in s["tags"]))
-        lines += [" · ".join(facts), ""]
+            lines += ["**Tags:** " + ", ".join(md_link(uri, "tags.md", t, f"tag-{t}") for t in s["tags"]), ""]
         if s.get("summary"):
             lines += [f"**{inline(s['summary'])}**", ""]
         lines.append(self.prose(s.get("description"), uri))
@@ -645,12 +645,15 @@ class _Builder:
             lines += [f"<p><strong>Contact:</strong> {contact_html(s['contact'])}</p>", ""]
         if s.get("url") and _URL_OK.match(str(s["url"])):
             lines += [f'<p><a href="{attr(s["url"])}">Open {attr(s["name"])}</a></p>', ""]
+        # The hours, targets, dependencies and article links (the same on many services) are left out of the
+        # search index, and so are the home page's lists of services: each reader's browser builds that index
+        # before the first search, and a catalog of 1,000 services made it take seconds.
         lines += self._incident_section(sid)
         lines += self._offerings_section(s, uri, category)
         lines += self._hours_section(s)
         lines += self._sla_section(s)
         lines += self._dependency_section(sid, uri)
-        lines += ["## Knowledge articles", ""]
+        lines += ["## Knowledge articles {: data-search-exclude }", ""]
         related = sorted(self.kb_by_service.get(sid, []), key=lambda k: natural(self.articles[k]["title"]))
         if related:
             lines += [f"- {md_link(uri, f'kb/{k}.md', self.articles[k]['title'])}" for k in related]
@@ -685,7 +688,7 @@ class _Builder:
         return f"needed{who} ({count} approver{'s' if count != 1 else ''})"
 
     def _offerings_section(self, s: Mapping[str, Any], uri: str, category: str) -> list[str]:
-        lines = ["## Request something", ""]
+        lines = ["## Request something {: data-search-exclude }", ""]
         offerings = s.get("offerings") or []
         if category == "new":
             lines += ["This service is not live yet: nothing can be requested from it. "
@@ -700,30 +703,32 @@ class _Builder:
             lines += [f"### {inline(o['name'])}", ""]
             if o.get("description"):
                 lines.append(self.prose(o["description"], uri))
-            facts = [f"- **Approval:** {self._approval_text(o)}"]
+            # The facts and questions are out of the search index (the offering's name and description
+            # are in it), and the questions are a list, not a table, which a phone shows whole.
+            facts = [f"<li><strong>Approval:</strong> {attr(self._approval_text(o))}</li>"]
             if o.get("fulfilment"):
-                facts.append(f"- **Expected fulfilment:** {self.duration(o['fulfilment'], calendar)}")
+                facts.append(f"<li><strong>Expected fulfilment:</strong> {self.duration(o['fulfilment'], calendar)}</li>")
             if o.get("audience"):
-                facts.append(f"- **Who can ask:** {inline(o['audience'])}")
-            lines += [*facts, ""]
+                facts.append(f"<li><strong>Who can ask:</strong> {attr(o['audience'])}</li>")
+            lines += ['<ul data-search-exclude="">' + "".join(facts) + "</ul>", ""]
             form = o.get("form") or []
-            # A list, not a table: it reads as sentences in search results and on a phone.
             questions = [f for f in form if isinstance(f, dict)]
             if questions:
-                lines += ["What you will be asked:", ""]
+                items = []
                 for f in questions:
                     kind = FIELD_TYPES.get(str(f.get("type") or "text"), str(f.get("type")))
                     notes = [kind.lower(), "required" if f.get("required") else "optional"]
                     if f.get("options"):
                         notes.append("one of: " + ", ".join(one_line(x) for x in f["options"]))
-                    text = f"- **{inline(f.get('label'))}** ({inline('; '.join(notes))})"
-                    lines.append(text + (f": {inline(f['help'])}" if f.get("help") else ""))
-                lines.append("")
+                    help_text = f": {attr(f['help'])}" if f.get("help") else ""
+                    items.append(f"<li><strong>{attr(f.get('label'))}</strong> ({attr('; '.join(notes))}){help_text}</li>")
+                lines += ['<p data-search-exclude="">What you will be asked:</p>',
+                          '<ul data-search-exclude="">' + "".join(items) + "</ul>", ""]
             url = self.request_url(s["id"], o["id"]) if category == "open" else None
             if url:
                 details = "".join(f"### {one_line(f.get('label'))}\n\n\n" for f in questions if f.get("label"))
                 url = prefill(url, f"[Request]: {one_line(o['name'])} ({one_line(s['name'])})", details)
-                lines += [f'<p><a class="md-button md-button--primary" href="{attr(url)}">'
+                lines += [f'<p data-search-exclude=""><a class="md-button md-button--primary" href="{attr(url)}">'
                           f'Request {attr(o["name"])}</a></p>', ""]
         return lines
 
@@ -731,7 +736,7 @@ class _Builder:
         name, cal = self.calendar_of(s)
         title = one_line(cal.get("name") or name)
         tz = one_line(cal.get("timezone") or "UTC")
-        lines = ["## Support hours", ""]
+        lines = ["## Support hours {: data-search-exclude }", ""]
         if cal.get("always"):
             lines.append(f"**{inline(title)}:** around the clock, every day (time zone {inline(tz)}).")
         else:
@@ -753,7 +758,7 @@ class _Builder:
             profile = s.get("sla") or self.config.sla.get("default_profile")
             targets = (self.config.sla.get("profiles") or {}).get(profile) if profile else None
             source = f"the {one_line(profile)} profile" if profile else ""
-        lines = ["## Service levels", ""]
+        lines = ["## Service levels {: data-search-exclude }", ""]
         if not targets:
             return [*lines, "No service-level targets are set for this service.", ""]
         _, cal = self.calendar_of(s)
@@ -771,7 +776,7 @@ class _Builder:
             out = [md_link(uri, f"services/{d}.md", self.services[d]["name"]) for d in self.service_order(items)]
             return ", ".join(out) if out else "none"
 
-        return ["## Dependencies", "", f"- **Depends on:** {links(self.services[sid].get('depends_on') or [])}",
+        return ["## Dependencies {: data-search-exclude }", "", f"- **Depends on:** {links(self.services[sid].get('depends_on') or [])}",
                 f"- **Needed by:** {links(self.needed_by.get(sid, []))}", ""]
 
     def article_page(self, kid: str) -> SitePage:
