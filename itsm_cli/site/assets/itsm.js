@@ -127,7 +127,8 @@
       if (record) {
         // The filter is in the address, so a filtered list can be shared, bookmarked and reloaded.
         var params = new URLSearchParams(window.location.search);
-        [["category", c], ["tag", g], ["q", raw]].forEach(function (p) {
+        // "words", not "q": the theme opens its own search for a ?q= in the address.
+        [["category", c], ["tag", g], ["words", raw]].forEach(function (p) {
           if (p[1]) params.set(p[0], p[1]); else params.delete(p[0]);
         });
         var query = params.toString();
@@ -153,7 +154,7 @@
     category.value = initial.get("category") || "";
     narrow();
     tag.value = initial.get("tag") || "";
-    words.value = initial.get("q") || "";
+    words.value = initial.get("words") || "";
     apply(false);
   }
 
@@ -170,18 +171,6 @@
     else document.body.insertBefore(link, document.body.firstChild);
   }
 
-  // The search results' scroll box is a tab stop even while search is closed and invisible (WCAG 2.4.3):
-  // it takes focus only while the search is open.
-  function searchTabStop() {
-    var toggle = document.getElementById("__search");
-    var wrap = document.querySelector(".md-search__scrollwrap");
-    if (!toggle || !wrap || wrap.getAttribute("data-itsm-ready")) return;
-    wrap.setAttribute("data-itsm-ready", "1");
-    function sync() { wrap.setAttribute("tabindex", toggle.checked ? "0" : "-1"); }
-    toggle.addEventListener("change", sync);
-    sync();
-  }
-
   // The theme's search dialog has no accessible name (WCAG 4.1.2).
   function nameDialogs() {
     Array.prototype.forEach.call(document.querySelectorAll(".md-search[role='dialog']"), function (d) {
@@ -189,11 +178,37 @@
     });
   }
 
+  // A table wider than the screen scrolls inside its own box; a box that scrolls must be reachable by
+  // keyboard (WCAG 2.1.1), so it becomes a named tab stop while it overflows, and only then.
+  function scrollBoxes() {
+    Array.prototype.forEach.call(document.querySelectorAll(".md-typeset__scrollwrap"), function (box) {
+      var inner = box.querySelector(".md-typeset__table") || box;
+      var table = box.querySelector("table");
+      var overflows = box.scrollWidth > box.clientWidth + 1 || inner.scrollWidth > inner.clientWidth + 1 ||
+        (table && table.scrollWidth > table.clientWidth + 1);
+      if (overflows && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", "Table, scrolls sideways");
+      } else if (!overflows && box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(scrollBoxes, 150);
+  });
+
   function start() {
     nameDialogs();
-    searchTabStop();
     setup();
     skipLink();
+    scrollBoxes();
   }
 
   if (window.document$ && typeof window.document$.subscribe === "function") {
