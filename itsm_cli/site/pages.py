@@ -23,6 +23,7 @@ every other value is escaped where it is placed.
 from __future__ import annotations
 
 import contextlib
+import html
 import marshal
 import posixpath
 import re
@@ -273,10 +274,10 @@ def contact_html(text: Any) -> str:
     for start, end, href in spans:
         if start < pos:
             continue
-        out.append(attr(value[pos:start]))
+        out.append(html.escape(value[pos:start]))  # not attr(): it would trim the spaces around a link
         out.append(f'<a href="{attr(href)}">{attr(value[start:end])}</a>')
         pos = end
-    out.append(attr(value[pos:]))
+    out.append(html.escape(value[pos:]))
     return "".join(out)
 
 
@@ -555,7 +556,7 @@ class _Builder:
                          f"and check the {md_link(uri, 'status.md', 'service status')} for known outages.")
         else:
             lines.append(f"- **Something broken?** Check the {md_link(uri, 'status.md', 'service status')}, "
-                         "then contact the service desk below to report it.")
+                         "then report it to the service desk.")
         reach = []
         if contact.get("phone"):
             phone = str(contact["phone"])
@@ -568,10 +569,10 @@ class _Builder:
             hours = self.config.calendars.get(str(contact.get("hours") or ""))
             when = f" ({attr((hours or {}).get('name') or contact['hours'])})" if hours else ""
             lines.append(f"- **Service desk:** {', '.join(reach)}{when}.")
+        else:
+            lines.append("- **Need something?** Find the service below and use its Request button.")
         if contact.get("note"):
-            lines.append(f"- {inline(contact['note'])}")
-        lines.append(f"- **Need something?** Find the service below and use its Request button; "
-                     f"{md_link(uri, 'kb/index.md', 'the knowledge base')} answers common questions.")
+            lines[-1] += f" {inline(contact['note'])}"
         return [*lines, ""]
 
     # --- pages ------------------------------------------------------------------------

@@ -260,6 +260,7 @@ def test_contacts_become_links() -> None:
     assert '<a href="tel:4000">ext. 4000</a>' in html
     assert '<a href="tel:+442079460400">+44 20 7946 0400</a>' in html
     assert "&lt;b&gt;" in html and "<b>" not in html
+    assert html.startswith('<a href="mailto:servicedesk@example.com">servicedesk@example.com</a> or <a href="tel:4000">')
 
 
 def test_request_links_prefill_title_and_questions() -> None:
