@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from itsm_cli.cli import output
+from itsm_cli.core.publishing import PUBLISH_WORKFLOW
 
 
 @click.command("init")
@@ -170,6 +171,13 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
     if warnings:
         summary += f", {len(warnings)} warning(s)"
     if fmt != "json":
+        from itsm_cli.site.build import pages_warning_for
+
+        warning = pages_warning_for(desk)
+        if warning and fmt == "github":
+            click.echo(f"::warning file={_escape_property(PUBLISH_WORKFLOW)},title=itsm site::{_escape_data(warning)}")
+        elif warning:
+            click.echo(f"itsm: warning: {warning}", err=True)
         click.echo(("itsm: " if n else "") + summary, err=True)
     return 1 if n else 0
 

@@ -23,13 +23,24 @@ def site_group() -> None:
 @click.option("--strict/--no-strict", default=True, show_default=True, help="Fail on any warning.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), metavar="DIR",
               help="Where to write the site (default: site_dir of mkdocs.yml, usually site/).")
+@click.option("--site-url", metavar="URL",
+              help="The address the site is served from, e.g. https://org.github.io/repo/ (default: site_url of "
+                   "mkdocs.yml, else site.url of itsm.yaml).")
 @click.pass_obj
-def build_cmd(obj: Any, engine: str, strict: bool, out: str | None) -> None:
-    """Build the site from catalog/, kb/ and tickets/ (nothing generated is committed)."""
-    from itsm_cli.site.build import build_site
+def build_cmd(obj: Any, engine: str, strict: bool, out: str | None, site_url: str | None) -> None:
+    """Build the site from catalog/, kb/ and tickets/ (nothing generated is committed).
 
-    site_dir = build_site(obj.desk, engine=engine, strict=strict, out=Path(out) if out else None)
+    \b
+    Example:
+      itsm site build -o /tmp/site --site-url https://example.github.io/it-desk/
+    """
+    from itsm_cli.site.build import build_site, pages_warning_for
+
+    site_dir = build_site(obj.desk, engine=engine, strict=strict, out=Path(out) if out else None, site_url=site_url)
     click.echo(f"itsm: site built in {site_dir}", err=True)
+    warning = pages_warning_for(obj.desk)
+    if warning:
+        click.echo(f"itsm: warning: {warning}", err=True)
 
 
 @site_group.command("serve")

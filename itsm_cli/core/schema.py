@@ -55,7 +55,10 @@ class SchemaSet:
     """
 
     def __init__(self, schemas: dict[str, dict[str, Any]], remotes: Mapping[str, Any] | None = None):
-        self.schemas = schemas
+        # A schema without an ``$id`` is known by its file name, the URI it is retrieved from next to
+        # the others (SPEC section 2: ``$ref``s resolve from the files, offline, as check-jsonschema does).
+        self.schemas = {name: {"$id": name, **s} if isinstance(s, dict) and "$id" not in s else s
+                        for name, s in schemas.items()}
         self.remotes = dict(remotes or {})
         self._validators: dict[str, Any] = {}
         self._fast: dict[str, Check | None] = {}

@@ -21,7 +21,7 @@ from typing import Any
 
 from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, ItsmError, Refused
 
-__all__ = ["ENGINES", "build_site", "check_addr", "serve_site", "write_pages"]
+__all__ = ["ENGINES", "build_site", "check_addr", "pages_warning_for", "serve_site", "write_pages"]
 
 ENGINES = ("mkdocs", "zensical")
 CONFIG = "mkdocs.yml"
@@ -76,12 +76,38 @@ def _mkdocs_error(e: Exception, errors: list[str]) -> ItsmError:
     return Refused(f"site build failed: {text}")
 
 
-def build_site(desk: Any, engine: str = "mkdocs", strict: bool = True, out: Path | str | None = None) -> Path:
-    """Build the desk's site with ``engine``; returns the folder holding it."""
+def pages_warning_for(desk: Any) -> str | None:
+    """The warning of :func:`itsm_cli.core.publishing.pages_warning` for this desk's publish workflow."""
+    from itsm_cli.core.publishing import PUBLISH_WORKFLOW, pages_warning, site_settings
+
+    workflow = Path(desk.root) / PUBLISH_WORKFLOW
+    try:
+        text = workflow.read_text(encoding="utf-8") if workflow.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    return pages_warning(site_settings(desk.config.data), text)
+
+
+def _check_site_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("https://", "http://")):
+        raise BadArgument(f"--site-url expects an http(s):// address, e.g. https://org.github.io/repo/, got '{url}'")
+    return url if url.endswith("/") else url + "/"
+
+
+def build_site(desk: Any, engine: str = "mkdocs", strict: bool = True, out: Path | str | None = None,
+               site_url: str | None = None) -> Path:
+    """Build the desk's site with ``engine``; returns the folder holding it.
+
+    ``site_url`` overrides mkdocs.yml's and itsm.yaml's ``site.url`` (the
+    publish workflow passes the Pages address, so a sub-path deploy works).
+    """
     if engine not in ENGINES:
         raise BadArgument(f"unknown engine '{engine}': choose one of {', '.join(ENGINES)}")
+    site_url = _check_site_url(site_url)
     if engine == "zensical":
-        return _build_zensical(desk, strict, Path(out).resolve() if out else None)
+        return _build_zensical(desk, strict, Path(out).resolve() if out else None, site_url)
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
@@ -90,6 +116,11 @@ def build_site(desk: Any, engine: str = "mkdocs", strict: bool = True, out: Path
     overrides: dict[str, Any] = {"strict": strict}
     if out is not None:
         overrides["site_dir"] = str(Path(out).resolve())
+    if site_url:
+        overrides["site_url"] = site_url
+    if "site_name" not in _read_user_config(path, quiet=True):
+        # MkDocs needs a name before its plugins run; the itsm plugin would use desk.name all the same.
+        overrides["site_name"] = str(desk.config.desk.get("name") or "IT service desk")
     with _mkdocs_log() as log:
         try:
             config = load_config(config_file=str(path), **overrides)
@@ -128,12 +159,15 @@ def serve_site(desk: Any, addr: str = "127.0.0.1:8000") -> None:
 # -- Zensical ---------------------------------------------------------------------------
 
 
-def _read_user_config(path: Path) -> dict[str, Any]:
+def _read_user_config(path: Path, quiet: bool = False) -> dict[str, Any]:
+    """mkdocs.yml as plain YAML; with ``quiet``, {} when it is not (MkDocs' own tags), for a look at its keys."""
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
+        if quiet:
+            return {"site_name": None}
         raise InvalidRecord(f"cannot be read for --engine zensical (plain YAML only): {e}", CONFIG) from None
     if not isinstance(data, dict):
         raise InvalidRecord("must be a mapping", CONFIG)
@@ -151,7 +185,7 @@ def write_pages(site: Any, docs: Path) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def _derived_config(user: dict[str, Any], site: Any, site_dir: Path) -> dict[str, Any]:
+def _derived_config(user: dict[str, Any], site: Any, site_dir: Path, site_name: str = "") -> dict[str, Any]:
     """The user's mkdocs.yml for Zensical: our pages folder and site folder, no itsm plugin, nav and assets spelled out."""
     derived = dict(user)
     derived["docs_dir"] = "docs"
@@ -162,6 +196,11 @@ def _derived_config(user: dict[str, Any], site: Any, site_dir: Path) -> dict[str
         if name != "itsm":
             plugins.append(entry)
     derived["plugins"] = plugins
+    if not derived.get("site_name"):
+        derived["site_name"] = str(site_name)
+    # No request to another host (SPEC section 7): no web fonts from Google.
+    theme = derived.get("theme")
+    derived["theme"] = {**theme, "font": False} if isinstance(theme, dict) else {"name": theme or "material", "font": False}
     derived.setdefault("nav", list(site.nav))
     derived["extra_css"] = [*(user.get("extra_css") or []), *site.extra_css]
     derived["extra_javascript"] = [*(user.get("extra_javascript") or []), *site.extra_javascript]
@@ -172,7 +211,7 @@ def _derived_config(user: dict[str, Any], site: Any, site_dir: Path) -> dict[str
     return derived
 
 
-def _build_zensical(desk: Any, strict: bool, out: Path | None) -> Path:
+def _build_zensical(desk: Any, strict: bool, out: Path | None, site_url: str | None = None) -> Path:
     import yaml
 
     from itsm_cli.app import now_utc
@@ -204,7 +243,12 @@ def _build_zensical(desk: Any, strict: bool, out: Path | None) -> Path:
     site_dir = out or (root / str(user.get("site_dir") or "site")).resolve()
     if site_dir == root or site_dir in root.parents:
         raise BadArgument(f"refusing to build the site into {site_dir}: it holds the desk")
-    derived = _derived_config(user, site, build_dir / "site")
+    derived = _derived_config(user, site, build_dir / "site", str(desk.config.desk.get("name") or "IT service desk"))
+    from itsm_cli.core.publishing import site_settings
+
+    url = site_url or user.get("site_url") or site_settings(desk.config.data).url
+    if url:
+        derived["site_url"] = url
     derived_path = build_dir / CONFIG
     derived_path.write_text("# Derived by 'itsm site build --engine zensical'; do not edit.\n"
                             + yaml.safe_dump(derived, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -216,4 +260,6 @@ def _build_zensical(desk: Any, strict: bool, out: Path | None) -> Path:
     if site_dir.is_dir():
         shutil.rmtree(site_dir)
     shutil.move(str(build_dir / "site"), str(site_dir))
+    if site.noindex:
+        pages.add_noindex(site_dir)
     return site_dir

@@ -26,6 +26,7 @@ every other value is escaped where it is placed.
 from __future__ import annotations
 
 import contextlib
+import html
 import marshal
 import posixpath
 import re
@@ -35,16 +36,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from itsm_cli.core import ids
 from itsm_cli.core.config import Config
+from itsm_cli.core.publishing import site_settings
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError
 from itsm_cli.site import charts
 from itsm_cli.site.sanitize import attr, front_matter, inline, one_line, render_markdown
 from itsm_cli.site.status_pages import FEED, StatusModel, feed_link, pct
 
-__all__ = ["DeskContent", "Site", "SiteContentError", "SitePage", "build_site", "load_content"]
+__all__ = ["DeskContent", "Site", "SiteContentError", "SitePage", "add_noindex", "build_site", "contact_html", "load_content",
+           "natural", "prefill"]
 
 INCIDENT = "incident"
 MONTHS = 12
@@ -59,6 +62,16 @@ JS = "assets/itsm.js"
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([mhd])$")
 _URL_OK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 _SLUG = re.compile(r"[^a-z0-9]+")
+_DIGITS = re.compile(r"([0-9]+)")
+_NOT_WORD = re.compile(r"[^\w\s-]+")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PHONE = re.compile(r"\+[0-9][0-9 ().-]{5,}[0-9]|\bext\.? ?[0-9]{3,6}\b", re.IGNORECASE)
+# Material's search: services and articles rank above the pages that only list them, and lists of links
+# (tags, the KB index) stay out of the index, which every reader downloads before their first search.
+BOOST = "search:\n  boost: 2\n"
+EXCLUDE = "search:\n  exclude: true\n"
+ROBOTS_INTERNAL = "# An internal site (site.visibility in itsm.yaml): no search engine may index it.\nUser-agent: *\nDisallow: /\n"
+ROBOTS_PUBLIC = "User-agent: *\nAllow: /\n"
 
 
 class SiteContentError(InvalidRecord):
@@ -78,11 +91,15 @@ class SitePage:
 
 @dataclass
 class Site:
-    """Everything an engine needs: pages, asset files, the navigation and the assets to link."""
+    """Everything an engine needs: pages, asset files, the navigation and the assets to link.
+
+    ``noindex``: the site is internal, so every page asks search engines to keep out.
+    """
 
     pages: list[SitePage]
     assets: dict[str, str]
     nav: list[dict[str, str]]
+    noindex: bool = True
     extra_css: list[str] = field(default_factory=lambda: [CSS])
     extra_javascript: list[str] = field(default_factory=lambda: [JS])
     # The outage banner, given the URL of the status page from where it is shown (for the pages the
@@ -101,6 +118,7 @@ class DeskContent:
     articles: list[tuple[str, dict[str, Any], str]]
     tickets: list[tuple[str, dict[str, Any]]]
     internal_fields: dict[str, set[str]]
+    schemas: dict[str, str] = field(default_factory=dict)
 
 
 # -- loading -------------------------------------------------------------------------
@@ -138,7 +156,18 @@ def load_content(desk: Any, parallel: bool = False) -> DeskContent:
                 tickets.extend(marshal.loads(part))
             else:
                 add(part)
-    return DeskContent(config, services, articles, tickets, _internal_fields(desk, config))
+    return DeskContent(config, services, articles, tickets, _internal_fields(desk, config), _schema_files(desk))
+
+
+def _schema_files(desk: Any) -> dict[str, str]:
+    """The desk's JSON Schemas as text by file name, published under ``schemas/`` for editors to point at."""
+    from pathlib import Path
+
+    folder = Path(desk.root) / "schemas"
+    if not folder.is_dir():
+        return {}
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))
+            if p.is_file() and not p.is_symlink()}
 
 
 _WORKER_DESK: list[Any] = []
@@ -221,6 +250,66 @@ def md_link(from_uri: str, to_uri: str, text: str, anchor: str = "") -> str:
 def slug(text: str) -> str:
     """A URL fragment for a category or heading name."""
     return _SLUG.sub("-", str(text).lower()).strip("-") or "other"
+
+
+NOINDEX = '<meta name="robots" content="noindex, nofollow">'
+
+
+def add_noindex(site_dir: Any) -> int:
+    """Put the robots ``noindex`` tag in the head of every HTML page under ``site_dir``; returns how many."""
+    count = 0
+    for path in site_dir.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        if NOINDEX in text or "<head>" not in text:
+            continue
+        path.write_text(text.replace("<head>", "<head>\n    " + NOINDEX, 1), encoding="utf-8")
+        count += 1
+    return count
+
+
+def natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that orders the numbers in names by value: "Site 2" before "Site 10"."""
+    parts = _DIGITS.split(str(text).lower())
+    return tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
+
+
+def contact_html(text: Any) -> str:
+    """A contact line as HTML, its e-mail addresses as mailto: links and phone numbers as tel: links."""
+    value = one_line(text)
+    out, pos = [], 0
+    spans = sorted([(m.start(), m.end(), "mailto:" + m.group()) for m in _EMAIL.finditer(value)]
+                   + [(m.start(), m.end(), "tel:" + re.sub(r"[^0-9+]", "", m.group())) for m in _PHONE.finditer(value)])
+    for start, end, href in spans:
+        if start < pos:
+            continue
+        out.append(html.escape(value[pos:start]))  # not attr(): it would trim the spaces around a link
+        out.append(f'<a href="{attr(href)}">{attr(value[start:end])}</a>')
+        pos = end
+    out.append(html.escape(value[pos:]))
+    return "".join(out)
+
+
+def prefill(url: str, title: str, details: str) -> str:
+    """The request URL with the issue title and the offering's questions filled in.
+
+    ``{title}`` and ``{details}`` in the desk's template are replaced; a GitHub
+    "new issue" URL without them gets ``title`` and ``details`` query parameters
+    (issue forms take a field's value from the parameter named by its id), a
+    ``mailto:`` one a subject and body. Parameters the template sets are kept.
+    """
+    if "{title}" in url or "{details}" in url:
+        return url.replace("{title}", quote(title, safe="")).replace("{details}", quote(details, safe=""))
+    parts = urlsplit(url)
+    if parts.scheme == "mailto":
+        names = ("subject", "body")
+    elif parts.scheme == "https" and parts.path.rstrip("/").endswith("/issues/new"):
+        names = ("title", "details")
+    else:
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    have = {k for k, _ in query}
+    query += [(k, v) for k, v in zip(names, (title, details)) if k not in have and v]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 # -- the builder ---------------------------------------------------------------------
@@ -349,7 +438,7 @@ class _Builder:
     def _category_ids(self) -> dict[str, str]:
         out: dict[str, str] = {}
         used: set[str] = set()
-        for name in sorted({s["category"] for s in self.services.values()}, key=str.lower):
+        for name in sorted({s["category"] for s in self.services.values()}, key=natural):
             base = "cat-" + slug(name)
             anchor, n = base, 2
             while anchor in used:
@@ -435,12 +524,16 @@ class _Builder:
     def service_order(self, sids: Iterable[str]) -> list[str]:
         rank = {"open": 0, "new": 1, "closed": 2}
         return sorted(sids, key=lambda s: (rank.get(self._service_category(self.services[s]["status"]), 3),
-                                           self.services[s]["name"].lower(), s))
+                                           natural(self.services[s]["name"]), s))
 
-    def page(self, uri: str, title: str, body: str, source: str | None = None, in_nav: bool = False) -> SitePage:
+    def page(self, uri: str, title: str, body: str, source: str | None = None, in_nav: bool = False,
+             search: str = "") -> SitePage:
+        head = front_matter({"title": title})
+        if search:  # Material's per-page search settings (BOOST, EXCLUDE)
+            head = head.removesuffix("---\n") + search + "---\n"
         banner = self.banner(uri)
         body = (banner + "\n\n" if banner else "") + body.rstrip()
-        return SitePage(uri, title, front_matter({"title": title}) + "\n" + body + "\n", source, in_nav)
+        return SitePage(uri, title, head + "\n" + body + "\n", source, in_nav)
 
     def banner(self, uri: str) -> str:
         """The outage banner for the page at ``uri`` (raw HTML; empty while no service is down)."""
@@ -459,6 +552,44 @@ class _Builder:
                                       for i in st.reasons) + ")"
         return text
 
+    def words(self, s: Mapping[str, Any]) -> str:
+        """What the catalog's Words filter matches for a service: name, id, category, tags, offerings, summary."""
+        parts = [s["name"], s["id"], s["category"], *(s.get("tags") or [])]
+        for o in s.get("offerings") or []:
+            parts += [o.get("name") or "", o.get("id") or ""]
+        parts.append(self.summary_of(s, limit=400))
+        # Words only: punctuation is no use to the filter, and none of it can then look like markup.
+        return " ".join(_NOT_WORD.sub(" ", " ".join(one_line(p) for p in parts if p)).lower().split())
+
+    def help_section(self, uri: str) -> list[str]:
+        """The home page's "Get help" route: how to report an incident, and how to reach the desk."""
+        contact = self.desk.get("contact") if isinstance(self.desk.get("contact"), dict) else {}
+        lines = ["## Get help {#get-help}", ""]
+        report = self.desk.get("incident_url")
+        if isinstance(report, str) and _URL_OK.match(report):
+            lines.append(f'- **Something broken?** <a href="{attr(report)}">Report an incident</a>, '
+                         f"and check the {md_link(uri, 'status.md', 'service status')} for known outages.")
+        else:
+            lines.append(f"- **Something broken?** Check the {md_link(uri, 'status.md', 'service status')}, "
+                         "then report it to the service desk.")
+        reach = []
+        if contact.get("phone"):
+            phone = str(contact["phone"])
+            reach.append(f'call <a href="tel:{attr(re.sub(r"[^0-9+]", "", phone))}">{attr(phone)}</a>')
+        if contact.get("email"):
+            reach.append(f'e-mail <a href="mailto:{attr(contact["email"])}">{attr(contact["email"])}</a>')
+        if isinstance(contact.get("url"), str) and _URL_OK.match(contact["url"]):
+            reach.append(f'<a href="{attr(contact["url"])}">contact us online</a>')
+        if reach:
+            hours = self.config.calendars.get(str(contact.get("hours") or ""))
+            when = f" ({attr((hours or {}).get('name') or contact['hours'])})" if hours else ""
+            lines.append(f"- **Service desk:** {', '.join(reach)}{when}.")
+        else:
+            lines.append("- **Need something?** Find the service below and use its Request button.")
+        if contact.get("note"):
+            lines[-1] += f" {inline(contact['note'])}"
+        return [*lines, ""]
+
     # --- pages ------------------------------------------------------------------------
 
     def catalog_page(self) -> SitePage:
@@ -466,16 +597,20 @@ class _Builder:
         desk_name = one_line(self.desk.get("name") or "IT service desk")
         live = sum(1 for s in self.services.values() if self._service_category(s["status"]) == "open")
         lines = [f"# {inline(desk_name)}: service catalog", ""]
+        total = len(self.services)
         lines.append(
-            f"{live} live service{'s' if live != 1 else ''} in {len(self.category_ids)} "
+            f"{total} service{'s' if total != 1 else ''} ({live} live) in {len(self.category_ids)} "
             f"categor{'ies' if len(self.category_ids) != 1 else 'y'}. Open a service to see what you can request, "
-            f"its support hours and service levels. {md_link(uri, 'status.md', 'Service status')} · "
+            f"its support hours and service levels. [Get help](#get-help) · "
+            f"{md_link(uri, 'status.md', 'Service status')} · "
             f"{md_link(uri, 'kb/index.md', 'Knowledge base')} · {md_link(uri, 'tags.md', 'Browse by tag')}"
         )
         lines.append("")
+        lines += self.help_section(uri)
         if not self.services:
             lines.append("The catalog is empty: add a service as `catalog/<id>.yaml`.")
             return self.page(uri, "Service catalog", "\n".join(lines), in_nav=True)
+        lines += ["## Services {#itsm-catalog}", ""]
         lines.append('<div class="itsm-filter" data-itsm-filter></div>')
         lines.append("")
         cats = " · ".join(f"[{inline(name)}](#{anchor})" for name, anchor in self.category_ids.items())
@@ -484,7 +619,7 @@ class _Builder:
         for sid, data in self.services.items():
             by_category[data["category"]].append(sid)
         for name, anchor in self.category_ids.items():
-            lines += [f"## {inline(name)} {{#{anchor}}}", ""]
+            lines += [f"### {inline(name)} {{#{anchor} data-search-exclude}}", ""]
             rows = []
             for sid in self.service_order(by_category[name]):
                 s = self.services[sid]
@@ -492,11 +627,12 @@ class _Builder:
                 tags = " ".join(s.get("tags") or [])
                 rows.append(
                     f'<tr data-itsm-tags="{attr(tags)}" data-itsm-status="{attr(s["status"])}"'
-                    f' data-itsm-health="{attr(self.status.by_service[sid].level if sid in self.status.by_service else "")}">'
+                    f' data-itsm-health="{attr(self.status.by_service[sid].level if sid in self.status.by_service else "")}"'
+                    f' data-itsm-words="{attr(self.words(s))}">'
                     f'<td><a href="{attr(href)}">{attr(s["name"])}</a></td>'
-                    f"<td>{self.status_of(sid, uri)}</td>"
-                    f"<td>{attr(self.person(s.get('owner')))}</td>"
-                    f"<td>{attr(self.summary_of(s))}</td></tr>"
+                    f'<td data-label="Status">{self.status_of(sid, uri)}</td>'
+                    f'<td data-label="Owner">{attr(self.person(s.get("owner")))}</td>'
+                    f'<td data-label="Summary">{attr(self.summary_of(s))}</td></tr>'
                 )
             lines.append(
                 f'<table data-itsm-category="{attr(name)}" data-itsm-heading="{anchor}">'
@@ -516,30 +652,33 @@ class _Builder:
                  f"**Owner:** {inline(self.person(s.get('owner')))}"]
         if s.get("group"):
             facts.append(f"**Support group:** {inline(self.group_name(s['group']))}")
+        lines += [" · ".join(facts), "{: data-search-exclude }", ""]
         if s.get("tags"):
-            facts.append("**Tags:** " + ", ".join(md_link(uri, "tags.md", t, f"tag-{t}") for t in s["tags"]))
-        lines += [" · ".join(facts), ""]
+            lines += ["**Tags:** " + ", ".join(md_link(uri, "tags.md", t, f"tag-{t}") for t in s["tags"]), ""]
         if s.get("summary"):
             lines += [f"**{inline(s['summary'])}**", ""]
         lines.append(self.prose(s.get("description"), uri))
         if s.get("contact"):
-            lines += [f"**Contact:** {inline(s['contact'])}", ""]
+            lines += [f"<p><strong>Contact:</strong> {contact_html(s['contact'])}</p>", ""]
         if s.get("url") and _URL_OK.match(str(s["url"])):
             lines += [f'<p><a href="{attr(s["url"])}">Open {attr(s["name"])}</a></p>', ""]
+        # The hours, targets, dependencies and article links (the same on many services) are left out of the
+        # search index, and so are the home page's lists of services: each reader's browser builds that index
+        # before the first search, and a catalog of 1,000 services made it take seconds.
         lines += self._incident_section(sid, uri)
         lines += self._offerings_section(s, uri, category)
         lines += self._hours_section(s)
         lines += self._sla_section(s)
         lines += self._availability_section(sid, uri)
         lines += self._dependency_section(sid, uri)
-        lines += ["## Knowledge articles", ""]
-        related = sorted(self.kb_by_service.get(sid, []), key=lambda k: self.articles[k]["title"].lower())
+        lines += ["## Knowledge articles {: data-search-exclude }", ""]
+        related = sorted(self.kb_by_service.get(sid, []), key=lambda k: natural(self.articles[k]["title"]))
         if related:
             lines += [f"- {md_link(uri, f'kb/{k}.md', self.articles[k]['title'])}" for k in related]
         else:
             lines.append("No published articles for this service yet.")
         lines.append("")
-        return self.page(uri, s["name"], "\n".join(lines), source=self.service_paths[sid])
+        return self.page(uri, s["name"], "\n".join(lines), source=self.service_paths[sid], search=BOOST)
 
     def _incident_section(self, sid: str, uri: str) -> list[str]:
         st = self.status.by_service.get(sid)
@@ -560,7 +699,8 @@ class _Builder:
         if st is None:
             return []
         status_href = rel_url(uri, "status.md", self.directory_urls)
-        return ["## Availability", "", self.status.figure_text(st), "", self.status.strip(st), "",
+        # Figures and a strip of bars: nothing to search for, and 1,000 services of it weigh on the index.
+        return ["## Availability {: data-search-exclude }", "", self.status.figure_text(st), "", self.status.strip(st), "",
                 self.status.past_html(st, lambda i: f"{status_href}#{i.id.lower()}"), ""]
 
     def _approval_text(self, offering: Mapping[str, Any]) -> str:
@@ -578,43 +718,47 @@ class _Builder:
         return f"needed{who} ({count} approver{'s' if count != 1 else ''})"
 
     def _offerings_section(self, s: Mapping[str, Any], uri: str, category: str) -> list[str]:
-        lines = ["## Request something", ""]
+        lines = ["## Request something {: data-search-exclude }", ""]
         offerings = s.get("offerings") or []
         if category == "new":
-            lines += ["This service is not live yet: nothing can be requested from it.", ""]
+            lines += ["This service is not live yet: nothing can be requested from it. "
+                      + ("What it will offer:" if offerings else ""), ""]
         elif category == "closed":
-            lines += ["This service is retired: nothing can be requested from it any more.", ""]
-        if not offerings:
+            lines += ["This service is retired: nothing can be requested from it any more."
+                      + (" What it offered:" if offerings else ""), ""]
+        elif not offerings:
             return [*lines, "This service has no offerings to request; ask the service desk for help.", ""]
         _, calendar = self.calendar_of(s)
         for o in offerings:
             lines += [f"### {inline(o['name'])}", ""]
             if o.get("description"):
                 lines.append(self.prose(o["description"], uri))
-            facts = [f"- **Approval:** {self._approval_text(o)}"]
+            # The facts and questions are out of the search index (the offering's name and description
+            # are in it), and the questions are a list, not a table, which a phone shows whole.
+            facts = [f"<li><strong>Approval:</strong> {attr(self._approval_text(o))}</li>"]
             if o.get("fulfilment"):
-                facts.append(f"- **Expected fulfilment:** {self.duration(o['fulfilment'], calendar)}")
+                facts.append(f"<li><strong>Expected fulfilment:</strong> {self.duration(o['fulfilment'], calendar)}</li>")
             if o.get("audience"):
-                facts.append(f"- **Who can ask:** {inline(o['audience'])}")
-            lines += [*facts, ""]
+                facts.append(f"<li><strong>Who can ask:</strong> {attr(o['audience'])}</li>")
+            lines += ['<ul data-search-exclude="">' + "".join(facts) + "</ul>", ""]
             form = o.get("form") or []
-            if form:
-                lines += ["What you will be asked:", "", "| Field | Kind | Required | Notes |", "|---|---|---|---|"]
-                for f in form:
-                    if not isinstance(f, dict):
-                        continue
-                    notes = []
+            questions = [f for f in form if isinstance(f, dict)]
+            if questions:
+                items = []
+                for f in questions:
+                    kind = FIELD_TYPES.get(str(f.get("type") or "text"), str(f.get("type")))
+                    notes = [kind.lower(), "required" if f.get("required") else "optional"]
                     if f.get("options"):
                         notes.append("one of: " + ", ".join(one_line(x) for x in f["options"]))
-                    if f.get("help"):
-                        notes.append(one_line(f["help"]))
-                    kind = FIELD_TYPES.get(str(f.get("type") or "text"), str(f.get("type")))
-                    lines.append(f"| {inline(f.get('label'))} | {inline(kind)} | {'yes' if f.get('required') else 'no'} "
-                                 f"| {inline('; '.join(notes)) or '—'} |")
-                lines.append("")
+                    help_text = f": {attr(f['help'])}" if f.get("help") else ""
+                    items.append(f"<li><strong>{attr(f.get('label'))}</strong> ({attr('; '.join(notes))}){help_text}</li>")
+                lines += ['<p data-search-exclude="">What you will be asked:</p>',
+                          '<ul data-search-exclude="">' + "".join(items) + "</ul>", ""]
             url = self.request_url(s["id"], o["id"]) if category == "open" else None
             if url:
-                lines += [f'<p><a class="md-button md-button--primary" href="{attr(url)}">'
+                details = "".join(f"### {one_line(f.get('label'))}\n\n\n" for f in questions if f.get("label"))
+                url = prefill(url, f"[Request]: {one_line(o['name'])} ({one_line(s['name'])})", details)
+                lines += [f'<p data-search-exclude=""><a class="md-button md-button--primary" href="{attr(url)}">'
                           f'Request {attr(o["name"])}</a></p>', ""]
         return lines
 
@@ -622,7 +766,7 @@ class _Builder:
         name, cal = self.calendar_of(s)
         title = one_line(cal.get("name") or name)
         tz = one_line(cal.get("timezone") or "UTC")
-        lines = ["## Support hours", ""]
+        lines = ["## Support hours {: data-search-exclude }", ""]
         if cal.get("always"):
             lines.append(f"**{inline(title)}:** around the clock, every day (time zone {inline(tz)}).")
         else:
@@ -644,7 +788,7 @@ class _Builder:
             profile = s.get("sla") or self.config.sla.get("default_profile")
             targets = (self.config.sla.get("profiles") or {}).get(profile) if profile else None
             source = f"the {one_line(profile)} profile" if profile else ""
-        lines = ["## Service levels", ""]
+        lines = ["## Service levels {: data-search-exclude }", ""]
         if not targets:
             return [*lines, "No service-level targets are set for this service.", ""]
         _, cal = self.calendar_of(s)
@@ -666,7 +810,7 @@ class _Builder:
             out = [md_link(uri, f"services/{d}.md", self.services[d]["name"]) for d in self.service_order(items)]
             return ", ".join(out) if out else "none"
 
-        return ["## Dependencies", "", f"- **Depends on:** {links(self.services[sid].get('depends_on') or [])}",
+        return ["## Dependencies {: data-search-exclude }", "", f"- **Depends on:** {links(self.services[sid].get('depends_on') or [])}",
                 f"- **Needed by:** {links(self.needed_by.get(sid, []))}", ""]
 
     def article_page(self, kid: str) -> SitePage:
@@ -698,7 +842,7 @@ class _Builder:
             body = first[1] if len(first) > 1 else ""
         if body.strip():
             lines.append(f'<div class="itsm-prose itsm-kb">\n{render_markdown(body, self.resolver(uri))}\n</div>\n')
-        return self.page(uri, a["title"], "\n".join(lines), source=self.article_paths[kid])
+        return self.page(uri, a["title"], "\n".join(lines), source=self.article_paths[kid], search=BOOST)
 
     def due_for_review(self, article: Mapping[str, Any]) -> bool:
         """True when the article's ``review_by`` date is before the build date."""
@@ -712,14 +856,14 @@ class _Builder:
             return self.page(uri, "Knowledge base", "\n".join([*lines, "No published articles yet."]), in_nav=True)
         lines += [f"{len(self.articles)} published article{'s' if len(self.articles) != 1 else ''}.", "",
                   "| Article | Services | Updated |", "|---|---|---|"]
-        for kid in sorted(self.articles, key=lambda k: (self.articles[k]["title"].lower(), k)):
+        for kid in sorted(self.articles, key=lambda k: (natural(self.articles[k]["title"]), k)):
             a = self.articles[kid]
             services = ", ".join(md_link(uri, f"services/{s}.md", self.services[s]["name"])
                                  for s in a.get("services") or [] if s in self.services) or "—"
             due = " (due for review)" if self.due_for_review(a) else ""
             lines.append(f"| {md_link(uri, f'kb/{kid}.md', a['title'])}{due} | {services} "
                          f"| {inline(str(a.get('updated') or '')[:10]) or '—'} |")
-        return self.page(uri, "Knowledge base", "\n".join(lines), in_nav=True)
+        return self.page(uri, "Knowledge base", "\n".join(lines), in_nav=True, search=EXCLUDE)
 
     def tags_page(self) -> SitePage:
         uri = "tags.md"
@@ -741,7 +885,7 @@ class _Builder:
             for kid in sorted(tagged[t]["articles"]):
                 lines.append(f"- {md_link(uri, f'kb/{kid}.md', self.articles[kid]['title'])} (article)")
             lines.append("")
-        return self.page(uri, "Tags", "\n".join(lines), in_nav=True)
+        return self.page(uri, "Tags", "\n".join(lines), in_nav=True, search=EXCLUDE)
 
     def status_page(self) -> SitePage:
         uri = "status.md"
@@ -773,7 +917,7 @@ class _Builder:
             rows.append(f'<tr id="svc-{attr(sid)}" data-itsm-level="{st.level}"><th scope="row"><a href="{attr(name)}">'
                         f"{attr(self.services[sid]['name'])}</a></th><td>{model.badge(st.level, st.since)}{why}</td>"
                         f"<td>{attr(model.figure_short(st))}</td></tr>")
-        lines += ['<div class="itsm-status"><table><thead><tr><th scope="col">Service</th>'
+        lines += ['<div class="itsm-status" data-search-exclude><table><thead><tr><th scope="col">Service</th>'
                   '<th scope="col">Status and why</th>'
                   f'<th scope="col">Availability, {model.rules.days} days</th></tr></thead>'
                   "<tbody>" + "".join(rows) + "</tbody></table></div>", ""]
@@ -802,7 +946,7 @@ class _Builder:
                       f"Affected the service: {inline(spans)}.", ""]
         # Day by day for the services something happened to; every service's own page has its strip.
         affected = [sid for sid in self.service_order(live) if states[sid].past]
-        lines += [f"## Availability over the last {model.rules.days} days", ""]
+        lines += [f"## Availability over the last {model.rules.days} days {{: data-search-exclude }}", ""]
         if affected:
             lines += ["Each bar is a day (hover one for its figures); the table under each strip lists every day "
                       "that was not fully operational.", ""]
@@ -829,13 +973,16 @@ class _Builder:
         resolved = [int(counts.get(m, {}).get("resolved", 0)) for m in months]
         closed = [int(counts.get(m, {}).get("closed", 0)) for m in months]
         labels = [_month_label(m) for m in months]
+        # This month has only begun: it is drawn and listed as "so far", not as a finished month that fell.
+        rows_labels = [*labels[:-1], f"{labels[-1]} (so far, {self.today.day} day{'s' if self.today.day != 1 else ''})"]
         lines += [f"Tickets of every type over the last {MONTHS} months, up to "
-                  f"{self.now.strftime('%Y-%m-%d')}. Closed includes cancelled and rejected tickets.", "",
+                  f"{self.now.strftime('%Y-%m-%d')}; {labels[-1]} is the month so far. "
+                  "Closed includes cancelled and rejected tickets.", "",
                   "## Tickets opened and closed", ""]
         lines.append(charts.bar_chart("chart-volume", "Tickets opened and closed per month", labels,
-                                      [("Opened", opened), ("Closed", closed)]))
+                                      [("Opened", opened), ("Closed", closed)], partial=True))
         lines += ["", "| Month | Opened | Resolved | Closed |", "|---|---|---|---|"]
-        lines += [f"| {labels[i]} | {opened[i]} | {resolved[i]} | {closed[i]} |" for i in range(len(months))]
+        lines += [f"| {rows_labels[i]} | {opened[i]} | {resolved[i]} | {closed[i]} |" for i in range(len(months))]
         lines.append("")
         if sla is not None:
             rows = {r["key"]: r for r in sla}
@@ -844,9 +991,10 @@ class _Builder:
             lines += ["## Service-level attainment", "",
                       "Share of response and resolution targets met, by the month each target fell due.", ""]
             lines.append(charts.line_chart("chart-sla", "Service-level targets met per month (%)", labels,
-                                           [("Response", response), ("Resolution", resolution)], y_max=100, unit="%"))
+                                           [("Response", response), ("Resolution", resolution)], y_max=100, unit="%",
+                                           partial=True))
             lines += ["", "| Month | Response met | Resolution met |", "|---|---|---|"]
-            lines += [f"| {labels[i]} | {_pct(response[i])} | {_pct(resolution[i])} |" for i in range(len(months))]
+            lines += [f"| {rows_labels[i]} | {_pct(response[i])} | {_pct(resolution[i])} |" for i in range(len(months))]
             lines.append("")
         return self.page(uri, "Metrics", "\n".join(lines), in_nav=True)
 
@@ -879,11 +1027,15 @@ class _Builder:
                 report.sla_report(*args, now=self.now, since=since, until=self.now, group_by="month"))
 
     def assets(self) -> dict[str, str]:
+        """The stylesheet and script, robots.txt, and the desk's schemas (``schemas/<name>.json``)."""
         folder = resources.files("itsm_cli") / "site" / "assets"
         # From status/feed.xml to the status page: "./" (status/) or "../status.html".
         status_href = "./" if self.directory_urls else posixpath.relpath(page_url("status.md", False), "status")
-        return {CSS: (folder / "itsm.css").read_text(encoding="utf-8"), JS: (folder / "itsm.js").read_text(encoding="utf-8"),
-                FEED: self.status.feed(status_href)}
+        out = {CSS: (folder / "itsm.css").read_text(encoding="utf-8"), JS: (folder / "itsm.js").read_text(encoding="utf-8"),
+               FEED: self.status.feed(status_href),
+               "robots.txt": ROBOTS_INTERNAL if site_settings(self.config.data).internal else ROBOTS_PUBLIC}
+        out.update({f"schemas/{name}": text for name, text in self.content.schemas.items()})
+        return out
 
 
 def _day_ranges(days: Iterable[str]) -> str:
@@ -964,4 +1116,4 @@ def build_site(content: DeskContent, now: datetime, directory_urls: bool = True,
     with _shared(b):
         pages += fork_map(_record_page, jobs, PAGES_PER_TASK) if parallel else [_record_page(job) for job in jobs]
     nav = [{title: uri} for title, uri in NAV]
-    return Site(pages, b.assets(), nav, banner=b.status.banner)
+    return Site(pages, b.assets(), nav, noindex=site_settings(b.config.data).internal, banner=b.status.banner)

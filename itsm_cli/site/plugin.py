@@ -4,6 +4,12 @@
 mkdocs.yml unless ``desk:`` says otherwise. Records are read once per build in
 ``on_config`` (pages made on every core for ``build``, in-process for ``serve``); ``on_files`` adds every page and asset as a generated file;
 ``on_pre_page`` points "edit this page" at the record's own file.
+
+It also holds the site to SPEC section 7: named after the desk (``desk.name``)
+unless mkdocs.yml names it, no web fonts (Material would load them from
+Google; the system's fonts are used), ``site_url`` from ``site.url`` in
+itsm.yaml when mkdocs.yml has none (a sub-path deploy, its 404 page and the
+sitemap need it), and on an internal site a ``noindex`` on every page.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
 
+from itsm_cli.core.publishing import site_settings
 from itsm_cli.errors import ItsmError
+from itsm_cli.site.pages import add_noindex
 
 log = logging.getLogger("mkdocs.plugins.itsm")
 
@@ -41,6 +49,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         self.edit_base: str | None = None
         self.sources: dict[str, str] = {}
         self.command: str | None = None
+        self.noindex = False
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember the MkDocs command: pages are made on every core for a build, not under ``serve``."""
@@ -65,8 +74,16 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
             self.site = pages.build_site(pages.load_content(desk, parallel), now, bool(config.use_directory_urls),
                                          parallel=parallel)
             edit = desk.config.desk.get("edit_url")
+            settings = site_settings(desk.config.data)
         except ItsmError as e:
             raise PluginError(f"itsm: {e}") from None
+        if not config.site_name:
+            config.site_name = str(desk.config.desk.get("name") or "IT service desk")
+        if not config.site_url and settings.url:
+            config.site_url = settings.url if settings.url.endswith("/") else settings.url + "/"
+        # No request to any host but the site's own (SPEC section 7): Material's default font comes from Google.
+        config.theme["font"] = False
+        self.noindex = self.site.noindex
         self.edit_base = edit if isinstance(edit, str) and edit.startswith(("https://", "http://")) else None
         self.sources = {p.uri: p.source for p in self.site.pages if p.source}
         if config.nav is None:
@@ -138,6 +155,11 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
             return output_content
         cut = at + len(marker)
         return output_content[:cut] + banner + output_content[cut:]
+
+    def on_post_build(self, config: Any) -> None:
+        """On an internal site, ask search engines to keep out of every page (the 404 page included)."""
+        if self.config.enabled and self.noindex:
+            add_noindex(Path(config.site_dir))
 
     def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
         """Rebuild when a record or the desk configuration changes."""

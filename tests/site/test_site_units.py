@@ -125,8 +125,12 @@ def test_pages_are_markdown_with_sources_and_nav(built_site: object) -> None:
     assert by_uri["kb/KB-0001.md"].source == "kb/KB-0001.md"
     assert by_uri["index.md"].in_nav and not by_uri["services/vpn.md"].in_nav
     assert [next(iter(n.values())) for n in site.nav] == ["index.md", "kb/index.md", "status.md", "metrics.md", "tags.md"]
-    assert set(site.assets) == {"assets/itsm.css", "assets/itsm.js", "status/feed.xml"}
-    assert by_uri["services/vpn.md"].markdown.startswith('---\ntitle: "Remote access (VPN)"\n---\n')
+    schemas = {f"schemas/{p.name}" for p in (built_site.desk / "schemas").glob("*.json")}
+    assert "schemas/incident.schema.json" in schemas
+    assert set(site.assets) == {"assets/itsm.css", "assets/itsm.js", "robots.txt", "status/feed.xml", *schemas}
+    assert site.noindex and site.assets["robots.txt"].endswith("Disallow: /\n")
+    assert by_uri["services/vpn.md"].markdown.startswith('---\ntitle: "Remote access (VPN)"\nsearch:\n  boost: 2\n---\n')
+    assert "search:\n  exclude: true\n---" in by_uri["tags.md"].markdown
     # Same desk and clock, same pages: the output is reproducible.
     again = pages.build_site(pages.load_content(desk), datetime(2026, 3, 2, 9, tzinfo=UTC))
     assert [p.markdown for p in again.pages] == [p.markdown for p in site.pages]
