@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     # thresholds the collector walks them again and again as they are made (40 % of `itsm list --open`
     # on such a desk). Reference counting frees nearly everything; cycles are still collected, less often.
     gc.set_threshold(10_000, 10, 10)
+    if argv is None:  # a process of its own (tests call main(argv) inside theirs)
+        _catch_interrupts()
     prog = "itsm"
     try:
         if os.environ.get("_ITSM_COMPLETE"):  # click's shell completion lives in cli.main
@@ -138,6 +140,23 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"itsm: error: internal error: {type(e).__name__}: {e} (set ITSM_DEBUG=1 for details)", err=True)
         code = 3
     sys.exit(code)
+
+
+def _catch_interrupts() -> None:
+    """Make SIGINT an interrupt (exit 130, work tree put back) even when itsm was started with it ignored.
+
+    A shell without job control starts background commands with SIGINT
+    ignored, and Python then installs no handler of its own; but the git that
+    itsm runs installs its own and dies on SIGINT all the same. itsm then saw a
+    commit that "failed" (exit 3) or, signalled alone, ignored the interrupt and
+    committed (exit 0). Like git, a command that changes files takes the
+    signal, cleans up and stops.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _silence_stdout() -> None:
