@@ -174,10 +174,21 @@ class App:
         rtype = self.config.record_type(type_name)
         if rtype.kind == "service":
             raise BadArgument("services are catalog entries: add catalog/<id>.yaml in a pull request")
+        fields = self.as_lists(type_name, fields)
         if template or fields.get("offering"):
             from itsm_cli.core.rules import apply_template
 
             fields = apply_template(self.config, self.desk.services(), type_name, fields, template)
+        if fields.get("offering") and rtype.kind == "ticket":
+            from itsm_cli.core.validate import missing_form_fields
+            from itsm_cli.core.workflow import find_offering
+
+            offering = find_offering(self.desk.service(fields.get("service")), fields["offering"])
+            missing = missing_form_fields(offering, fields.get("form"))
+            if missing:
+                fid, label = missing[0]
+                raise BadArgument(f"offering '{fields['offering']}' of service '{fields.get('service')}' needs "
+                                  f"form field '{fid}' ({label}): add --set form.{fid}=VALUE")
         with self.desk.lock():
             local = self.desk.taken_ids()  # link targets; IDs on other branches only block numbers
             record_id = self.next_free_id(rtype)
@@ -248,7 +259,9 @@ class App:
         )
 
     def assign(self, record_id: str, person: str | None, group: str | None) -> Change:
-        """Assign a record to a person and/or group."""
+        """Assign a record to a person (``me``: the acting person) and/or group."""
+        if person is not None and person.lower() == "me":
+            person = self.actor
         return self._change(
             record_id, "assign",
             lambda d: "assign " + " ".join(x for x in (person, f"group {group}" if group else None) if x),
@@ -272,12 +285,33 @@ class App:
             lambda rec, pol: records.link(self.config, rec.data, kind, other, self.actor, self.now, pol),
         )
 
-    def edit(self, record_id: str, fields: dict[str, Any]) -> Change:
-        """Edit fields of a record."""
-        return self._change(
-            record_id, "edit", lambda d: "edit " + ", ".join(sorted(fields)),
-            lambda rec, pol: records.edit(self.config, rec.data, fields, self.actor, self.now, pol),
-        )
+    def list_fields(self, type_name: str) -> set[str]:
+        """The list-of-strings fields of a type (what ``--add``/``--remove`` and comma lists apply to)."""
+        rtype = self.config.types.get(type_name)
+        return records.list_fields(self.desk.schemas(), rtype.schema) if rtype else set()
+
+    def as_lists(self, type_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` with a text value of a list field read as a comma list (``--set tags=printer,vpn``)."""
+        lists = self.list_fields(type_name)
+        if isinstance(fields.get("checklist"), str):
+            raise BadArgument("checklist is a list of items: use --add checklist=TEXT, --remove checklist=TEXT, "
+                              "--done ITEM, --undone ITEM")
+        return {k: records.split_list(v) if k in lists and not isinstance(v, list) else v for k, v in fields.items()}
+
+    def edit(self, record_id: str, fields: dict[str, Any], add: tuple[tuple[str, str], ...] = (),
+             remove: tuple[tuple[str, str], ...] = (), done: tuple[str, ...] = (), undone: tuple[str, ...] = ()) -> Change:
+        """Edit fields of a record: set them, add to or remove from list fields, tick checklist items."""
+
+        def op(rec: Record, pol: ApprovalPolicy | None) -> dict[str, Any]:
+            changes = self.as_lists(rec.type_name, fields)
+            changes.update(records.edit_lists(rec.data, self.list_fields(rec.type_name), add, remove))
+            ticked = records.tick({**rec.data, **changes}, done, undone)
+            if ticked is not None:
+                changes["checklist"] = ticked
+            return records.edit(self.config, rec.data, changes, self.actor, self.now, pol)
+
+        names = sorted({*fields, *(n for n, _ in add + remove), *(("checklist",) if done or undone else ())})
+        return self._change(record_id, "edit", lambda d: "edit " + ", ".join(names), op)
 
     def approve(self, record_id: str, note: str | None) -> Change:
         """Approve a record awaiting approval."""

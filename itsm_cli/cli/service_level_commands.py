@@ -188,6 +188,13 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     if start and end and start >= end:
         raise BadArgument("--since must be before --until")
     now = parse_timestamp(now_utc())
+    from itsm_cli.core.query import choose
+
+    if service:
+        known = [p.rpartition("/")[2].removesuffix(".yaml") for p in desk.record_paths(("catalog",))]
+        service = choose(service, known, "service")
+    if group:
+        group = choose(group, desk.config.groups, "group")
     tickets = [r.data for r in desk.records(("tickets",))]
     if service:
         tickets = [t for t in tickets if t.get("service") == service]

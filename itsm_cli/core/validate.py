@@ -252,6 +252,11 @@ def _check_references(
         c.add(record, ("offering",), f"service '{service_id}' has no offering '{offering}'", "reference")
     if offering is not None and service_id is None:
         c.add(record, ("offering",), "an offering needs a service", "reference")
+    if offering is not None and service_id in services:
+        form = data.get("form")
+        for fid, label in missing_form_fields(find_offering(services[service_id], offering), form):
+            c.add(record, ("form",) if isinstance(form, dict) else ("offering",),
+                  f"offering '{offering}' of service '{service_id}' needs form field '{fid}' ({label})", "required")
     assignee = data.get("assignee")
     if assignee is not None and not config.has_role(assignee, "agent"):
         c.add(record, ("assignee",), f"assignee {assignee} is not a listed agent", "reference")
@@ -354,3 +359,13 @@ def dependency_cycles(services: dict[str, dict[str, Any]]) -> list[list[str]]:
         if sid not in colour:
             visit(sid)
     return cycles
+
+
+def missing_form_fields(offering: dict[str, Any] | None, form: Any) -> list[tuple[str, str]]:
+    """(id, label) of the offering's required form fields that ``form`` leaves out or empty."""
+    answers = form if isinstance(form, dict) else {}
+    out = []
+    for field in (offering or {}).get("form") or []:
+        if isinstance(field, dict) and field.get("required") and answers.get(field.get("id")) in (None, ""):
+            out.append((str(field.get("id")), str(field.get("label") or field.get("id"))))
+    return out

@@ -1,0 +1,166 @@
+"""Issue 19, part A: filters that refuse nonsense, saved views, fields and links, errors a person can act on.
+
+Each test is one of the issue's complaints: it failed before the change and passes after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from desk_testing import ANN, BOB, git, load_ticket, run, save_ticket, ticket_path
+
+
+def new(title: str, *args: str) -> str:
+    r = run("new", "incident", "--title", title, *args)
+    assert r.exit_code == 0, r.stderr
+    return r.stdout.strip()
+
+
+def ids(*args: str) -> list[str]:
+    r = run("list", *args, "--format", "ids")
+    assert r.exit_code == 0, r.stderr
+    return r.stdout.split()
+
+
+def with_views(desk: Path, views: str) -> None:
+    """itsm.yaml with ``views`` in place of the views ``itsm init`` writes."""
+    config = desk / "itsm.yaml"
+    text = re.sub(r"^views:\n(?:  .*\n)+", "", config.read_text(), flags=re.M)
+    config.write_text(text + views)
+
+
+def commit_all(desk: Path, message: str = "hand edit") -> None:
+    git(desk, "add", "-A")
+    git(desk, "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def three(desk: Path) -> list[str]:
+    """INC-0001 (P1, Ann's, in progress, tag outage), INC-0002 (P3, new), INC-0003 (P5, resolved)."""
+    one = new("Mail down", "--impact", "high", "--urgency", "high", "--service", "email", "--set", "tags=outage")
+    assert run("assign", one, ANN).exit_code == 0
+    assert run("transition", one, "in_progress").exit_code == 0
+    two = new("Printer jam", "--impact", "medium", "--urgency", "medium")
+    three = new("Typo on intranet", "--impact", "low", "--urgency", "low")
+    r = run("transition", three, "resolved", "--set", "resolution=fixed")
+    assert r.exit_code == 0, r.stderr
+    return [one, two, three]
+
+
+# --- 1. filters that refuse nonsense -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("option", "value", "nearest"), [
+    ("--status", "inprogress", "in_progress"),
+    ("--service", "emial", "email"),
+    ("--sort", "prio", "priority"),
+    ("--group", "service_desk", "service-desk"),
+])
+def test_an_unknown_filter_value_is_a_usage_error_naming_the_nearest(three: list[str], option: str, value: str,
+                                                                     nearest: str) -> None:
+    r = run("list", option, value)
+    assert r.exit_code == 2
+    assert f"'{value}'" in r.stderr and f"did you mean '{nearest}'?" in r.stderr and "(valid: " in r.stderr
+    assert r.stdout == ""
+
+
+def test_priority_is_read_case_insensitively_and_an_unknown_one_names_the_valid(three: list[str]) -> None:
+    assert ids("--priority", "p1") == [three[0]]
+    r = run("list", "--priority", "P9")
+    assert r.exit_code == 2 and "unknown priority 'P9'" in r.stderr and "P1, P2, P3, P4, P5" in r.stderr
+
+
+def test_unknown_type_and_filters_of_export_and_report_are_usage_errors(three: list[str]) -> None:
+    assert run("list", "incidnet").exit_code == 2
+    r = run("export", "--status", "inprogress")
+    assert r.exit_code == 2 and "did you mean 'in_progress'?" in r.stderr
+    r = run("report", "volume", "--service", "emial")
+    assert r.exit_code == 2 and "did you mean 'email'?" in r.stderr
+
+
+def test_me_is_the_acting_person_in_filters_and_assign(three: list[str]) -> None:
+    assert ids("--assignee", "me") == [three[0]]
+    assert ids("--assignee", "Ann Agent") == [three[0]]  # a listed name works too
+    r = run("assign", three[1], "me", env={"ITSM_USER": BOB})
+    assert r.exit_code == 0, r.stderr
+    r = run("list", "--assignee", "me", "--format", "ids", env={"ITSM_USER": BOB})
+    assert r.stdout.split() == [three[1]]
+    r = run("list", "--assignee", "bobb")
+    assert r.exit_code == 2 and "did you mean 'bob@example.com'?" in r.stderr
+
+
+def test_me_who_is_not_listed_is_told_so(three: list[str]) -> None:
+    r = run("list", "--assignee", "me", env={"ITSM_USER": "eve@example.com"})
+    assert r.exit_code == 2 and "'me' is eve@example.com, who is not a listed person" in r.stderr
+
+
+def test_tag_filter(three: list[str]) -> None:
+    assert ids("--tag", "outage") == [three[0]]
+    assert ids("--tag", "OUTAGE") == [three[0]]
+    assert ids("--tag", "outage", "--tag", "other") == []
+
+
+def test_an_unknown_status_in_a_file_is_neither_open_nor_closed(desk: Path, three: list[str]) -> None:
+    data = load_ticket(desk, three[1])
+    data["status"] = "in_progres"
+    save_ticket(desk, data)
+    commit_all(desk)
+    r = run("list", "--open", "--format", "ids")
+    assert r.exit_code == 0
+    assert three[1] not in r.stdout.split()
+    assert r.stderr.count("itsm: warning:") == 1
+    assert f"1 ticket has an unknown status ({three[1]}: 'in_progres')" in r.stderr and "itsm validate" in r.stderr
+    r = run("list", "--closed", "--format", "ids")
+    assert r.stdout.split() == [three[2]] and "unknown status" in r.stderr
+    v = run("validate")
+    assert v.exit_code == 1
+    assert f"{ticket_path(three[1])}:" in v.stdout + v.stderr and "'in_progres' is not a state" in v.stdout + v.stderr
+
+
+def test_breached_leaves_closed_tickets_out(desk: Path, three: list[str]) -> None:
+    later = {"ITSM_NOW": "2026-04-30T09:00:00Z"}  # weeks later: every clock has run out
+    r = run("transition", three[0], "resolved", "--set", "resolution=restarted", env=later)
+    assert r.exit_code == 0, r.stderr
+    assert run("transition", three[0], "closed", env=later).exit_code == 0
+    r = run("list", "--breached", "--format", "ids", env=later)
+    assert r.exit_code == 0, r.stderr
+    assert three[0] not in r.stdout.split() and three[1] in r.stdout.split()
+    r = run("list", "--breached", "--closed", "--format", "ids", env=later)
+    assert three[0] in r.stdout.split() and three[1] not in r.stdout.split()
+
+
+VIEWS = """views:
+  my-open: {description: Mine and open, assignee: me, open: true, sort: -priority}
+  p1-open: {priority: [p1], open: true}
+  unassigned: {assignee: none, open: true}
+"""
+
+
+def test_saved_views_run_combine_and_refuse_unknown_names(desk: Path, three: list[str]) -> None:
+    with_views(desk, VIEWS)
+    commit_all(desk, "views")
+    assert run("validate").exit_code == 0
+    assert ids("--view", "my-open") == [three[0]]
+    assert ids("--view", "p1-open") == [three[0]]
+    assert ids("--view", "unassigned") == [three[1]]
+    assert ids("--view", "unassigned", "--closed") == [three[2]]  # an option given overrides the view's
+    assert ids("--view", "p1-open", "--priority", "P3") == [three[1]]
+    r = run("list", "--view", "my-opne")
+    assert r.exit_code == 2 and "unknown view 'my-opne'; did you mean 'my-open'?" in r.stderr
+
+
+def test_a_view_with_an_unknown_key_is_a_config_error(desk: Path) -> None:
+    with_views(desk, "views:\n  mine: {asignee: me}\n")
+    r = run("validate")
+    assert r.exit_code == 1 and "itsm.yaml:" in r.stdout + r.stderr and "asignee" in r.stdout + r.stderr
+
+
+def test_the_demo_desk_has_views(tmp_path: Path) -> None:
+    r = run("init", str(tmp_path / "demo"), "--demo")
+    assert r.exit_code == 0, r.stderr
+    r = run("-C", str(tmp_path / "demo"), "list", "--view", "p1-open", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert {t["priority"] for t in json.loads(r.stdout)} <= {"P1", "P2"}
