@@ -313,6 +313,33 @@ class App:
         names = sorted({*fields, *(n for n, _ in add + remove), *(("checklist",) if done or undone else ())})
         return self._change(record_id, "edit", lambda d: "edit " + ", ".join(names), op)
 
+    def duplicate(self, record_id: str, original_id: str) -> Change:
+        """Close ``record_id`` as a duplicate of ``original_id`` and make its requester a watcher there; one commit."""
+        ids.check_id(original_id)
+        if original_id == record_id:
+            raise BadArgument("a record cannot be a duplicate of itself")
+        with self.desk.lock():
+            rec = self.desk.get(record_id)
+            orig = self.desk.get(original_id)
+            for r in (rec, orig):
+                self.check_shape(r)
+                if r.kind != "ticket":
+                    raise BadArgument(f"{r.id} is not a ticket: only tickets are duplicates")
+            if self.config.is_closed(orig.type_name, str(orig.data.get("status"))):
+                raise Refused(f"{original_id} is closed; link to an open ticket (or reopen it first)")
+            new = records.close_as_duplicate(self.config, rec.data, original_id, self.actor, self.now, self.policy(rec.data))
+            new, notes = self.run_rules(new, "transition")
+            items: list[tuple[Record, dict[str, Any]]] = [(rec, new)]
+            requester = str(rec.data.get("requester") or "")
+            watchers = list(orig.data.get("watchers") or [])
+            known = {str(w).lower() for w in watchers} | {str(orig.data.get("requester") or "").lower()}
+            if requester and requester.lower() not in known:
+                watched = records.edit(self.config, orig.data, {"watchers": [*watchers, requester]}, self.actor,
+                                       self.now, self.policy(orig.data))
+                items.append((orig, watched))
+            sha = self._save(items, "duplicate", f"duplicate of {original_id}, closed as {new['status']}", notes)
+            return Change(new, sha, notes)
+
     def approve(self, record_id: str, note: str | None) -> Change:
         """Approve a record awaiting approval."""
         return self._change(

@@ -164,3 +164,87 @@ def test_the_demo_desk_has_views(tmp_path: Path) -> None:
     r = run("-C", str(tmp_path / "demo"), "list", "--view", "p1-open", "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert {t["priority"] for t in json.loads(r.stdout)} <= {"P1", "P2"}
+
+
+# --- 5. fields and links ---------------------------------------------------------------------------------------
+
+
+def test_list_fields_take_add_remove_and_a_comma_list(desk: Path, three: list[str]) -> None:
+    one = three[0]
+    r = run("edit", one, "--add", "tags=printer")
+    assert r.exit_code == 0, r.stderr
+    assert load_ticket(desk, one)["tags"] == ["outage", "printer"]
+    assert run("edit", one, "--remove", "tags=outage").exit_code == 0
+    assert load_ticket(desk, one)["tags"] == ["printer"]
+    assert run("edit", one, "--set", "tags=vpn,wifi").exit_code == 0  # --set on a list field: a comma list
+    assert load_ticket(desk, one)["tags"] == ["vpn", "wifi"]
+    r = run("edit", one, "--remove", "tags=nope")
+    assert r.exit_code == 1 and "tags has no 'nope' (it has vpn, wifi)" in r.stderr
+    r = run("edit", one, "--add", "title=x")
+    assert r.exit_code == 2 and "'title' is not a list field" in r.stderr and "tags" in r.stderr
+    assert run("edit", one, "--add", f"watchers={BOB}").exit_code == 0
+    assert load_ticket(desk, one)["watchers"] == [BOB]
+    show = run("show", one).stdout
+    assert "edit tags: vpn, wifi" in show and "[" not in show.split("History")[1]
+
+
+def test_checklist_items_are_added_and_ticked(desk: Path) -> None:
+    r = run("new", "request", "--title", "New starter", "--service", "email", "--offering", "distribution-list")
+    assert r.exit_code == 0, r.stderr
+    req = r.stdout.strip()
+    assert run("edit", req, "--add", "checklist=Create the account", "--add", "checklist=Issue a laptop").exit_code == 0
+    r = run("edit", req, "--done", "2")
+    assert r.exit_code == 0, r.stderr
+    assert load_ticket(desk, req)["checklist"] == [{"item": "Create the account"}, {"item": "Issue a laptop", "done": True}]
+    assert run("edit", req, "--done", "create the account", "--undone", "Issue a laptop").exit_code == 0
+    assert load_ticket(desk, req)["checklist"] == [{"item": "Create the account", "done": True}, {"item": "Issue a laptop"}]
+    r = run("edit", req, "--done", "9")
+    assert r.exit_code == 1 and "no checklist item '9' (1. Create the account; 2. Issue a laptop)" in r.stderr
+    assert "[x] Create the account" in run("show", req).stdout
+
+
+def test_an_offerings_required_form_field_is_required(desk: Path) -> None:
+    r = run("new", "request", "--title", "Mailbox", "--service", "email", "--offering", "shared-mailbox")
+    assert r.exit_code == 2
+    assert "offering 'shared-mailbox' of service 'email' needs form field 'name' (Mailbox name)" in r.stderr
+    assert "--set form.name=" in r.stderr
+    r = run("new", "request", "--title", "Mailbox", "--service", "email", "--offering", "shared-mailbox",
+            "--set", "form.name=sales")
+    assert r.exit_code == 0, r.stderr
+    data = load_ticket(desk, r.stdout.strip())
+    del data["form"]
+    save_ticket(desk, data)
+    v = run("validate")
+    assert v.exit_code == 1 and "needs form field 'name'" in v.stdout and f"{ticket_path(data['id'])}:" in v.stdout
+
+
+def test_show_lists_links_both_ways_in_words(desk: Path, three: list[str]) -> None:
+    one, two, _ = three
+    assert run("link", two, "parent", one).exit_code == 0
+    assert run("edit", one, "--set", "major=true").exit_code == 0
+    shown = run("show", one)
+    assert shown.exit_code == 0, shown.stderr
+    assert f"children     {two}" in shown.stdout
+    assert "major        yes" in shown.stdout and "edit major: yes" in shown.stdout
+    assert "True" not in shown.stdout and "{'" not in shown.stdout
+    child = run("show", two).stdout
+    assert f"parent       {one}" in child and f"link links: parent {one}" in child
+
+
+def test_duplicate_links_closes_and_makes_the_requester_a_watcher(desk: Path, three: list[str]) -> None:
+    one = three[0]
+    dup = run("--as", "eve@example.com", "new", "incident", "--title", "Mail down for me too").stdout.strip()
+    before = git(desk, "rev-list", "--count", "HEAD")
+    r = run("duplicate", dup, one)
+    assert r.exit_code == 0, r.stderr
+    assert int(git(desk, "rev-list", "--count", "HEAD")) == int(before) + 1  # one commit for both
+    data = load_ticket(desk, dup)
+    assert data["status"] == "cancelled"  # the closed state an incident that is new can reach
+    assert {"kind": "duplicate-of", "id": one} in data["links"]
+    assert data["history"][-1]["note"] == f"Duplicate of {one}"
+    assert load_ticket(desk, one)["watchers"] == ["eve@example.com"]
+    assert f"duplicates   {dup}" in run("show", one).stdout
+    assert run("validate").exit_code == 0
+    r = run("duplicate", three[2], one)  # resolved: closed by the move its workflow allows
+    assert r.exit_code == 0, r.stderr
+    assert load_ticket(desk, three[2])["status"] == "closed"

@@ -113,7 +113,12 @@ def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering:
 @format_option("table", "json", "yaml")
 @click.pass_obj
 def show_cmd(obj: Any, record_id: str, fmt: str) -> None:
-    """Show one record."""
+    """Show one record: its fields, its links both ways (what it links to, what links to it), its history.
+
+    \b
+    Example:
+      itsm show INC-0042
+    """
     from itsm_cli.store import yaml_io
 
     rec = obj.desk.get(record_id)
@@ -122,21 +127,76 @@ def show_cmd(obj: Any, record_id: str, fmt: str) -> None:
     elif fmt == "yaml":
         click.echo(yaml_io.dumps(rec.data), nl=False)
     else:
-        click.echo(render_record(rec, obj.desk.config))
+        from itsm_cli.store.links import linked_from
+
+        click.echo(render_record(rec, obj.desk.config, linked_from(obj.desk, rec)))
 
 
-def render_record(rec: Any, config: Any) -> str:
-    """A record as people read it: title, fields, then the history as a timeline."""
+# How a link reads from the other end: INC-0002 "parent INC-0004" makes INC-0002 a child of INC-0004.
+_INVERSE = {"parent": "child", "child": "parent", "duplicate-of": "duplicate", "caused-by": "causes",
+            "fixed-by": "fixes", "relates": "relates", "implements": "implemented by"}
+
+
+def human(value: Any) -> str:
+    """A field's value as a person reads it: yes/no, "parent INC-0004", "name: x, ..." (never a Python repr)."""
+    if isinstance(value, dict):
+        if set(value) == {"kind", "id"}:
+            return f"{output.cell(value['kind'])} {output.cell(value['id'])}"
+        if set(value) <= {"item", "done"} and "item" in value:
+            return f"[{'x' if value.get('done') else ' '}] {output.cell(value['item'])}"
+        if "id" in value and "name" in value and ("form" in value or "approval" in value):
+            return _offering(value)
+        return ", ".join(f"{output.cell(k)}: {human(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(human(v) for v in value)
+    return output.cell(value)
+
+
+def _offering(value: dict[str, Any]) -> str:
+    """A catalog offering on one line: "New shared mailbox (shared-mailbox): approval by service-owners; ..."."""
+    parts = []
+    approval = value.get("approval")
+    if isinstance(approval, dict):
+        parts.append(f"approval by {approval.get('group') or 'the type default'}")
+    elif approval is not None:
+        parts.append("approval" if approval else "no approval")
+    if value.get("fulfilment"):
+        parts.append(f"fulfilment {value['fulfilment']}")
+    form = [f for f in value.get("form") or [] if isinstance(f, dict)]
+    if form:
+        parts.append("form: " + ", ".join(f"{f.get('id')}{'*' if f.get('required') else ''}" for f in form))
+    head = f"{value.get('name')} ({value.get('id')})"
+    return output.cell(head + (": " + "; ".join(parts) if parts else ""))
+
+
+def render_record(rec: Any, config: Any, incoming: list[tuple[str, str]] | None = None) -> str:
+    """A record as people read it: title, fields, links both ways, then the history as a timeline.
+
+    ``incoming`` is (ID, kind) of the records that link to this one.
+    """
     data = rec.data
     lines = [output.style(f"{data.get('id')}  {data.get('title') or data.get('name', '')}", bold=True)]
     skip = {"id", "title", "name", "history", "description", "links"}
     width = max((len(k) for k in data if k not in skip), default=8)
+    width = max(width, 11)
     for key, value in data.items():
         if key in skip:
             continue
-        lines.append(f"  {key.ljust(width)}  {output.cell(value)}")
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            # Offerings, checklists, form fields: one line each.
+            lines.append(f"  {key.ljust(width)}  {human(value[0])}")
+            lines.extend(f"  {''.ljust(width)}  {human(v)}" for v in value[1:])
+        else:
+            lines.append(f"  {key.ljust(width)}  {human(value)}")
     for link in data.get("links") or []:
-        lines.append(f"  {'link'.ljust(width)}  {link.get('kind')} {link.get('id')}")
+        if isinstance(link, dict):
+            lines.append(f"  {str(link.get('kind')).ljust(width)}  {output.cell(link.get('id'))}")
+    by_kind: dict[str, list[str]] = {}
+    for other, kind in incoming or []:
+        by_kind.setdefault(_INVERSE.get(kind, f"linked from ({kind})"), []).append(other)
+    for kind, others in by_kind.items():
+        label = {"child": "children", "duplicate": "duplicates"}.get(kind, kind)
+        lines.append(f"  {label.ljust(width)}  {output.cell(', '.join(others))}")
     text = data.get("description")
     if text:
         lines += ["", *("  " + output.cell(t) for t in str(text).rstrip().splitlines())]
@@ -153,7 +213,7 @@ def render_record(rec: Any, config: Any) -> str:
             who = config.display_name(str(e.get("by", "")))
             extra = ""
             if isinstance(e.get("fields"), dict):
-                extra = " " + ", ".join(f"{k}={v}" for k, v in e["fields"].items())
+                extra = " " + "; ".join(f"{k}: {human(v) if v is not None else '(unset)'}" for k, v in e["fields"].items())
             flag = " (internal)" if e.get("internal") else ""
             lines.append(output.cell(f"  {e.get('at')}  {who}: {e.get('action')}{move}{extra}{flag}"))
             if e.get("note"):
@@ -475,6 +535,25 @@ def pairs(option: str, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@click.command("duplicate")
+@click.argument("record_id", metavar="ID")
+@click.argument("original_id", metavar="OF_ID")
+@change_options
+@click.pass_obj
+def duplicate_cmd(obj: Any, record_id: str, original_id: str, no_commit: bool, fmt: str) -> None:
+    """Close ID as a duplicate of OF_ID: link it, close it with a note, make its requester a watcher of OF_ID.
+
+    ID goes to the first closed state its workflow allows now (an incident
+    that is new: cancelled), or is resolved ("Duplicate of OF_ID") and then
+    closed. One commit for both tickets.
+
+    \b
+    Example:
+      itsm duplicate INC-0020 INC-0019
+    """
+    print_change(obj.app(commit=not no_commit).duplicate(record_id, original_id), fmt)
+
+
 @click.command("approve")
 @click.argument("record_id", metavar="ID")
 @click.option("--note", help="A remark for the record.")
@@ -504,4 +583,4 @@ def renumber_cmd(obj: Any, record_id: str, no_commit: bool, fmt: str) -> None:
     print_change(obj.app(commit=not no_commit).renumber(record_id), fmt)
 
 
-COMMANDS = [new_cmd, show_cmd, list_cmd, transition_cmd, assign_cmd, comment_cmd, link_cmd, edit_cmd, approve_cmd, reject_cmd, renumber_cmd]
+COMMANDS = [new_cmd, show_cmd, list_cmd, transition_cmd, assign_cmd, comment_cmd, link_cmd, edit_cmd, duplicate_cmd, approve_cmd, reject_cmd, renumber_cmd]

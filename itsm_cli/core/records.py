@@ -400,3 +400,35 @@ def tick(record: Mapping[str, Any], done: Sequence[str], undone: Sequence[str]) 
         else:
             items[i].pop("done", None)
     return items
+
+
+def close_as_duplicate(
+    config: Config,
+    record: dict[str, Any],
+    original: str,
+    actor: str,
+    now: str,
+    policy: ApprovalPolicy | None,
+) -> dict[str, Any]:
+    """Link the record ``duplicate-of`` ``original`` and close it, by the moves its workflow allows.
+
+    The closing state is the first state of category ``closed`` reachable now
+    (``cancelled`` from ``new``); else the record is first resolved (its
+    resolution saying whose duplicate it is) and then closed. Each move carries
+    the note "Duplicate of ORIGINAL".
+    """
+    note = f"Duplicate of {original}"
+    new = link(config, record, "duplicate-of", original, actor, now, policy)
+    for _ in range(3):  # at most: resolved, then closed
+        position = position_of(config, new, policy)
+        if config.is_closed(new["type"], str(position.state)):
+            return new
+        legal = position.legal_targets(actor)
+        closing = [s for s in legal if config.category(new["type"], s) == "closed"]
+        resolving = [s for s in legal if config.category(new["type"], s) == "resolved"]
+        to = (closing or resolving or [None])[0]
+        if to is None:
+            raise Refused(f"{record['id']}: no move to a closed state is open to you from '{position.state}'")
+        fields = {m: note for m in missing_required(config, new, to)}
+        new = transition(config, new, to, actor, now, policy, note, fields)
+    return new
