@@ -248,3 +248,21 @@ def test_duplicate_links_closes_and_makes_the_requester_a_watcher(desk: Path, th
     r = run("duplicate", three[2], one)  # resolved: closed by the move its workflow allows
     assert r.exit_code == 0, r.stderr
     assert load_ticket(desk, three[2])["status"] == "closed"
+
+
+# --- 8. errors a person can act on ---------------------------------------------------------------------------
+
+
+def test_a_pattern_is_explained_in_words_not_as_a_regex(desk: Path) -> None:
+    text = (desk / "catalog/email.yaml").read_text().replace("id: email\n", "id: Email\n", 1)
+    (desk / "catalog/email.yaml").write_text(text)
+    v = run("validate")
+    assert v.exit_code == 1
+    assert "'Email' is not lower-case letters, digits and hyphens, e.g. 'vpn' or 'email-relay'" in v.stdout
+    assert "[a-z0-9]" not in v.stdout
+
+
+def test_a_date_where_a_time_is_expected_gets_an_example(desk: Path) -> None:
+    r = run("new", "incident", "--title", "x", "--set", "due=2026-12-10")
+    assert r.exit_code == 1
+    assert "due: '2026-12-10' is not an ISO 8601 UTC time such as '2026-12-10T17:00:00Z'" in r.stderr
