@@ -114,12 +114,30 @@ class App:
     def check(self, changed: list[Record], known: set[str] | None = None) -> None:
         """Validate records about to be written (links checked against ``known``, default: the desk's IDs)."""
         schemas = SchemaSet(self.desk.schemas())
+        self.check_services_load(changed)
         known = (self.desk.taken_ids() if known is None else known) | {r.id for r in changed}
         problems = validate_records(self.config, schemas, changed, known, self.desk.services())
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise InvalidRecord(f"the result would be invalid: {first.message}{more}", first.path)
+
+    def check_services_load(self, changed: list[Record]) -> None:
+        """Name the broken catalog file when a record uses a service whose file does not load (not "unknown service")."""
+        services = self.desk.services()
+        for rec in changed:
+            wanted = [rec.data.get("service"), *(rec.data.get("services") or [])]
+            for sid in wanted:
+                if not isinstance(sid, str) or sid in services or not ids.is_slug(sid):
+                    continue
+                rel = f"catalog/{sid}.yaml"
+                if not (self.desk.root / rel).is_file():
+                    continue
+                try:
+                    self.desk.load(rel)
+                except InvalidRecord as e:
+                    raise InvalidRecord(f"service '{sid}' cannot be used while its file is invalid: {e.message} "
+                                        "(fix it first; see 'itsm validate')", e.path, e.line, e.col) from None
 
     def run_rules(self, data: dict[str, Any], event: str, known: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
         """Apply the desk's event rules (acting as the bot) to a record just changed by ``event``."""

@@ -266,3 +266,43 @@ def test_a_date_where_a_time_is_expected_gets_an_example(desk: Path) -> None:
     r = run("new", "incident", "--title", "x", "--set", "due=2026-12-10")
     assert r.exit_code == 1
     assert "due: '2026-12-10' is not an ISO 8601 UTC time such as '2026-12-10T17:00:00Z'" in r.stderr
+
+
+def test_a_broken_service_file_is_reported_once_as_the_cause(desk: Path) -> None:
+    assert run("new", "incident", "--title", "Mail slow", "--service", "email").exit_code == 0
+    r = run("new", "request", "--title", "List", "--service", "email", "--offering", "distribution-list")
+    assert r.exit_code == 0, r.stderr
+    broken = (desk / "catalog/email.yaml").read_text().replace("\nowner:", "\n  owner:", 1)  # mis-indented
+    (desk / "catalog/email.yaml").write_text(broken)
+    v = run("validate")
+    assert v.exit_code == 1
+    lines = v.stdout.splitlines()
+    assert len(lines) == 1, v.stdout  # no cascade of "unknown service 'email'", no false approval finding
+    assert lines[0].startswith("catalog/email.yaml:") and "2 records using service 'email' not checked" in lines[0]
+    r = run("new", "incident", "--title", "Mail down", "--service", "email")
+    assert r.exit_code == 1
+    assert "catalog/email.yaml:" in r.stderr and "service 'email' cannot be used while its file is invalid" in r.stderr
+    assert "unknown service" not in r.stderr
+
+
+def test_a_bad_holiday_date_names_its_line_and_the_form_expected(desk: Path) -> None:
+    config = desk / "itsm.yaml"
+    text = config.read_text()
+    assert "holidays: []" in text
+    config.write_text(text.replace("holidays: []", 'holidays: ["2026-02-30"]', 1))
+    line = next(n for n, t in enumerate(config.read_text().splitlines(), 1) if "2026-02-30" in t)
+    v = run("validate")
+    assert v.exit_code == 1
+    assert f"itsm.yaml:{line}:" in v.stdout and "holiday '2026-02-30' is not a real date" in v.stdout
+    assert "e.g. '2026-12-25'" in v.stdout and "isoformat" not in v.stdout
+    assert run("new", "incident", "--title", "x", "--service", "email").exit_code == 0  # business hours
+    r = run("list", "--breached")
+    assert r.exit_code == 1 and f"itsm.yaml:{line}:" in r.stderr and "isoformat" not in r.stderr
+
+
+def test_an_sla_target_reads_as_the_desk_wrote_it(desk: Path) -> None:
+    assert run("new", "incident", "--title", "x", "--impact", "medium", "--urgency", "medium").exit_code == 0
+    r = run("sla", "INC-0001")
+    assert r.exit_code == 0, r.stderr
+    resolution = next(t for t in r.stdout.splitlines() if t.startswith("resolution"))
+    assert resolution.split()[2] == "3d"  # not "24h 00m"

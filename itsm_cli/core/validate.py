@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 from itsm_cli.core import ids
+from itsm_cli.core.calendar import holiday_problem
 from itsm_cli.core.config import Config
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.workflow import (
@@ -128,6 +130,11 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
     for cid, cal in data["calendars"].items():
         if not _valid_timezone(cal["timezone"]):
             out.append((("calendars", cid, "timezone"), f"unknown time zone '{cal['timezone']}'"))
+        for i, day in enumerate(cal.get("holidays") or []):
+            try:
+                date.fromisoformat(str(day))
+            except ValueError as exc:
+                out.append((("calendars", cid, "holidays", i), holiday_problem(day, exc)))
     for wname, wf in workflows.items():
         marked = [s for s, d in wf["states"].items() if d.get("implementation")]
         if "implementer" in wf.get("segregation", []) and not marked:
