@@ -40,7 +40,11 @@ def commit_all(desk: Path, message: str = "hand edit") -> None:
 @pytest.fixture
 def three(desk: Path) -> list[str]:
     """INC-0001 (P1, Ann's, in progress, tag outage), INC-0002 (P3, new), INC-0003 (P5, resolved)."""
-    one = new("Mail down", "--impact", "high", "--urgency", "high", "--service", "email", "--set", "tags=outage")
+    one = new("Mail down", "--impact", "high", "--urgency", "high", "--service", "email")
+    data = load_ticket(desk, one)
+    data["tags"] = ["outage"]  # by hand, so that the fixture works with or without edit --add
+    save_ticket(desk, data)
+    commit_all(desk, "tag")
     assert run("assign", one, ANN).exit_code == 0
     assert run("transition", one, "in_progress").exit_code == 0
     two = new("Printer jam", "--impact", "medium", "--urgency", "medium")

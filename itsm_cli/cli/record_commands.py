@@ -401,7 +401,6 @@ def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt:
       itsm list --tag outage --closed --format ids
     """
     from itsm_cli.cli.service_level_commands import sla_filter
-    from itsm_cli.core.query import Query
     from itsm_cli.store.cache import find_records
 
     desk = obj.desk
@@ -415,19 +414,18 @@ def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt:
         query.limit = None  # the SLA filter runs after the query; limit what it leaves
     folders = ("tickets",) if query.type_name is None else (config.types[query.type_name].folder,)
     # Cached summaries answer the filters; whole records are parsed only for JSON and SLA clocks.
-    found = find_records(desk, query, folders, full=fmt == "json" or breaching or breached or bool(within))
+    strays: list[dict[str, Any]] | None = [] if query.open_only or query.closed_only else None
+    found = find_records(desk, query, folders, full=fmt == "json" or breaching or breached or bool(within), strays=strays)
     if breaching or breached or within:
         found = sla_filter(desk, found, breaching=breaching, within=within, breached=breached)[:limit]
     if not found:
         unlisted_assignee(obj, query)
-    if query.open_only or query.closed_only:
-        strays = find_records(desk, Query(type_name=query.type_name, unknown_status=True), folders)
-        if strays:
-            named = ", ".join(f"{r.get('id')}: '{r.get('status')}'" for r in strays[:5])
-            more = ", ..." if len(strays) > 5 else ""
-            n = len(strays)
-            click.echo(f"itsm: warning: {n} ticket{'s' if n != 1 else ''} ha{'ve' if n != 1 else 's'} an unknown status "
-                       f"({output.cell(named)}{more}), neither open nor closed; see itsm validate", err=True)
+    if strays:
+        named = ", ".join(f"{r.get('id')}: '{r.get('status')}'" for r in strays[:5])
+        more = ", ..." if len(strays) > 5 else ""
+        n = len(strays)
+        click.echo(f"itsm: warning: {n} ticket{'s' if n != 1 else ''} ha{'ve' if n != 1 else 's'} an unknown status "
+                   f"({output.cell(named)}{more}), neither open nor closed; see itsm validate", err=True)
     emit_records(found, fmt)
 
 
