@@ -141,12 +141,30 @@ class App:
     def check(self, changed: list[Record], known: set[str] | None = None) -> None:
         """Validate records about to be written (links checked against ``known``, default: the desk's IDs)."""
         schemas = self.schema_set()
+        self.check_services_load(changed)
         known = (self.desk.taken_ids() if known is None else known) | {r.id for r in changed}
         problems = validate_records(self.config, schemas, changed, known, self.desk.services())
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise InvalidRecord(f"the result would be invalid: {first.message}{more}", first.path)
+
+    def check_services_load(self, changed: list[Record]) -> None:
+        """Name the broken catalog file when a record uses a service whose file does not load (not "unknown service")."""
+        services = self.desk.services()
+        for rec in changed:
+            wanted = [rec.data.get("service"), *(rec.data.get("services") or [])]
+            for sid in wanted:
+                if not isinstance(sid, str) or sid in services or not ids.is_slug(sid):
+                    continue
+                rel = f"catalog/{sid}.yaml"
+                if not (self.desk.root / rel).is_file():
+                    continue
+                try:
+                    self.desk.load(rel)
+                except InvalidRecord as e:
+                    raise InvalidRecord(f"service '{sid}' cannot be used while its file is invalid: {e.message} "
+                                        "(fix it first; see 'itsm validate')", e.path, e.line, e.col) from None
 
     def run_rules(self, data: dict[str, Any], event: str, known: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
         """Apply the desk's event rules (acting as the bot) to a record just changed by ``event``."""
@@ -270,10 +288,21 @@ class App:
         rtype = self.config.record_type(type_name)
         if rtype.kind == "service":
             raise BadArgument("services are catalog entries: start one with 'itsm service new ID --name NAME'")
+        fields = self.as_lists(type_name, fields)
         if template or fields.get("offering"):
             from itsm_cli.core.rules import apply_template
 
             fields = apply_template(self.config, self.desk.services(), type_name, fields, template)
+        if fields.get("offering") and rtype.kind == "ticket":
+            from itsm_cli.core.validate import missing_form_fields
+            from itsm_cli.core.workflow import find_offering
+
+            offering = find_offering(self.desk.service(fields.get("service")), fields["offering"])
+            missing = missing_form_fields(offering, fields.get("form"))
+            if missing:
+                fid, label = missing[0]
+                raise BadArgument(f"offering '{fields['offering']}' of service '{fields.get('service')}' needs "
+                                  f"form field '{fid}' ({label}): add --set form.{fid}=VALUE")
         with self.desk.lock():
             local = self.desk.taken_ids()  # link targets; IDs on other branches only block numbers
             record_id = self.next_free_id(rtype)
@@ -344,7 +373,9 @@ class App:
         )
 
     def assign(self, record_id: str, person: str | None, group: str | None) -> Change:
-        """Assign a record to a person and/or group."""
+        """Assign a record to a person (``me``: the acting person) and/or group."""
+        if person is not None and person.lower() == "me":
+            person = self.actor
         return self._change(
             record_id, "assign",
             lambda d: "assign " + " ".join(x for x in (person, f"group {group}" if group else None) if x),
@@ -379,12 +410,60 @@ class App:
             lambda rec, pol: records.link(self.config, rec.data, kind, other, self.actor, self.now, pol),
         )
 
-    def edit(self, record_id: str, fields: dict[str, Any]) -> Change:
-        """Edit fields of a record."""
-        return self._change(
-            record_id, "edit", lambda d: "edit " + ", ".join(sorted(fields)),
-            lambda rec, pol: records.edit(self.config, rec.data, fields, self.actor, self.now, pol),
-        )
+    def list_fields(self, type_name: str) -> set[str]:
+        """The list-of-strings fields of a type (what ``--add``/``--remove`` and comma lists apply to)."""
+        rtype = self.config.types.get(type_name)
+        return records.list_fields(self.desk.schemas(), rtype.schema) if rtype else set()
+
+    def as_lists(self, type_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` with a text value of a list field read as a comma list (``--set tags=printer,vpn``)."""
+        lists = self.list_fields(type_name)
+        if isinstance(fields.get("checklist"), str):
+            raise BadArgument("checklist is a list of items: use --add checklist=TEXT, --remove checklist=TEXT, "
+                              "--done ITEM, --undone ITEM")
+        return {k: records.split_list(v) if k in lists and not isinstance(v, list) else v for k, v in fields.items()}
+
+    def edit(self, record_id: str, fields: dict[str, Any], add: tuple[tuple[str, str], ...] = (),
+             remove: tuple[tuple[str, str], ...] = (), done: tuple[str, ...] = (), undone: tuple[str, ...] = ()) -> Change:
+        """Edit fields of a record: set them, add to or remove from list fields, tick checklist items."""
+
+        def op(rec: Record, pol: ApprovalPolicy | None) -> dict[str, Any]:
+            changes = self.as_lists(rec.type_name, fields)
+            changes.update(records.edit_lists(rec.data, self.list_fields(rec.type_name), add, remove))
+            ticked = records.tick({**rec.data, **changes}, done, undone)
+            if ticked is not None:
+                changes["checklist"] = ticked
+            return records.edit(self.config, rec.data, changes, self.actor, self.now, pol)
+
+        names = sorted({*fields, *(n for n, _ in add + remove), *(("checklist",) if done or undone else ())})
+        return self._change(record_id, "edit", lambda d: "edit " + ", ".join(names), op)
+
+    def duplicate(self, record_id: str, original_id: str) -> Change:
+        """Close ``record_id`` as a duplicate of ``original_id`` and make its requester a watcher there; one commit."""
+        ids.check_id(original_id)
+        if original_id == record_id:
+            raise BadArgument("a record cannot be a duplicate of itself")
+        with self.desk.lock():
+            rec = self.desk.get(record_id)
+            orig = self.desk.get(original_id)
+            for r in (rec, orig):
+                self.check_shape(r)
+                if r.kind != "ticket":
+                    raise BadArgument(f"{r.id} is not a ticket: only tickets are duplicates")
+            if self.config.is_closed(orig.type_name, str(orig.data.get("status"))):
+                raise Refused(f"{original_id} is closed; link to an open ticket (or reopen it first)")
+            new = records.close_as_duplicate(self.config, rec.data, original_id, self.actor, self.now, self.policy(rec.data))
+            new, notes = self.run_rules(new, "transition")
+            items: list[tuple[Record, dict[str, Any]]] = [(rec, new)]
+            requester = str(rec.data.get("requester") or "")
+            watchers = list(orig.data.get("watchers") or [])
+            known = {str(w).lower() for w in watchers} | {str(orig.data.get("requester") or "").lower()}
+            if requester and requester.lower() not in known:
+                watched = records.edit(self.config, orig.data, {"watchers": [*watchers, requester]}, self.actor,
+                                       self.now, self.policy(orig.data))
+                items.append((orig, watched))
+            sha = self._save(items, "duplicate", f"duplicate of {original_id}, closed as {new['status']}", notes)
+            return Change(new, sha, notes)
 
     def approve(self, record_id: str, note: str | None) -> Change:
         """Approve a record awaiting approval."""

@@ -96,7 +96,7 @@ def busy(desk: Path) -> Path:
         assert run("new", "incident", "--title", title, "--service", "email").exit_code == 0
     assert run("assign", "INC-0001", BOB).exit_code == 0
     assert run("link", "INC-0002", "relates", "INC-0001").exit_code == 0
-    r = run("new", "request", "--title", "Team mailbox", "--service", "email", "--offering", "shared-mailbox")
+    r = run("new", "request", "--title", "Team mailbox", "--service", "email", "--offering", "shared-mailbox", "--set", "form.name=sales")
     assert r.exit_code == 0, r.stderr
     assert same(desk) == []
     return desk

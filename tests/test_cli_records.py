@@ -308,7 +308,7 @@ def test_approval_separation_of_duties(desk: Path) -> None:
 
 
 def test_requester_cannot_approve_their_own(desk: Path) -> None:
-    run("--as", CAROL, "new", "request", "--title", "Team mailbox", "--service", "email", "--offering", "shared-mailbox")
+    run("--as", CAROL, "new", "request", "--title", "Team mailbox", "--service", "email", "--offering", "shared-mailbox", "--set", "form.name=sales")
     run("transition", "REQ-0001", "awaiting_approval")
     r = run("--as", CAROL, "approve", "REQ-0001")
     assert r.exit_code == 1 and "is the requester" in r.stderr

@@ -121,7 +121,7 @@ def some_work(monkeypatch: pytest.MonkeyPatch) -> None:
     ok("assign", "INC-0001", BOB, "--group", "service-desk")
     at(monkeypatch, "2026-03-02T09:30:00Z")
     ok("--as", BOB, "transition", "INC-0001", "resolved", "--set", "resolution=Rebuilt the profile")
-    ok("--as", EVE, "new", "request", "--title", "Mailbox for sales", "--service", "email", "--offering", "shared-mailbox")
+    ok("--as", EVE, "new", "request", "--title", "Mailbox for sales", "--service", "email", "--offering", "shared-mailbox", "--set", "form.name=sales")
     ok("transition", "REQ-0001", "awaiting_approval")
     ok("assign", "REQ-0001", ANN)  # to oneself: nobody is told
 

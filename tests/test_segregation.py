@@ -170,7 +170,7 @@ def test_implementer_needs_a_marked_state(desk: Path) -> None:
 
 def test_requests_keep_requester_and_assignee_by_default(desk: Path) -> None:
     assert run("--as", BOB, "new", "request", "--title", "Mailbox", "--service", "email",
-               "--offering", "shared-mailbox").exit_code == 0
+               "--offering", "shared-mailbox", "--set", "form.name=sales").exit_code == 0
     assert run("assign", "REQ-0001", DAN).exit_code == 0
     assert run("transition", "REQ-0001", "awaiting_approval").exit_code == 0
     r = run("--as", DAN, "approve", "REQ-0001")

@@ -121,7 +121,7 @@ def test_a_breached_clock_is_escalated_and_stopped_ones_are_not(desk: Path, monk
 
 def test_approvers_are_reminded_of_waiting_requests(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     configure(desk, sweep={"approval_reminders": {"after": "1d", "every": "1d"}})
-    ok("--as", EVE, "new", "request", "--title", "Mailbox for sales", "--service", "email", "--offering", "shared-mailbox")
+    ok("--as", EVE, "new", "request", "--title", "Mailbox for sales", "--service", "email", "--offering", "shared-mailbox", "--set", "form.name=sales")
     ok("transition", "REQ-0001", "awaiting_approval")
     at(monkeypatch, "2026-03-02T16:59:00Z")
     assert ok("sweep") == ""
@@ -203,7 +203,7 @@ def test_a_sweep_with_every_rule_is_idempotent(desk: Path, monkeypatch: pytest.M
     ok("new", "incident", "--title", "a", "--service", "email")
     ok("new", "incident", "--title", "b", "--service", "email")
     ok("transition", "INC-0002", "resolved", "--set", "resolution=ok")
-    ok("--as", EVE, "new", "request", "--title", "c", "--service", "email", "--offering", "shared-mailbox")
+    ok("--as", EVE, "new", "request", "--title", "c", "--service", "email", "--offering", "shared-mailbox", "--set", "form.name=sales")
     ok("transition", "REQ-0001", "awaiting_approval")
     ok("new", "article", "--title", "d", "--set", "review_by=2026-01-01")
     ok("transition", "KB-0001", "review")

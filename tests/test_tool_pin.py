@@ -362,18 +362,19 @@ def test_validate_warns_of_an_unpinned_itsm_and_still_passes(desk: Path) -> None
         "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pip install 'itsm>=0.1'\n")
     r = run("validate")
     assert r.exit_code == 0, r.stdout + r.stderr
-    lines = r.stdout.splitlines()
+    # (an internal site published to GitHub Pages is warned of too: not this test's business)
+    lines = [line for line in r.stdout.splitlines() if "site.visibility is internal" not in line]
     assert len(lines) == 2
     assert lines[0].startswith(".github/workflows/extra.yml:6:14: warning: installs itsm unpinned (itsm>=0.1)")
     assert lines[1].startswith(".github/workflows/publish.yml:26:7: warning: installs itsm unpinned (itsm): ")
     assert "pin it with 'itsm upgrade-tool'" in lines[1]
-    assert r.stderr.strip().endswith("all valid, 2 warning(s)")
+    assert r.stderr.strip().endswith(f"all valid, {len(r.stdout.splitlines())} warning(s)")
 
     data = json.loads(run("validate", "--format", "json").stdout)
     assert data["ok"] is True and data["problems"] == []
-    assert [(w["path"], w["rule"]) for w in data["warnings"]] == [
+    assert [(w["path"], w["rule"]) for w in data["warnings"] if w["rule"] != "public-pages"] == [
         (".github/workflows/extra.yml", "unpinned-tool"), (".github/workflows/publish.yml", "unpinned-tool")]
-    github = run("validate", "--format", "github").stdout.splitlines()
+    github = [line for line in run("validate", "--format", "github").stdout.splitlines() if "unpinned-tool" in line]
     assert github[1].startswith("::warning file=.github/workflows/publish.yml,line=26,col=7,title=itsm unpinned-tool::")
     # Named paths limit the warnings to those files.
     assert run("validate", ".github/workflows/extra.yml").stdout.count("warning:") == 1
@@ -393,8 +394,10 @@ def test_validate_warns_when_the_carried_wheel_is_not_the_pinned_one(desk: Path)
 @pytest.mark.parametrize("spec", [f"itsm=={__version__}", f"itsm @ git+{GIT_URL}@{COMMIT}", "./dist/itsm-1.0-py3-none-any.whl"])
 def test_validate_is_quiet_about_a_pinned_itsm(tmp_path: Path, spec: str) -> None:
     assert run("init", str(tmp_path / "d"), "--package", spec).exit_code == 0
-    r = run("validate", cwd=tmp_path / "d")
-    assert r.exit_code == 0 and r.stdout == "" and "warning" not in r.stderr
+    r = run("validate", "--format", "json", cwd=tmp_path / "d")
+    data = json.loads(r.stdout)
+    # (a fresh desk may be told that its internal site goes to public Pages: that is not about the tool)
+    assert r.exit_code == 0 and [w["rule"] for w in data["warnings"] if w["rule"] != "public-pages"] == []
 
 
 def test_the_demo_desk_installs_its_checkout_and_gets_no_warning() -> None:

@@ -56,15 +56,19 @@ pass_ctx = click.make_pass_decorator(Ctx)
 # tests/cli/test_registry.py checks the table against the modules' COMMANDS lists.
 COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "new": ("record_commands", "Create a record (incident, request, problem, change, article); prints its ID."),
-    "show": ("record_commands", "Show one record."),
+    "show": ("record_commands", "Show one record: its fields, its links both ways (what it links to, what links to "
+             "it), its history."),
     "list": ("record_commands", "List records (tickets unless TYPE says otherwise), filtered, searched and sorted."),
     "transition": ("record_commands",
                    "Move a record to STATE along its workflow; an illegal move names the legal ones."),
-    "assign": ("record_commands", "Assign a record to a listed agent (PERSON) and/or a --group."),
+    "assign": ("record_commands",
+               "Assign a record to a listed agent (PERSON, or 'me' for yourself) and/or a --group."),
     "comment": ("record_commands", "Add a comment to a record ('-' reads the text from standard input)."),
     "link": ("record_commands",
              "Link a record to another: parent, child, duplicate-of, caused-by, fixed-by, relates, implements."),
     "edit": ("record_commands", "Change fields of a record (not its identity, status, history or links)."),
+    "duplicate": ("record_commands",
+                  "Close ID as a duplicate of OF_ID: link it, close it with a note, make its requester a watcher of OF_ID."),
     "approve": ("record_commands",
                 "Approve a change or request (a member of the approving group, not its requester or assignee)."),
     "reject": ("record_commands", "Reject a change or request awaiting approval."),
@@ -178,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     # thresholds the collector walks them again and again as they are made (40 % of `itsm list --open`
     # on such a desk). Reference counting frees nearly everything; cycles are still collected, less often.
     gc.set_threshold(10_000, 10, 10)
+    if argv is None:  # a process of its own (tests call main(argv) inside theirs)
+        _catch_interrupts()
     prog = "itsm"
     try:
         if os.environ.get("_ITSM_COMPLETE"):  # click's shell completion lives in cli.main
@@ -220,6 +226,23 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"itsm: error: internal error: {type(e).__name__}: {e} (set ITSM_DEBUG=1 for details)", err=True)
         code = 3
     sys.exit(code)
+
+
+def _catch_interrupts() -> None:
+    """Make SIGINT an interrupt (exit 130, work tree put back) even when itsm was started with it ignored.
+
+    A shell without job control starts background commands with SIGINT
+    ignored, and Python then installs no handler of its own; but the git that
+    itsm runs installs its own and dies on SIGINT all the same. itsm then saw a
+    commit that "failed" (exit 3) or, signalled alone, ignored the interrupt and
+    committed (exit 0). Like git, a command that changes files takes the
+    signal, cleans up and stops.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _silence_stdout() -> None:

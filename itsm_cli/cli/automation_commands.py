@@ -163,7 +163,7 @@ def export_cmd(obj: Any, out: Path | None, fmt: str, **filters: Any) -> None:
     """
     from itsm_cli.automation import export_records
 
-    query = build_query(obj.desk.config, **filters)
+    query = build_query(obj, **filters)
     text = export_records(obj.desk, query, fmt)
     if out is None:
         click.echo(text, nl=False)

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from itsm_cli.cli import output
-from itsm_cli.core.publishing import PUBLISH_WORKFLOW
 
 
 @click.command("init")
@@ -149,7 +148,7 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
                 raise click.BadParameter(f"{p} is outside the desk", param_hint="PATHS") from None
     result = check_against_base(desk, base, rels) if base else check_desk(desk, rels)
     # Warnings say what could go wrong; they never fail the check.
-    warnings = workflow_warnings(desk, rels)
+    warnings = [*workflow_warnings(desk, rels), *_pages_warnings(desk, rels)]
     if fmt == "json":
         click.echo(output.to_json({"ok": result.ok, "files": result.files,
                                    "problems": [p.as_dict() for p in result.problems],
@@ -171,15 +170,28 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
     if warnings:
         summary += f", {len(warnings)} warning(s)"
     if fmt != "json":
-        from itsm_cli.site.build import pages_warning_for
-
-        warning = pages_warning_for(desk)
-        if warning and fmt == "github":
-            click.echo(f"::warning file={_escape_property(PUBLISH_WORKFLOW)},title=itsm site::{_escape_data(warning)}")
-        elif warning:
-            click.echo(f"itsm: warning: {warning}", err=True)
         click.echo(("itsm: " if n else "") + summary, err=True)
     return 1 if n else 0
+
+
+def _pages_warnings(desk: Any, rels: list[str] | None) -> list[Any]:
+    """The internal-site-on-public-Pages warning as a validate warning, at the publish workflow's deploy step."""
+    from itsm_cli.core.publishing import PUBLISH_WORKFLOW
+    from itsm_cli.core.validate import Problem
+    from itsm_cli.site.build import pages_warning_for
+
+    if rels is not None and PUBLISH_WORKFLOW not in rels and "itsm.yaml" not in rels:
+        return []
+    warning = pages_warning_for(desk)
+    if not warning:
+        return []
+    try:
+        text = (desk.root / PUBLISH_WORKFLOW).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    at = text.find("deploy-pages")
+    line = text[:at].count("\n") + 1 if at >= 0 else 1
+    return [Problem(PUBLISH_WORKFLOW, line, 1, warning, "public-pages")]
 
 
 @click.command("codeowners")

@@ -112,10 +112,17 @@ def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering:
 
 @click.command("show")
 @click.argument("record_id", metavar="ID")
+@click.option("--links", "all_links", is_flag=True,
+              help="Look up what links to it even on a desk of more than 20,000 records (reads every record file).")
 @format_option("table", "json", "yaml")
 @click.pass_obj
-def show_cmd(obj: Any, record_id: str, fmt: str) -> None:
-    """Show one record."""
+def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
+    """Show one record: its fields, its links both ways (what it links to, what links to it), its history.
+
+    \b
+    Example:
+      itsm show INC-0042
+    """
     from itsm_cli.store import yaml_io
 
     rec = obj.desk.get(record_id)
@@ -124,21 +131,81 @@ def show_cmd(obj: Any, record_id: str, fmt: str) -> None:
     elif fmt == "yaml":
         click.echo(yaml_io.dumps(rec.data), nl=False)
     else:
-        click.echo(render_record(rec, obj.desk.config))
+        from itsm_cli.store.links import linked_from
+
+        incoming = linked_from(obj.desk, rec, everywhere=all_links)
+        click.echo(render_record(rec, obj.desk.config, incoming or [], searched=incoming is not None))
 
 
-def render_record(rec: Any, config: Any) -> str:
-    """A record as people read it: title, fields, then the history as a timeline."""
+# How a link reads from the other end: INC-0002 "parent INC-0004" makes INC-0002 a child of INC-0004.
+_INVERSE = {"parent": "child", "child": "parent", "duplicate-of": "duplicate", "caused-by": "causes",
+            "fixed-by": "fixes", "relates": "relates", "implements": "implemented by"}
+
+
+def human(value: Any) -> str:
+    """A field's value as a person reads it: yes/no, "parent INC-0004", "name: x, ..." (never a Python repr)."""
+    if isinstance(value, dict):
+        if set(value) == {"kind", "id"}:
+            return f"{output.cell(value['kind'])} {output.cell(value['id'])}"
+        if set(value) <= {"item", "done"} and "item" in value:
+            return f"[{'x' if value.get('done') else ' '}] {output.cell(value['item'])}"
+        if "id" in value and "name" in value and ("form" in value or "approval" in value):
+            return _offering(value)
+        return ", ".join(f"{output.cell(k)}: {human(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(human(v) for v in value)
+    return output.cell(value)
+
+
+def _offering(value: dict[str, Any]) -> str:
+    """A catalog offering on one line: "New shared mailbox (shared-mailbox): approval by service-owners; ..."."""
+    parts = []
+    approval = value.get("approval")
+    if isinstance(approval, dict):
+        parts.append(f"approval by {approval.get('group') or 'the type default'}")
+    elif approval is not None:
+        parts.append("approval" if approval else "no approval")
+    if value.get("fulfilment"):
+        parts.append(f"fulfilment {value['fulfilment']}")
+    form = [f for f in value.get("form") or [] if isinstance(f, dict)]
+    if form:
+        parts.append("form: " + ", ".join(f"{f.get('id')}{'*' if f.get('required') else ''}" for f in form))
+    head = f"{value.get('name')} ({value.get('id')})"
+    return output.cell(head + (": " + "; ".join(parts) if parts else ""))
+
+
+def render_record(rec: Any, config: Any, incoming: list[tuple[str, str]] | None = None, searched: bool = True) -> str:
+    """A record as people read it: title, fields, links both ways, then the history as a timeline.
+
+    ``incoming`` is (ID, kind) of the records that link to this one; ``searched``
+    false says they were not looked up (a big desk, see :mod:`itsm_cli.store.links`).
+    """
     data = rec.data
     lines = [output.style(f"{data.get('id')}  {data.get('title') or data.get('name', '')}", bold=True)]
     skip = {"id", "title", "name", "history", "description", "links"}
     width = max((len(k) for k in data if k not in skip), default=8)
+    width = max(width, 11)
     for key, value in data.items():
         if key in skip:
             continue
-        lines.append(f"  {key.ljust(width)}  {output.cell(value)}")
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            # Offerings, checklists, form fields: one line each.
+            lines.append(f"  {key.ljust(width)}  {human(value[0])}")
+            lines.extend(f"  {''.ljust(width)}  {human(v)}" for v in value[1:])
+        else:
+            lines.append(f"  {key.ljust(width)}  {human(value)}")
     for link in data.get("links") or []:
-        lines.append(f"  {'link'.ljust(width)}  {link.get('kind')} {link.get('id')}")
+        if isinstance(link, dict):
+            lines.append(f"  {str(link.get('kind')).ljust(width)}  {output.cell(link.get('id'))}")
+    by_kind: dict[str, list[str]] = {}
+    for other, kind in incoming or []:
+        by_kind.setdefault(_INVERSE.get(kind, f"linked from ({kind})"), []).append(other)
+    for kind, others in by_kind.items():
+        label = {"child": "children", "duplicate": "duplicates"}.get(kind, kind)
+        lines.append(f"  {label.ljust(width)}  {output.cell(', '.join(others))}")
+    if not searched:
+        lines.append(f"  {'linked from'.ljust(width)}  not looked up on a desk this size "
+                     f"(itsm show --links {output.cell(data.get('id'))})")
     lines += attachment_lines(data, width)
     text = data.get("description")
     if text:
@@ -156,7 +223,7 @@ def render_record(rec: Any, config: Any) -> str:
             who = config.display_name(str(e.get("by", "")))
             extra = ""
             if isinstance(e.get("fields"), dict):
-                extra = " " + ", ".join(f"{k}={v}" for k, v in e["fields"].items())
+                extra = " " + "; ".join(f"{k}: {human(v) if v is not None else '(unset)'}" for k, v in e["fields"].items())
             flag = " (internal)" if e.get("internal") else ""
             flag += entry_detail(e)
             lines.append(output.cell(f"  {e.get('at')}  {who}: {e.get('action')}{move}{extra}{flag}"))
@@ -197,38 +264,156 @@ _QUERY_OPTIONS = (
     click.argument("type_name", metavar="[TYPE]", required=False),
     click.option("--status", "statuses", multiple=True, help="Only these states (repeatable)."),
     click.option("--service", help="Only this service."),
-    click.option("--assignee", help="Only this assignee ('none' for unassigned)."),
+    click.option("--assignee", help="Only this assignee: a listed person, 'me', or 'none' for unassigned."),
     click.option("--group", help="Only this group."),
-    click.option("--priority", "priorities", multiple=True, help="Only these priorities (repeatable)."),
+    click.option("--priority", "priorities", multiple=True, help="Only these priorities (repeatable; p1 means P1)."),
+    click.option("--tag", "tags", multiple=True, help="Only records with this tag (repeatable: all of them)."),
     click.option("--open", "open_", is_flag=True, help="Only records still being worked on."),
     click.option("--closed", is_flag=True, help="Only resolved or closed records."),
     click.option("--search", help="Case-insensitive text in title, description and public comments."),
-    click.option("--sort", "sort_key", default="id", show_default=True, help="Field to sort by; prefix '-' for descending."),
+    click.option("--sort", "sort_key", help="Field to sort by (default id); prefix '-' for descending."),
     click.option("--limit", type=click.IntRange(min=1), help="At most N records."),
+    click.option("--view", "view_name", metavar="NAME", help="A saved view from itsm.yaml (views:); options given too override it."),
 )
 
 
 def query_options(f: Any) -> Any:
-    """The record filters ``list`` and ``export`` share (TYPE, --status, --service, ... --limit)."""
+    """The record filters ``list`` and ``export`` share (TYPE, --status, --service, ... --limit, --view)."""
     for decorator in reversed(_QUERY_OPTIONS):
         f = decorator(f)
     return f
 
 
-def build_query(config: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None,
-                assignee: str | None, group: str | None, priorities: tuple[str, ...], open_: bool, closed: bool,
-                search: str | None, sort_key: str, limit: int | None) -> Any:
-    """The :class:`~itsm_cli.core.query.Query` the shared filter options describe."""
-    from itsm_cli.core.query import Query
+# Fields a list is never sorted by: long text and structures.
+_UNSORTABLE = frozenset({"history", "links", "description", "form", "checklist", "tags", "watchers", "services"})
 
-    if type_name is not None:
-        config.record_type(type_name)
-    if open_ and closed:
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+def apply_view(config: Any, view_name: str | None, given: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The filter options with a saved view's values for those not given; and whether the view asks for --breached.
+
+    Options given on the command line win over the view's (``--closed`` over a
+    view's ``open: true`` too).
+    """
+    from itsm_cli.core.query import view
+
+    if view_name is None:
+        return given, False
+    v = view(config, view_name)
+    out = dict(given)
+    defaults = {
+        "type_name": v.get("type"), "statuses": _as_tuple(v.get("status")), "service": v.get("service"),
+        "assignee": v.get("assignee"), "group": v.get("group"), "priorities": _as_tuple(v.get("priority")),
+        "tags": _as_tuple(v.get("tag")), "search": v.get("search"), "sort_key": v.get("sort"), "limit": v.get("limit"),
+    }
+    for key, value in defaults.items():
+        if not out.get(key) and value is not None:
+            out[key] = value
+    if not given.get("open_") and not given.get("closed"):
+        out["open_"], out["closed"] = bool(v.get("open")), bool(v.get("closed"))
+    return out, bool(v.get("breached"))
+
+
+def sort_keys(desk: Any, type_names: list[str]) -> list[str]:
+    """The fields a list can be sorted by: what ``itsm list`` shows and the plain fields of the types' schemas."""
+    from itsm_cli.store.cache import SUMMARY_FIELDS
+
+    keys = {f for f in SUMMARY_FIELDS if f not in _UNSORTABLE}
+    schemas = desk.schemas()
+    for name in type_names:
+        props = schemas.get(desk.config.types[name].schema, {}).get("properties") or {}
+        keys.update(k for k in props if k not in _UNSORTABLE)
+    return sorted(keys)
+
+
+def resolve_person(obj: Any, value: str) -> str:
+    """A person as a command line names one: ``me`` (the acting person), a listed e-mail or name, or an address."""
+    from itsm_cli.app import resolve_actor
+
+    if value.lower() == "me":
+        return resolve_actor(obj.actor, obj.desk)
+    config = obj.desk.config
+    person = config.person(value)
+    if person is not None:
+        return person.email
+    named = [p.email for p in config.people.values() if p.name.lower() == value.lower()]
+    if len(named) == 1:
+        return named[0]
+    if "@" not in value:
+        raise BadArgument(unknown_person(config, value) + "; a person is 'me', an e-mail address or a listed name")
+    return value
+
+
+def unknown_person(config: Any, value: str) -> str:
+    """``unknown person 'tom'; did you mean 'tom.fletcher@...'? (valid: ...)``, matching names and addresses."""
+    from itsm_cli.core.query import unknown
+
+    low = value.lower()
+    starts = [p.email for p in config.people.values()
+              if p.email.lower().startswith(low) or any(w.startswith(low) for w in p.name.lower().split())]
+    valid = [p.email for p in config.people.values()] + ["me", "none"]
+    if not starts:
+        import difflib
+
+        local = {p.email.lower().partition("@")[0]: p.email for p in config.people.values()}
+        starts = [local[m] for m in difflib.get_close_matches(low.partition("@")[0], list(local), n=1, cutoff=0.6)]
+    if len(starts) == 1:
+        return f"unknown person '{value}'; did you mean '{starts[0]}'? (valid: {', '.join(sorted(valid))})"
+    return unknown(value, valid, "person")
+
+
+def build_query(obj: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None,
+                assignee: str | None, group: str | None, priorities: tuple[str, ...], tags: tuple[str, ...],
+                open_: bool, closed: bool, search: str | None, sort_key: str | None, limit: int | None,
+                view_name: str | None = None) -> Any:
+    """The :class:`~itsm_cli.core.query.Query` the shared filter options (and ``--view``) describe, checked.
+
+    Every value is checked against the desk: an unknown state, priority,
+    service, group, person or sort key is a usage error naming the valid ones.
+    """
+    from itsm_cli.core.query import Query, check_query
+
+    desk = obj.desk
+    config = desk.config
+    given = {"type_name": type_name, "statuses": statuses, "service": service, "assignee": assignee, "group": group,
+             "priorities": priorities, "tags": tags, "open_": open_, "closed": closed, "search": search,
+             "sort_key": sort_key, "limit": limit}
+    f, breached = apply_view(config, view_name, given)
+    if f["open_"] and f["closed"]:
         raise BadArgument("--open and --closed exclude each other")
-    return Query(
-        type_name=type_name, statuses=set(statuses), service=service, assignee=assignee, group=group,
-        priorities=set(priorities), open_only=open_, closed_only=closed, search=search, sort=sort_key, limit=limit,
+    who = f["assignee"]
+    if who is not None and who != "none":
+        who = resolve_person(obj, who)
+        obj.assignee_given = f["assignee"]
+    query = Query(
+        type_name=f["type_name"], statuses=set(f["statuses"]), service=f["service"], assignee=who, group=f["group"],
+        priorities=set(f["priorities"]), tags=set(f["tags"]), open_only=f["open_"], closed_only=f["closed"],
+        search=f["search"], sort=f["sort_key"] or "id", limit=f["limit"],
     )
+    if query.type_name is not None and query.type_name not in config.types:
+        check_query(config, query, (), ())  # names the valid types
+    names = [query.type_name] if query.type_name else [t.name for t in config.types.values() if t.kind == "ticket"]
+    services = [p.rpartition("/")[2].removesuffix(".yaml") for p in desk.record_paths(("catalog",))]
+    folder = config.types[query.type_name].folder if query.type_name else "tickets"
+    query = check_query(config, query, services, sort_keys(desk, names), (folder,))
+    query.breached = breached
+    return query
+
+
+def unlisted_assignee(obj: Any, query: Any) -> None:
+    """When nothing matched an assignee no one in itsm.yaml is: say so (a typo), rather than print nothing."""
+    config = obj.desk.config
+    if not query.assignee or query.assignee == "none" or config.person(query.assignee) is not None:
+        return
+    if str(getattr(obj, "assignee_given", "")).lower() == "me":
+        raise BadArgument(f"'me' is {query.assignee}, who is not a listed person of this desk and has nothing "
+                          "assigned; act as yourself with --as EMAIL or ITSM_USER")
+    raise BadArgument(unknown_person(config, query.assignee) + "; no ticket is assigned to that address either")
 
 
 @click.command("list")
@@ -241,22 +426,45 @@ def build_query(config: Any, type_name: str | None, statuses: tuple[str, ...], s
 def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt: str, **filters: Any) -> None:
     """List records (tickets unless TYPE says otherwise), filtered, searched and sorted.
 
+    An unknown state, priority, service, group, person or sort key is refused,
+    naming the valid ones. --breached and --breaching look at open tickets
+    (add --closed for closed ones). A view saved in itsm.yaml (views:) names a
+    set of these options; options given as well override the view's.
     ``--format ids`` prints one ID a line, for ``xargs`` or an ID of ``-``.
+
+    \b
+    Examples:
+      itsm list --open --assignee me --sort priority
+      itsm list incident --status in_progress --priority P1
+      itsm list --view unassigned --service email
+      itsm list --tag outage --closed --format ids
     """
     from itsm_cli.cli.service_level_commands import sla_filter
     from itsm_cli.store.cache import find_records
 
     desk = obj.desk
     config = desk.config
-    query = build_query(config, **filters)
+    query = build_query(obj, **filters)
+    breached = breached or query.breached
     limit = query.limit
+    if (breaching or breached) and not query.closed_only:
+        query.open_only = True  # a queue of what breaches: a closed ticket's breach is history (report sla)
     if breaching or breached:
         query.limit = None  # the SLA filter runs after the query; limit what it leaves
     folders = ("tickets",) if query.type_name is None else (config.types[query.type_name].folder,)
     # Cached summaries answer the filters; whole records are parsed only for JSON and SLA clocks.
-    found = find_records(desk, query, folders, full=fmt == "json" or breaching or breached or bool(within))
+    strays: list[dict[str, Any]] | None = [] if query.open_only or query.closed_only else None
+    found = find_records(desk, query, folders, full=fmt == "json" or breaching or breached or bool(within), strays=strays)
     if breaching or breached or within:
         found = sla_filter(desk, found, breaching=breaching, within=within, breached=breached)[:limit]
+    if not found:
+        unlisted_assignee(obj, query)
+    if strays:
+        named = ", ".join(f"{r.get('id')}: '{r.get('status')}'" for r in strays[:5])
+        more = ", ..." if len(strays) > 5 else ""
+        n = len(strays)
+        click.echo(f"itsm: warning: {n} ticket{'s' if n != 1 else ''} ha{'ve' if n != 1 else 's'} an unknown status "
+                   f"({output.cell(named)}{more}), neither open nor closed; see itsm validate", err=True)
     emit_records(found, fmt)
 
 
@@ -290,7 +498,13 @@ def transition_cmd(obj: Any, record_id: str, state: str, note: str | None, sets:
 @change_options
 @click.pass_obj
 def assign_cmd(obj: Any, record_id: str, person: str | None, group: str | None, no_commit: bool, fmt: str) -> None:
-    """Assign a record to a listed agent (PERSON) and/or a --group."""
+    """Assign a record to a listed agent (PERSON, or 'me' for yourself) and/or a --group.
+
+    \b
+    Examples:
+      itsm assign INC-0042 me
+      itsm assign INC-0042 tom.fletcher@northwind.example --group service-desk
+    """
     print_change(obj.app(commit=not no_commit).assign(record_id, person, group), fmt)
 
 
@@ -330,13 +544,65 @@ def link_cmd(obj: Any, record_id: str, kind: str, other_id: str, no_commit: bool
 
 @click.command("edit")
 @click.argument("record_id", metavar="ID")
-@click.option("--set", "sets", multiple=True, required=True, metavar="FIELD=VALUE", help="Field to change (repeatable; empty value unsets).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Field to change (repeatable; empty value unsets; a list field takes a comma list).")
+@click.option("--add", "adds", multiple=True, metavar="FIELD=VALUE", help="Add VALUE to a list field (repeatable).")
+@click.option("--remove", "removes", multiple=True, metavar="FIELD=VALUE", help="Remove VALUE from a list field (repeatable).")
+@click.option("--done", multiple=True, metavar="ITEM", help="Tick a checklist item, by number (1, 2...) or text.")
+@click.option("--undone", multiple=True, metavar="ITEM", help="Untick a checklist item.")
 @time_option
 @change_options
 @click.pass_obj
-def edit_cmd(obj: Any, record_id: str, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
-    """Change fields of a record (not its identity, status, history or links)."""
-    print_change(obj.app(commit=not no_commit).edit(record_id, parse_sets(sets)), fmt)
+def edit_cmd(obj: Any, record_id: str, sets: tuple[str, ...], adds: tuple[str, ...], removes: tuple[str, ...],
+             done: tuple[str, ...], undone: tuple[str, ...], no_commit: bool, fmt: str) -> None:
+    """Change fields of a record (not its identity, status, history or links).
+
+    List fields (tags, an article's services, watchers) take --add and
+    --remove; --set replaces one with a comma list. A request's checklist
+    takes --add checklist=TEXT and --remove checklist=TEXT, and --done /
+    --undone tick an item by its number or its text (see 'itsm show').
+
+    \b
+    Examples:
+      itsm edit INC-0042 --set impact=high --add tags=printer
+      itsm edit INC-0042 --remove tags=printer --set due=2026-12-10
+      itsm edit REQ-0007 --done 1 --done "Issue a laptop"
+    """
+    if not (sets or adds or removes or done or undone):
+        raise BadArgument("nothing to edit: give --set, --add, --remove, --done or --undone")
+    app = obj.app(commit=not no_commit)
+    change = app.edit(record_id, parse_sets(sets), pairs("--add", adds), pairs("--remove", removes), done, undone)
+    print_change(change, fmt)
+
+
+def pairs(option: str, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``FIELD=VALUE`` options as (field, value) pairs, the value as typed (a tag ``yes`` stays text)."""
+    out = []
+    for pair in values:
+        name, sep, value = pair.partition("=")
+        if not sep or not FIELD_NAME.fullmatch(name) or not value:
+            raise BadArgument(f"{option} expects FIELD=VALUE with a lower-case field name, got '{pair}'")
+        out.append((name, value))
+    return tuple(out)
+
+
+@click.command("duplicate")
+@click.argument("record_id", metavar="ID")
+@click.argument("original_id", metavar="OF_ID")
+@change_options
+@click.pass_obj
+def duplicate_cmd(obj: Any, record_id: str, original_id: str, no_commit: bool, fmt: str) -> None:
+    """Close ID as a duplicate of OF_ID: link it, close it with a note, make its requester a watcher of OF_ID.
+
+    ID goes to the first closed state its workflow allows now (an incident
+    that is new: cancelled), or is resolved ("Duplicate of OF_ID") and then
+    closed. One commit for both tickets.
+
+    \b
+    Example:
+      itsm duplicate INC-0020 INC-0019
+    """
+    print_change(obj.app(commit=not no_commit).duplicate(record_id, original_id), fmt)
 
 
 @click.command("approve")
@@ -368,4 +634,4 @@ def renumber_cmd(obj: Any, record_id: str, no_commit: bool, fmt: str) -> None:
     print_change(obj.app(commit=not no_commit).renumber(record_id), fmt)
 
 
-COMMANDS = [new_cmd, show_cmd, list_cmd, transition_cmd, assign_cmd, comment_cmd, link_cmd, edit_cmd, approve_cmd, reject_cmd, renumber_cmd]
+COMMANDS = [new_cmd, show_cmd, list_cmd, transition_cmd, assign_cmd, comment_cmd, link_cmd, edit_cmd, duplicate_cmd, approve_cmd, reject_cmd, renumber_cmd]

@@ -62,7 +62,28 @@ def check_targets(config: Mapping[str, Any], service: Mapping[str, Any] | None, 
         sla_targets(config, service, priority)
         service_calendar(config, service)
     except ValueError as e:
-        raise InvalidRecord(f"SLA settings: {e}", "itsm.yaml") from None
+        line, col = _config_position(getattr(e, "where", ()))
+        raise InvalidRecord(f"SLA settings: {e}", "itsm.yaml", line, col) from None
+
+
+def _config_position(where: tuple) -> tuple[int | None, int | None]:
+    """Line and column of ``where`` (a JSON path) in the running desk's itsm.yaml; (None, None) when unknown."""
+    from itsm_cli.errors import ItsmError
+    from itsm_cli.store import yaml_io
+
+    ctx = click.get_current_context(silent=True)
+    if not where or ctx is None or ctx.find_root().obj is None:
+        return None, None
+    try:
+        desk = ctx.find_root().obj.desk
+        positions: dict = {}
+        yaml_io.load_mapping(desk.read_bytes("itsm.yaml"), "itsm.yaml", positions)
+    except ItsmError:
+        return None, None
+    path = tuple(where)
+    while path and path not in positions:
+        path = path[:-1]
+    return positions.get(path, (None, None))
 
 
 def clocks_for(ticket: Mapping[str, Any], path: str, config: Mapping[str, Any], service: Mapping[str, Any] | None,
@@ -114,11 +135,15 @@ def sla_cmd(obj: Any, record_id: str, rev: str | None, fmt: str) -> None:
                     + (f" (commit {rev})" if rev else "")),
         "",
     ]
+    from itsm_cli.core.sla import target_entry
+
+    spelled = target_entry(config, service, rec.data.get("priority")) or {}
     rows = []
     for clock in (clocks.response, clocks.resolution):
         d = clock.to_dict()
+        target = spelled.get(clock.name) if clock.target is not None else None
         rows.append({
-            "clock": clock.name, "state": clock.state, "target": format_seconds(clock.target),
+            "clock": clock.name, "state": clock.state, "target": target or format_seconds(clock.target),
             "elapsed": format_seconds(clock.elapsed), "paused": format_seconds(clock.paused),
             "remaining": format_seconds(clock.remaining), "breached": clock.breached,
             "due": d["breach_at"] or (d["stopped_at"] and f"stopped {d['stopped_at']}") or "-",
@@ -211,6 +236,13 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     if start and end and start >= end:
         raise BadArgument("--since must be before --until")
     now = parse_timestamp(now_utc())
+    from itsm_cli.core.query import choose
+
+    if service:
+        known = [p.rpartition("/")[2].removesuffix(".yaml") for p in desk.record_paths(("catalog",))]
+        service = choose(service, known, "service")
+    if group:
+        group = choose(group, desk.config.groups, "group")
     if kind == "availability":
         if group_by is not None:
             raise BadArgument("availability is one row per service: --by does not apply")

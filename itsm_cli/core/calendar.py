@@ -84,6 +84,21 @@ def _within(intervals: tuple[Interval, ...], t: int) -> int:
     return total
 
 
+class CalendarError(ValueError):
+    """A calendar of ``itsm.yaml`` that cannot be used; ``where`` is the JSON path of the culprit in the file."""
+
+    def __init__(self, message: str, where: tuple = ()):
+        super().__init__(message)
+        self.where = where
+
+
+def holiday_problem(value: object, exc: Exception) -> str:
+    """Why a holiday is not a date, with the form expected (Python's "Invalid isoformat string" says neither)."""
+    detail = str(exc)
+    what = f"not a real date ({detail})" if "range" in detail or "must be in" in detail else "not a date"
+    return f"holiday {str(value)!r} is {what}; write holidays as 'YYYY-MM-DD', e.g. '2026-12-25'"
+
+
 class Calendar:
     """A business calendar; build one with :meth:`from_config` or :func:`calendar_from_config`."""
 
@@ -128,10 +143,13 @@ class Calendar:
             if start < prev_end:
                 raise ValueError(f"calendar {name!r}: shifts overlap")
         self.shifts: tuple[tuple[int, int], ...] = tuple(shifts)  # minutes after local midnight
-        try:
-            self.holidays = frozenset(h if isinstance(h, date) else date.fromisoformat(str(h)) for h in holidays)
-        except ValueError as exc:
-            raise ValueError(f"calendar {name!r}: bad holiday date ({exc})") from exc
+        days = []
+        for i, h in enumerate(holidays):
+            try:
+                days.append(h if isinstance(h, date) else date.fromisoformat(str(h)))
+            except ValueError as exc:
+                raise CalendarError(f"calendar {name!r}: {holiday_problem(h, exc)}", ("calendars", name, "holidays", i)) from exc
+        self.holidays = frozenset(days)
         self._years: dict[int, _Year] = {}
 
     @classmethod

@@ -9,7 +9,7 @@ and the commands agree on what is legal.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from itsm_cli.core.config import Config
@@ -303,4 +303,133 @@ def relink(record: dict[str, Any], old_id: str, new_id: str) -> dict[str, Any] |
     for link in new["links"]:
         if link.get("id") == old_id:
             link["id"] = new_id
+    return new
+
+
+def list_fields(schemas: Mapping[str, Mapping[str, Any]], schema_name: str) -> set[str]:
+    """The fields of a record schema that are lists of plain strings (tags, services, watchers...).
+
+    These are the fields ``edit --add/--remove`` change and ``--set`` fills from a comma list.
+    """
+    props = (schemas.get(schema_name) or {}).get("properties") or {}
+    defs = (schemas.get("common.schema.json") or {}).get("$defs") or {}
+    out = set()
+    for name, prop in props.items():
+        if not isinstance(prop, Mapping) or prop.get("type") != "array":
+            continue
+        items = prop.get("items") or {}
+        ref = items.get("$ref") if isinstance(items, Mapping) else None
+        if isinstance(ref, str):
+            items = defs.get(ref.rpartition("/")[2]) or {}
+        if isinstance(items, Mapping) and items.get("type") == "string":
+            out.add(name)
+    return out
+
+
+def split_list(value: Any) -> list[str] | None:
+    """``--set tags=printer,outage`` as a list (``None`` and "" unset the field)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return list(dict.fromkeys(v.strip() for v in str(value).split(",") if v.strip()))
+
+
+def edit_lists(
+    record: Mapping[str, Any],
+    fields: set[str],
+    add: Sequence[tuple[str, str]],
+    remove: Sequence[tuple[str, str]],
+) -> dict[str, Any]:
+    """The new values of list fields after ``--add F=V`` / ``--remove F=V`` (``None``: the list became empty).
+
+    ``checklist`` adds and removes items by their text; the other fields must
+    be in ``fields`` (lists of strings). Adding what is there, or removing what
+    is not, is refused: the person meant something else.
+    """
+    out: dict[str, Any] = {}
+    for verb, pairs in (("add", add), ("remove", remove)):
+        for name, value in pairs:
+            if name == "checklist":
+                items = [dict(i) for i in (out[name] or [] if name in out else record.get(name) or []) if isinstance(i, Mapping)]
+                texts = [str(i.get("item")) for i in items]
+                if verb == "add":
+                    if value in texts:
+                        raise Refused(f"{record.get('id')}: the checklist already has '{value}'")
+                    items.append({"item": value})
+                else:
+                    items.pop(_checklist_index(record, items, value))
+                out[name] = items or None
+                continue
+            if name not in fields:
+                listed = ", ".join(sorted(fields | {"checklist"}))
+                raise BadArgument(f"--{verb} {name}: '{name}' is not a list field of this record (list fields: {listed})")
+            current = list(out[name] or []) if name in out else list(record.get(name) or [])
+            if verb == "add":
+                if value in current:
+                    raise Refused(f"{record.get('id')}: {name} already has '{value}'")
+                current.append(value)
+            else:
+                if value not in current:
+                    have = ", ".join(map(str, current)) or "nothing"
+                    raise Refused(f"{record.get('id')}: {name} has no '{value}' (it has {have})")
+                current.remove(value)
+            out[name] = current or None
+    return out
+
+
+def _checklist_index(record: Mapping[str, Any], items: list[dict[str, Any]], which: str) -> int:
+    """The position of a checklist item named by its number (1, 2, ...) or its text (case-insensitive)."""
+    if which.isdigit() and 1 <= int(which) <= len(items):
+        return int(which) - 1
+    for i, item in enumerate(items):
+        if str(item.get("item", "")).lower() == which.lower():
+            return i
+    listed = "; ".join(f"{n}. {i.get('item')}" for n, i in enumerate(items, 1)) or "it is empty"
+    raise Refused(f"{record.get('id')}: no checklist item '{which}' ({listed})")
+
+
+def tick(record: Mapping[str, Any], done: Sequence[str], undone: Sequence[str]) -> list[dict[str, Any]] | None:
+    """The checklist with items (by number or text) marked done or not done; None when nothing is asked."""
+    if not done and not undone:
+        return None
+    items = [dict(i) for i in record.get("checklist") or [] if isinstance(i, Mapping)]
+    for which, state in [(w, True) for w in done] + [(w, False) for w in undone]:
+        i = _checklist_index(record, items, which)
+        if state:
+            items[i]["done"] = True
+        else:
+            items[i].pop("done", None)
+    return items
+
+
+def close_as_duplicate(
+    config: Config,
+    record: dict[str, Any],
+    original: str,
+    actor: str,
+    now: str,
+    policy: ApprovalPolicy | None,
+) -> dict[str, Any]:
+    """Link the record ``duplicate-of`` ``original`` and close it, by the moves its workflow allows.
+
+    The closing state is the first state of category ``closed`` reachable now
+    (``cancelled`` from ``new``); else the record is first resolved (its
+    resolution saying whose duplicate it is) and then closed. Each move carries
+    the note "Duplicate of ORIGINAL".
+    """
+    note = f"Duplicate of {original}"
+    new = link(config, record, "duplicate-of", original, actor, now, policy)
+    for _ in range(3):  # at most: resolved, then closed
+        position = position_of(config, new, policy)
+        if config.is_closed(new["type"], str(position.state)):
+            return new
+        legal = position.legal_targets(actor)
+        closing = [s for s in legal if config.category(new["type"], s) == "closed"]
+        resolving = [s for s in legal if config.category(new["type"], s) == "resolved"]
+        to = (closing or resolving or [None])[0]
+        if to is None:
+            raise Refused(f"{record['id']}: no move to a closed state is open to you from '{position.state}'")
+        fields = {m: note for m in missing_required(config, new, to)}
+        new = transition(config, new, to, actor, now, policy, note, fields)
     return new

@@ -165,6 +165,18 @@ def _where(path: Any) -> str:
     return out
 
 
+# The patterns of common.schema.json in words, for a desk whose schemas predate their x-pattern-help:
+# a person is told what to type, never shown a regular expression.
+PATTERN_WORDS = {
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?Z$":
+        "an ISO 8601 UTC time such as '2026-12-10T17:00:00Z', quoted",
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "a date such as '2026-12-10', quoted",
+    "^[a-z0-9][a-z0-9-]{0,62}$": "lower-case letters, digits and hyphens, e.g. 'vpn' or 'email-relay'",
+    "^[A-Z]{2,5}-[0-9]{1,9}$": "an ID such as 'INC-0042'",
+    "^[0-9]+(\\.[0-9]+)?[mhd]$": "a duration such as '30m', '4h' or '3d'",
+}
+
+
 def _message(error: Any) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field")
@@ -172,6 +184,9 @@ def _message(error: Any) -> str:
         return error.message.replace("is a required property", "is required")
     if error.validator == "pattern":
         field = _where(error.path) if error.path else "value"
+        words = error.schema.get("x-pattern-help") or PATTERN_WORDS.get(error.validator_value)
+        if words:
+            return f"{field}: {error.instance!r} is not {words}"
         return f"{field}: {error.instance!r} does not have the expected form ({error.schema.get('description') or error.validator_value})"
     if error.validator == "const" and error.path:
         return f"{_where(error.path)}: must be {error.validator_value!r}, not {error.instance!r}"

@@ -99,14 +99,12 @@ class SlaTargets(NamedTuple):
     calendar: Calendar
 
 
-def sla_targets(
+def target_entry(
     config: Mapping[str, Any], service: Mapping[str, Any] | None, priority: str | None
-) -> SlaTargets | None:
-    """(response_s, resolution_s, calendar) for a priority, or None when no target applies.
+) -> Mapping[str, Any] | None:
+    """The targets for a priority as ``itsm.yaml`` or the service spell them (``{response: 2h, resolution: 3d}``).
 
-    The service's own ``sla_targets`` win; otherwise its ``sla`` profile, otherwise
-    ``sla.default_profile``. Durations in ``d`` are working days of the calendar.
-    Raises ValueError for an unknown profile or calendar, or a bad duration.
+    People read "3d" (three working days), not the "24h 00m" of business time it counts.
     """
     if not priority:
         return None
@@ -123,6 +121,21 @@ def sla_targets(
         table = profiles[profile]
     entry = (table or {}).get(priority)
     if not entry or not (entry.get("response") or entry.get("resolution")):
+        return None
+    return entry
+
+
+def sla_targets(
+    config: Mapping[str, Any], service: Mapping[str, Any] | None, priority: str | None
+) -> SlaTargets | None:
+    """(response_s, resolution_s, calendar) for a priority, or None when no target applies.
+
+    The service's own ``sla_targets`` win; otherwise its ``sla`` profile, otherwise
+    ``sla.default_profile``. Durations in ``d`` are working days of the calendar.
+    Raises ValueError for an unknown profile or calendar, or a bad duration.
+    """
+    entry = target_entry(config, service, priority)
+    if entry is None:
         return None
     calendar = service_calendar(config, service)
     response = parse_duration(entry["response"], calendar) if entry.get("response") else None

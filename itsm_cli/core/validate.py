@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 from itsm_cli.core import ids
+from itsm_cli.core.calendar import holiday_problem
 from itsm_cli.core.config import Config
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.workflow import (
@@ -139,6 +141,11 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
     for cid, cal in data["calendars"].items():
         if not _valid_timezone(cal["timezone"]):
             out.append((("calendars", cid, "timezone"), f"unknown time zone '{cal['timezone']}'"))
+        for i, day in enumerate(cal.get("holidays") or []):
+            try:
+                date.fromisoformat(str(day))
+            except ValueError as exc:
+                out.append((("calendars", cid, "holidays", i), holiday_problem(day, exc)))
     for wname, wf in workflows.items():
         marked = [s for s, d in wf["states"].items() if d.get("implementation")]
         if "implementer" in wf.get("segregation", []) and not marked:
@@ -263,6 +270,11 @@ def _check_references(
         c.add(record, ("offering",), f"service '{service_id}' has no offering '{offering}'", "reference")
     if offering is not None and service_id is None:
         c.add(record, ("offering",), "an offering needs a service", "reference")
+    if offering is not None and service_id in services:
+        form = data.get("form")
+        for fid, label in missing_form_fields(find_offering(services[service_id], offering), form):
+            c.add(record, ("form",) if isinstance(form, dict) else ("offering",),
+                  f"offering '{offering}' of service '{service_id}' needs form field '{fid}' ({label})", "required")
     assignee = data.get("assignee")
     if assignee is not None and not config.has_role(assignee, "agent"):
         c.add(record, ("assignee",), f"assignee {assignee} is not a listed agent", "reference")
@@ -365,3 +377,13 @@ def dependency_cycles(services: dict[str, dict[str, Any]]) -> list[list[str]]:
         if sid not in colour:
             visit(sid)
     return cycles
+
+
+def missing_form_fields(offering: dict[str, Any] | None, form: Any) -> list[tuple[str, str]]:
+    """(id, label) of the offering's required form fields that ``form`` leaves out or empty."""
+    answers = form if isinstance(form, dict) else {}
+    out = []
+    for field in (offering or {}).get("form") or []:
+        if isinstance(field, dict) and field.get("required") and answers.get(field.get("id")) in (None, ""):
+            out.append((str(field.get("id")), str(field.get("label") or field.get("id"))))
+    return out

@@ -783,7 +783,8 @@ class _Probe(dict):
         return super().__contains__(name)
 
 
-def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False) -> list[dict[str, Any]]:
+def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False,
+                 strays: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """What ``itsm list`` prints: the records ``query`` selects, filtered, sorted and limited.
 
     Answers from cached summaries; returns summary dicts (every field
@@ -791,6 +792,10 @@ def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), f
     field outside :data:`SUMMARY_FIELDS`, the whole records, parsing only those
     that match. Same records, same order as
     ``run_query(config, (r.data for r in desk.records(folders)), query)``.
+    ``strays``, when given, receives the summary of every record (of the
+    query's type, if it names one) whose status is no state of its type: what
+    ``--open``/``--closed`` leave out and ``itsm list`` warns about, found in
+    the same pass.
     """
     from dataclasses import replace
 
@@ -804,6 +809,21 @@ def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), f
     fields = SUMMARY_FIELDS
     paths, table, hits = _table(desk, folders, words)
     rows = [(rel, row, None) for rel, row, hit in zip(paths, table, hits) if row is not None and hit]
+    if strays is not None:
+        at_type, at_status = fields.index("type"), fields.index("status")
+        unknown: dict[tuple, bool] = {}  # per distinct (type, status): a handful, whatever the desk's size
+        for row in table:
+            if row is None:
+                continue
+            key = (row[at_type], row[at_status])
+            verdict = unknown.get(key)
+            if verdict is None:
+                name = key[0]
+                verdict = unknown[key] = (isinstance(name, str) and name in config.types
+                                          and name == (query.type_name or name)
+                                          and config.category(name, str(key[1])) is None)
+            if verdict:
+                strays.append(dict(zip(fields, row)))
     # Rows alike in the fields matches() reads are selected alike: ask once per distinct combination,
     # unless matches() turns out to read anything else (then every row is asked).
     project = operator.itemgetter(*(fields.index(f) for f in _FILTER_FIELDS))

@@ -23,6 +23,7 @@ Fast on big desks, with the same problems in the same order as a plain run:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -354,6 +355,11 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
                 section.put(rel, key, (pf, vr if key is not None else None))
 
     # 3. Problems: per file, then the rules that span files.
+    # A service file that does not load is reported once, as the cause: what records that use it would
+    # say about it ("unknown service 'vpn'", an approval its offering no longer shows) is left out.
+    broken = {rel.rpartition("/")[2].removesuffix(".yaml"): rel for rel in catalog
+              if facts.get(rel, ("",))[0] in ("E", "X")}
+    waiting: dict[str, int] = {}
     in_scope: list[tuple[str, str]] = []
     for rel in targets:
         pf, vr = outcomes[rel]
@@ -361,7 +367,16 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
             result.problems.append(Problem(pf[1], pf[2], pf[3], pf[4], "yaml"))
             continue
         in_scope.append((rel, pf[1]))
-        result.problems.extend(Problem(*p) for p in vr[0])  # type: ignore[index]
+        found = [Problem(*p) for p in vr[0]]  # type: ignore[index]
+        if broken:
+            found = _without_cascade(found, broken, [sid for sid, _ in vr[2]], waiting)  # type: ignore[index]
+        result.problems.extend(found)
+    for sid, count in waiting.items():
+        for i, problem in enumerate(result.problems):
+            if problem.path == broken[sid]:
+                note = f" ({count} record{'s' if count != 1 else ''} using service '{sid}' not checked against it until it loads)"
+                result.problems[i] = Problem(problem.path, problem.line, problem.col, problem.message + note, problem.rule)
+                break
     seen: dict[str, str] = {}
     for rel, rid in in_scope:
         upper = rid.upper()
@@ -385,4 +400,22 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
             memo_section.put("*", memo_key, tuple((p.path, p.line, p.col, p.message, p.rule) for p in result.problems))
             memo_section.save(["*"])
     return result
+
+
+# What a record's check says about the services it uses (a reference, its offering's approval or form).
+_SERVICE_RULES = frozenset({"reference", "workflow", "approval", "required", "offering", "service"})
+_UNKNOWN_SERVICE = re.compile(r"unknown service '([^']+)'")
+
+
+def _without_cascade(found: list[Problem], broken: dict[str, str], used: list[str], waiting: dict[str, int]) -> list[Problem]:
+    """``found`` without what follows from a service file that does not load (counted in ``waiting``)."""
+    uses = {sid for sid in used if sid in broken}
+    uses.update(m.group(1) for p in found if (m := _UNKNOWN_SERVICE.search(p.message)) and m.group(1) in broken)
+    for sid in uses:
+        waiting[sid] = waiting.get(sid, 0) + 1
+    if not uses:
+        return found
+    named = [f"'{sid}'" for sid in uses]
+    return [p for p in found if p.rule not in _SERVICE_RULES
+            or (p.rule == "reference" and not any(n in p.message for n in named))]
 

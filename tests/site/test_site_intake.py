@@ -26,8 +26,11 @@ def event(body: str, *, title: str = "[Request]: A shared mailbox for events", a
 
 def form_body(service: str = "email", offering: str = "shared-mailbox", email: str = "_No response_",
               details: str = "Please create events@ for the events team.", extra: str = "") -> str:
+    # The issue form asks for the offering's required fields (GitHub refuses the issue without them).
+    required = ("\n### Address wanted\n\nevents\n\n### Who needs access (e-mails)\n\nops@acme.example\n"
+                if offering == "shared-mailbox" and "### Address wanted" not in details + extra else "")
     return (f"### Service\n\n{service}\n\n### Offering\n\n{offering}\n\n### E-mail\n\n{email}\n\n"
-            f"### Details\n\n{details}\n{extra}")
+            f"### Details\n\n{details}\n{extra}{required}")
 
 
 def write(tmp_path: Path, payload: object) -> Path:
