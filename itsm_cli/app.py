@@ -24,6 +24,10 @@ from itsm_cli.store import transaction
 from itsm_cli.store.desk import Desk, Record
 from itsm_cli.store.gitstore import Git
 
+# Fields that hold one person, and lists of people: where `me` names the acting person.
+PERSON_FIELDS = frozenset({"assignee", "requester", "requester_override", "owner"})
+PERSON_LISTS = frozenset({"watchers"})
+
 
 class BulkRefused(Refused):
     """Some of the records an ID of ``-`` named cannot be changed: one line per refusal, nothing written."""
@@ -288,7 +292,7 @@ class App:
         rtype = self.config.record_type(type_name)
         if rtype.kind == "service":
             raise BadArgument("services are catalog entries: start one with 'itsm service new ID --name NAME'")
-        fields = self.as_lists(type_name, fields)
+        fields = self.as_lists(type_name, self.me_is_the_actor(fields))
         if template or fields.get("offering"):
             from itsm_cli.core.rules import apply_template
 
@@ -372,6 +376,11 @@ class App:
             lambda rec, pol: records.transition(self.config, rec.data, to, self.actor, self.now, pol, note, fields),
         )
 
+    def me_is_the_actor(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` with ``me`` in a person field (assignee, requester, owner) read as the acting person."""
+        return {k: self.actor if k in PERSON_FIELDS and isinstance(v, str) and v.lower() == "me" else v
+                for k, v in fields.items()}
+
     def assign(self, record_id: str, person: str | None, group: str | None) -> Change:
         """Assign a record to a person (``me``: the acting person) and/or group."""
         if person is not None and person.lower() == "me":
@@ -426,6 +435,11 @@ class App:
     def edit(self, record_id: str, fields: dict[str, Any], add: tuple[tuple[str, str], ...] = (),
              remove: tuple[tuple[str, str], ...] = (), done: tuple[str, ...] = (), undone: tuple[str, ...] = ()) -> Change:
         """Edit fields of a record: set them, add to or remove from list fields, tick checklist items."""
+
+        fields = self.me_is_the_actor(fields)
+        add = tuple((name, self.actor if name in PERSON_LISTS and value.lower() == "me" else value) for name, value in add)
+        remove = tuple((name, self.actor if name in PERSON_LISTS and value.lower() == "me" else value)
+                       for name, value in remove)
 
         def op(rec: Record, pol: ApprovalPolicy | None) -> dict[str, Any]:
             changes = self.as_lists(rec.type_name, fields)

@@ -326,3 +326,14 @@ def test_an_sla_target_reads_as_the_desk_wrote_it(desk: Path) -> None:
     assert r.exit_code == 0, r.stderr
     resolution = next(t for t in r.stdout.splitlines() if t.startswith("resolution"))
     assert resolution.split()[2] == "3d"  # not "24h 00m"
+
+
+def test_me_is_the_acting_person_in_set_requester_and_watcher_values(desk: Path) -> None:
+    r = run("--as", ANN, "new", "incident", "--title", "For me", "--requester", "me", "--set", "assignee=me")
+    assert r.exit_code == 0, r.stderr
+    new_id = r.stdout.strip()
+    data = load_ticket(desk, new_id)
+    assert data["requester"] == ANN and data["assignee"] == ANN
+    assert run("--as", BOB, "edit", new_id, "--set", "assignee=me", "--add", "watchers=me").exit_code == 0
+    data = load_ticket(desk, new_id)
+    assert data["assignee"] == BOB and data["watchers"] == [BOB]

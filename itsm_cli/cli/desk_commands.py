@@ -164,7 +164,10 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
         for p in result.problems:
             click.echo(str(p))
         for w in warnings:
-            click.echo(one_line(f"{w.path}:{w.line}:{w.col}: warning: {w.message}"))
+            if w.rule == "public-pages":  # about the desk's publishing, not a file to fix: said, not listed
+                click.echo(f"itsm: warning: {one_line(w.message)}", err=True)
+            else:
+                click.echo(one_line(f"{w.path}:{w.line}:{w.col}: warning: {w.message}"))
     n = len(result.problems)
     summary = f"{result.files} file(s) checked, {n} problem(s)" if n else f"{result.files} file(s) checked, all valid"
     if warnings:
