@@ -7,8 +7,13 @@ Every string in :data:`SECRETS` is somewhere in it and must never reach the site
 
 from __future__ import annotations
 
+import contextlib
 import html
+import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -351,3 +356,27 @@ class BuiltSite:
 
     desk: Path
     out: Path
+
+
+@contextlib.contextmanager
+def http_server(root: Path) -> Iterator[str]:
+    """``python -m http.server`` on a free port of 127.0.0.1 serving ``root``; yields the base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("http.server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -8,17 +8,13 @@ Set ``ITSM_SCREENSHOT=1`` to refresh ``docs/screenshot-catalog.png`` from the de
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sitefixtures import BuiltSite, itsm
+from sitefixtures import BuiltSite, http_server, itsm
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -38,28 +34,6 @@ def axe_script() -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-@contextlib.contextmanager
-def http_server(root: Path) -> Iterator[str]:
-    """``python -m http.server`` on a free port of 127.0.0.1 serving ``root``; yields the base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + WAIT
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("http.server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=WAIT)
 
 
 @pytest.fixture

@@ -17,22 +17,17 @@ Friday: (28,800 - 4,500) / 28,800 = 84.375 %.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from desk_testing import save_ticket
-from sitefixtures import ASSIGNEE, NOW, html_files, itsm, read
+from sitefixtures import ASSIGNEE, NOW, html_files, http_server, itsm, read
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 PRINTING_PCT = 100 * (1_814_400 - 6_300) / 1_814_400
@@ -259,25 +254,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
-@contextlib.contextmanager
-def _served(root: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
-                             str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("http.server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture
@@ -306,7 +282,7 @@ def test_status_in_the_browser(status_site: tuple[Path, Path, dict], chromium: o
 
     _, out, ids = status_site
     d = chromium
-    with _served(out) as base:
+    with http_server(out) as base:
         for page in ("", "kb/KB-0001/", "services/vpn/"):
             d.get(base + page)
             banner = d.find_element(By.CSS_SELECTOR, "aside.itsm-banner")
