@@ -810,20 +810,15 @@ def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), f
     paths, table, hits = _table(desk, folders, words)
     rows = [(rel, row, None) for rel, row, hit in zip(paths, table, hits) if row is not None and hit]
     if strays is not None:
-        at_type, at_status = fields.index("type"), fields.index("status")
-        unknown: dict[tuple, bool] = {}  # per distinct (type, status): a handful, whatever the desk's size
-        for row in table:
-            if row is None:
-                continue
-            key = (row[at_type], row[at_status])
-            verdict = unknown.get(key)
-            if verdict is None:
-                name = key[0]
-                verdict = unknown[key] = (isinstance(name, str) and name in config.types
-                                          and name == (query.type_name or name)
-                                          and config.category(name, str(key[1])) is None)
-            if verdict:
-                strays.append(dict(zip(fields, row)))
+        # The distinct (type, status) pairs are a handful whatever the desk's size: judge those, and walk
+        # the rows again only when one of them is no state of its type (a C-level pass, not a Python loop).
+        type_status = operator.itemgetter(fields.index("type"), fields.index("status"))
+        present = [row for row in table if row is not None]
+        unknown = {key for key in set(map(type_status, present))
+                   if isinstance(key[0], str) and key[0] in config.types and key[0] == (query.type_name or key[0])
+                   and config.category(key[0], str(key[1])) is None}
+        if unknown:
+            strays.extend(dict(zip(fields, row)) for row in present if type_status(row) in unknown)
     # Rows alike in the fields matches() reads are selected alike: ask once per distinct combination,
     # unless matches() turns out to read anything else (then every row is asked).
     project = operator.itemgetter(*(fields.index(f) for f in _FILTER_FIELDS))
