@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sitefixtures import BuiltSite, http_server, itsm
+from sitefixtures import CHROMEDRIVER, CHROMIUM, BuiltSite, headless_chromium, http_server, itsm
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 20
 
 pytestmark = pytest.mark.browser
@@ -39,20 +37,8 @@ def axe_script() -> Path | None:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
     """A headless Chromium driven by selenium (no network beyond localhost, a throw-away profile)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_script_timeout(60)
-    try:
+    with headless_chromium(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _wait(driver: object, condition: object) -> object:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from desk_testing import save_ticket
-from sitefixtures import ASSIGNEE, NOW, html_files, http_server, itsm, read
+from sitefixtures import ASSIGNEE, CHROMEDRIVER, CHROMIUM, NOW, headless_chromium, html_files, http_server, itsm, read
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 PRINTING_PCT = 100 * (1_814_400 - 6_300) / 1_814_400
@@ -250,30 +250,14 @@ def test_report_availability_refuses_what_it_cannot_do(status_site: tuple[Path, 
 
 # -- a real browser ----------------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[object]:
     """Headless Chromium through selenium (as tests/site/test_site_browser.py starts it)."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()) and not os.environ.get("CI"):
         pytest.skip("chromium and chromium-driver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
+    with headless_chromium(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.mark.browser
