@@ -376,15 +376,17 @@ class App:
             lambda rec, pol: records.transition(self.config, rec.data, to, self.actor, self.now, pol, note, fields),
         )
 
+    def me(self, value: Any) -> Any:
+        """``value``, or the acting person when it is ``me`` (in any case)."""
+        return self.actor if isinstance(value, str) and value.lower() == "me" else value
+
     def me_is_the_actor(self, fields: dict[str, Any]) -> dict[str, Any]:
         """``fields`` with ``me`` in a person field (assignee, requester, owner) read as the acting person."""
-        return {k: self.actor if k in PERSON_FIELDS and isinstance(v, str) and v.lower() == "me" else v
-                for k, v in fields.items()}
+        return {k: self.me(v) if k in PERSON_FIELDS else v for k, v in fields.items()}
 
     def assign(self, record_id: str, person: str | None, group: str | None) -> Change:
         """Assign a record to a person (``me``: the acting person) and/or group."""
-        if person is not None and person.lower() == "me":
-            person = self.actor
+        person = self.me(person)
         return self._change(
             record_id, "assign",
             lambda d: "assign " + " ".join(x for x in (person, f"group {group}" if group else None) if x),
@@ -422,7 +424,7 @@ class App:
     def list_fields(self, type_name: str) -> set[str]:
         """The list-of-strings fields of a type (what ``--add``/``--remove`` and comma lists apply to)."""
         rtype = self.config.types.get(type_name)
-        return records.list_fields(self.desk.schemas(), rtype.schema) if rtype else set()
+        return records.list_fields(self.schema_set().schemas, rtype.schema) if rtype else set()
 
     def as_lists(self, type_name: str, fields: dict[str, Any]) -> dict[str, Any]:
         """``fields`` with a text value of a list field read as a comma list (``--set tags=printer,vpn``)."""
@@ -437,9 +439,8 @@ class App:
         """Edit fields of a record: set them, add to or remove from list fields, tick checklist items."""
 
         fields = self.me_is_the_actor(fields)
-        add = tuple((name, self.actor if name in PERSON_LISTS and value.lower() == "me" else value) for name, value in add)
-        remove = tuple((name, self.actor if name in PERSON_LISTS and value.lower() == "me" else value)
-                       for name, value in remove)
+        add = tuple((name, self.me(value) if name in PERSON_LISTS else value) for name, value in add)
+        remove = tuple((name, self.me(value) if name in PERSON_LISTS else value) for name, value in remove)
 
         def op(rec: Record, pol: ApprovalPolicy | None) -> dict[str, Any]:
             changes = self.as_lists(rec.type_name, fields)

@@ -54,7 +54,7 @@ def _add_to_config(app: App, key: str, item: dict[str, Any], summary: str, actio
 def add_person(app: App, email: str, name: str, roles: list[str], groups: list[str]) -> str | None:
     """List a person in itsm.yaml (``people:``) with roles and groups; returns the commit."""
     config = app.config
-    address = resolve_person(config, email, app.actor) if email != "me" else app.actor
+    address = resolve_person(config, email, app.actor)  # ('me' is the acting person)
     if config.person(address) is not None:
         raise Refused(f"{address} is already listed (as {config.display_name(address)}); edit itsm.yaml to change them")
     for role in roles:
