@@ -179,21 +179,21 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
 
 def _pages_warnings(desk: Any, rels: list[str] | None) -> list[Any]:
     """The internal-site-on-public-Pages warning as a validate warning, at the publish workflow's deploy step."""
-    from itsm_cli.core.publishing import PUBLISH_WORKFLOW
+    from itsm_cli.core.publishing import PUBLISH_WORKFLOW, pages_warning, site_settings
     from itsm_cli.core.validate import Problem
-    from itsm_cli.site.build import pages_warning_for
 
     if rels is not None and PUBLISH_WORKFLOW not in rels and "itsm.yaml" not in rels:
         return []
-    warning = pages_warning_for(desk)
+    workflow = desk.root / PUBLISH_WORKFLOW
+    try:
+        text = workflow.read_text(encoding="utf-8") if workflow.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    warning = pages_warning(site_settings(desk.config.data), text)
     if not warning:
         return []
-    try:
-        text = (desk.root / PUBLISH_WORKFLOW).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    at = text.find("deploy-pages")
-    line = text[:at].count("\n") + 1 if at >= 0 else 1
+    at = (text or "").find("deploy-pages")
+    line = (text or "")[:at].count("\n") + 1 if at >= 0 else 1
     return [Problem(PUBLISH_WORKFLOW, line, 1, warning, "public-pages")]
 
 

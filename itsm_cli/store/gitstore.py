@@ -362,8 +362,8 @@ class Git:
                  "--show-object-format"]
         code, out, err = self.run_status(*asked, *(["--symbolic-full-name", "HEAD"] if with_branch else []))
         if code != 0 and with_branch:  # no commit yet: HEAD names no object, so ask without it
-            return self._read_locations() or (None if self.run("symbolic-ref", "-q", "HEAD", check=False).strip()
-                                              else "HEAD")
+            self._read_locations()
+            return None if self.run("symbolic-ref", "-q", "HEAD", check=False).strip() else "HEAD"
         if code != 0:
             raise EnvironmentProblem(f"git rev-parse failed: {_detail(err, code)}")
         lines = out.decode("utf-8", "surrogateescape").split("\n")
