@@ -44,25 +44,25 @@ def test_every_listed_command_loads() -> None:
         assert command is not None and command.name == name
 
 
-def test_a_command_imports_only_its_own_module() -> None:
+def _run_and_list_command_modules(*argv: str) -> tuple[str, str]:
+    """Run ``itsm ARGV`` in a fresh interpreter: (what it printed, the command modules it had imported by the end)."""
     code = (
         "import sys; from itsm_cli.cli import main\n"
-        "sys.argv = ['itsm', 'show', '--help']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.endswith('_commands')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "['itsm_cli.cli.record_commands']"
-
-
-def test_top_level_help_lists_every_command_without_importing_them() -> None:
-    code = (
-        "import sys; from itsm_cli.cli import main\n"
-        "sys.argv = ['itsm', '--help']\n"
+        f"sys.argv = ['itsm', *{list(argv)!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in sys.modules if m.endswith('_commands')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "LOADED []"
+    printed, _, loaded = out.rpartition("LOADED ")
+    return printed, loaded.strip()
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    assert _run_and_list_command_modules("show", "--help")[1] == "['itsm_cli.cli.record_commands']"
+
+
+def test_top_level_help_lists_every_command_without_importing_them() -> None:
+    out, loaded = _run_and_list_command_modules("--help")
+    assert loaded == "[]"
     for name in COMMAND_TABLE:
         assert f"\n  {name} " in out, name
