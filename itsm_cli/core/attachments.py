@@ -8,8 +8,6 @@ itself, or carry terminal escapes. Nothing here touches the file system.
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
@@ -69,6 +67,8 @@ def unique_name(name: str, taken: Collection[str]) -> str:
 
 def content_type(name: str, declared: str | None = None) -> str:
     """The MIME type by the file's extension, else what the sender declared, else ``application/octet-stream``."""
+    import mimetypes  # here, not at the top: `itsm show` lists attachments and needs none of it (8 ms)
+
     guessed = mimetypes.guess_type(name, strict=False)[0]
     return guessed or declared or "application/octet-stream"
 
@@ -84,6 +84,8 @@ def check_size(config: Config, name: str, size: int) -> None:
 def attach(config: Config, record: dict[str, Any], files: list[tuple[str, bytes, str]], actor: str, now: str,
            policy: ApprovalPolicy | None, note: str | None = None) -> dict[str, Any]:
     """One ``attach`` entry per file (``(stored name, bytes, content type)``): name, type, size and SHA-256."""
+    import hashlib
+
     new = record
     for name, data, ctype in files:
         check_size(config, name, len(data))
