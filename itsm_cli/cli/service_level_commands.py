@@ -37,6 +37,14 @@ REPORT_HEADERS = {
 }
 
 
+# Reports of their own module, imported only when asked for: kind -> "module:function".
+# The function is called as fn(obj, kind=..., since=..., until=..., service=..., group=...,
+# group_by=..., fmt=..., out=...) with --service and --group already checked, and prints
+# its own output. One line here per report; the report's module owns its columns.
+FURTHER_REPORTS: dict[str, str] = {
+}
+
+
 def format_seconds(seconds: float | None) -> str:
     """Business seconds for people: ``1h 30m``, ``45m 10s``, ``-2h 05m`` when overdue, ``-`` for none."""
     if seconds is None:
@@ -194,7 +202,7 @@ AVAILABILITY_HEADERS = ("SERVICE", "TARGET %", "AVAILABLE %", "MET", "AGREED H",
 
 
 @click.command("report")
-@click.argument("kind", type=click.Choice([*REPORT_COLUMNS, "availability"]))
+@click.argument("kind", type=click.Choice([*REPORT_COLUMNS, "availability", *FURTHER_REPORTS]))
 @click.option("--since", metavar="TIME", help="Start of the period (ISO date or time; inclusive).")
 @click.option("--until", metavar="TIME", help="End of the period (exclusive); for backlog, the moment to look at.")
 @click.option("--service", help="Only tickets of this service.")
@@ -202,10 +210,12 @@ AVAILABILITY_HEADERS = ("SERVICE", "TARGET %", "AVAILABLE %", "MET", "AGREED H",
 @click.option("--by", "group_by", type=click.Choice(["service", "priority", "group", "type", "month", "person", "ticket"]),
               default=None, help="One row per value of this (default: service; for time: person). "
                                  "person and ticket go with time and csat.")
-@format_option("table", "json", "csv")
+@click.option("--out", "out", metavar="FILE", default=None,
+              help="Write the report to FILE instead of standard output (reports that write a document).")
+@format_option("table", "json", "csv", "markdown")
 @click.pass_obj
 def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, service: str | None, group: str | None,
-               group_by: str, fmt: str) -> None:
+               group_by: str, out: str | None, fmt: str) -> None:
     """Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing),
     time (time spent, from --time), csat (requesters' ratings, from itsm rate), availability.
 
@@ -243,6 +253,17 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
         service = choose(service, known, "service")
     if group:
         group = choose(group, desk.config.groups, "group")
+    if kind in FURTHER_REPORTS:
+        import importlib
+
+        module, _, name = FURTHER_REPORTS[kind].partition(":")
+        getattr(importlib.import_module(module), name)(
+            obj, kind=kind, since=start, until=end, service=service, group=group, group_by=group_by, fmt=fmt, out=out)
+        return
+    if out is not None:
+        raise BadArgument(f"report {kind} prints to standard output: --out goes with reports that write a document")
+    if fmt == "markdown":
+        raise BadArgument(f"report {kind} is a table: --format table, json or csv")
     if kind == "availability":
         if group_by is not None:
             raise BadArgument("availability is one row per service: --by does not apply")
