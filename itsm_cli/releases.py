@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from itsm_cli.app import App, Change
-from itsm_cli.core import records
 from itsm_cli.core import releases as rules
 from itsm_cli.core.validate import Problem
 from itsm_cli.errors import BadArgument, ItsmError, Refused
 from itsm_cli.store.desk import Desk
 from itsm_cli.store.gitstore import Git
+
+if TYPE_CHECKING:  # the App is needed by implement only; validate imports this module too
+    from itsm_cli.app import App, Change
 
 
 class Repositories:
@@ -63,6 +64,8 @@ def implement(app: App, record_id: str, kind: str, value: str, repo: str | None,
     Where the repository is at hand the commit or tag must exist (a commit is
     stored by its full ID); elsewhere it is recorded as given.
     """
+    from itsm_cli.core import records
+
     try:
         ref = rules.make_reference(kind, value, repo, release)
     except ValueError as e:
@@ -83,9 +86,8 @@ def implement(app: App, record_id: str, kind: str, value: str, repo: str | None,
         raise Refused(f"tag {value} does not exist in {where}")
 
     def op(rec: Any, pol: Any) -> dict[str, Any]:
-        schema = app.schema_set()
         rtype = app.config.types.get(rec.type_name)
-        if rtype is None or "implemented_by" not in _properties(schema, rtype.schema):
+        if rtype is None or "implemented_by" not in _properties(app.schema_set().schemas, rtype.schema):
             raise Refused(f"{rec.id} is a {rec.type_name}: only changes record what implemented them")
         current = [dict(r) for r in rec.data.get("implemented_by") or [] if isinstance(r, Mapping)]
         if any(rules.same_work(r, ref) for r in current):
@@ -96,16 +98,15 @@ def implement(app: App, record_id: str, kind: str, value: str, repo: str | None,
     return app._change(record_id, "implement", lambda d: f"implemented by {rules.describe(ref)}", op)
 
 
-def _properties(schemas: Any, name: str) -> Mapping[str, Any]:
-    return ((schemas.schemas.get(name) if hasattr(schemas, "schemas") else None) or {}).get("properties") or {}
+def _properties(schemas: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The properties a record schema (by file name) lists."""
+    return (schemas.get(name) or {}).get("properties") or {}
 
 
 def change_paths(desk: Desk, rels: Sequence[str] | None) -> list[str]:
     """The record files (of ``rels``, or all) whose type can record implemented_by (its schema has the field)."""
-    from itsm_cli.core.schema import SchemaSet
-
     config = desk.config
-    schemas = SchemaSet(desk.schemas())
+    schemas = desk.schemas()
     prefixes = tuple(f"{t.prefix}-" for t in config.types.values()
                      if t.kind == "ticket" and t.prefix and "implemented_by" in _properties(schemas, t.schema))
     if not prefixes:
@@ -114,34 +115,83 @@ def change_paths(desk: Desk, rels: Sequence[str] | None) -> list[str]:
     return [rel for rel in paths if rel.startswith("tickets/") and rel.rpartition("/")[2].startswith(prefixes)]
 
 
-def implementation_problems(desk: Desk, rels: Sequence[str] | None = None) -> list[Problem]:
-    """Commits and tags that changes name but their repository (at hand) does not have, as validate problems."""
+#: The cache section of each change file's commit and tag references; bump the suffix when _references changes.
+REFS_SECTION = ("implemented", "refs-1")
+
+
+def _references(raw: bytes, rel: str) -> tuple[tuple[str, str, str | None], ...]:
+    """(kind, commit or tag, repo) of each commit and tag a change file names; () for most files."""
+    if b"implemented_by" not in raw:
+        return ()
+    from itsm_cli.store import yaml_io
+
+    try:
+        data = yaml_io.load_mapping(raw, rel)
+    except ItsmError:
+        return ()  # reported by the main check
+    out = []
+    for ref in data.get("implemented_by") or [] if isinstance(data.get("implemented_by"), list) else []:
+        kind = rules.kind_of(ref) if isinstance(ref, Mapping) else None
+        if kind in ("commit", "tag") and isinstance(ref[kind], str):
+            repo = ref.get("repo")
+            out.append((kind, ref[kind], repo if isinstance(repo, str) else None))
+    return tuple(out)
+
+
+def implementation_problems(desk: Desk, rels: Sequence[str] | None = None, listing: Any = None) -> list[Problem]:
+    """Commits and tags that changes name but their repository (at hand) does not have, as validate problems.
+
+    Which files name any is remembered per file content in the desk's cache
+    (``listing``: the keys validate just computed), so a desk whose changes
+    did not change is not read again; only the references are asked of git.
+    """
+    from itsm_cli.store.cache import MISSING, Cache, code_fingerprint, fingerprint
+
     try:
         paths = change_paths(desk, rels)
     except ItsmError:
         return []  # the configuration or schemas are broken: the main check says so
     declared = desk.config.data.get("repositories") or {}
+    cache = Cache.open(desk) if listing is not None else None
+    section = cache.section(REFS_SECTION[0], fingerprint(code_fingerprint(), REFS_SECTION[1])) if cache else None
+    keys = listing.keys_of(paths) if section is not None else [None] * len(paths)
+    stored = section.get_many(list(paths), keys) if section is not None else [MISSING] * len(paths)
     repos = Repositories(desk)
     out: list[Problem] = []
-
-    def exists(repo: str | None, kind: str, value: str) -> bool | None:
-        if repo is not None and repo not in declared:
-            return None  # an undeclared repository is its own problem, reported by the main check
-        return repos.exists(repo, kind, value)
-
-    for rel in paths:
+    for rel, key, refs in zip(paths, keys, stored):
+        if refs is MISSING:
+            try:
+                raw = (listing.raw_of(rel) if listing is not None else None) or desk.read_bytes(rel)
+            except ItsmError:
+                continue  # reported by the main check
+            refs = _references(raw, rel)
+            if section is not None:
+                section.put(rel, key, refs)
+        missing = [(i, kind, value, repo) for i, (kind, value, repo) in enumerate(refs)
+                   if (repo is None or repo in declared) and repos.exists(repo, kind, value) is False]
+        if not missing:
+            continue
         try:
-            if b"implemented_by" not in desk.read_bytes(rel):
-                continue  # most changes name none: not parsed again
             record = desk.load(rel)
         except ItsmError:
-            continue  # reported by the main check
-        if not isinstance(record.data.get("implemented_by"), list):
             continue
-        for json_path, message in rules.existence_problems(record.data, exists):
+        for json_path, message in rules.existence_problems(record.data, repos_exists(repos, declared)):
             line, col = record.locate(json_path)
             out.append(Problem(rel, line, col, message, "reference"))
+    if section is not None and rels is None:  # a subset would drop the other files' rows on a rewrite
+        section.save(paths)
     return out
+
+
+def repos_exists(repos: Repositories, declared: Mapping[str, Any]) -> Any:
+    """``exists(repo, kind, value)`` for :func:`itsm_cli.core.releases.existence_problems`: an undeclared
+    repository is not asked (it is its own problem, reported by the main check)."""
+    def exists(repo: str | None, kind: str, value: str) -> bool | None:
+        if repo is not None and repo not in declared:
+            return None
+        return repos.exists(repo, kind, value)
+
+    return exists
 
 
 def implementation_details(desk: Desk, record: Mapping[str, Any], own: Git | None = None) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from itsm_cli.store.desk import Desk
 
 def customer_problems(desk: Desk, rels: Sequence[str] | None = None) -> list[Problem]:
     """Customers in itsm.yaml that name services the catalog does not have (checked when itsm.yaml or the catalog is)."""
-    from itsm_cli.core.review import customer_problems as find
+    from itsm_cli.core.customers import customer_problems as find
 
     if rels is not None and CONFIG_FILE not in rels and not any(r.startswith("catalog/") for r in rels):
         return []
@@ -27,7 +27,8 @@ def customer_problems(desk: Desk, rels: Sequence[str] | None = None) -> list[Pro
         config = desk.config.data
         if not config.get("customers"):
             return []
-        found = find(config, desk.services())
+        # The catalog's IDs are its file names (validate checks each file's id against its name).
+        found = find(config, [rel.rpartition("/")[2].removesuffix(".yaml") for rel in desk.record_paths(("catalog",))])
         if not found:
             return []
         positions: dict = {}

@@ -156,3 +156,15 @@ def test_report_releases_groups_changes_by_release(desk: Path, shop: Path) -> No
     assert table.splitlines()[0].split()[:3] == ["RELEASE", "CHANGE", "SERVICE"] and "v2.4" in table
     r = run("report", "releases", "--by", "month")
     assert r.exit_code == 2 and "--group and --by do not apply" in r.stderr
+
+
+def test_validate_asks_again_when_a_repository_changes_though_the_change_did_not(desk: Path, shop: Path) -> None:
+    cid = new_change()
+    ok("implement", cid, "--tag", "v2.3", "--repo", "shop-web")
+    assert run("validate").exit_code == 0
+    assert run("validate").exit_code == 0  # the second run takes the change's references from the cache
+    git(shop, "tag", "-d", "v2.3")
+    r = run("validate")
+    assert r.exit_code == 1 and "tag v2.3 does not exist in repository 'shop-web'" in r.stdout
+    git(shop, "tag", "v2.3")
+    assert run("validate").exit_code == 0

@@ -151,7 +151,8 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
         from itsm_cli.releases import implementation_problems
         from itsm_cli.service_review import customer_problems
 
-        result.problems = sorted({*result.problems, *implementation_problems(desk, rels), *customer_problems(desk, rels)})
+        more = [*implementation_problems(desk, rels, result.listing), *customer_problems(desk, rels)]
+        result.problems = sorted({*result.problems, *more})
     # Warnings say what could go wrong; they never fail the check.
     warnings = [*workflow_warnings(desk, rels), *_pages_warnings(desk, rels)]
     if fmt == "json":

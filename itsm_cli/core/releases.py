@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from itsm_cli.core.sla import category_of, parse_timestamp, state_timeline
-
 KINDS = ("commit", "tag", "pr")
 UNRELEASED = "(no release)"
 COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
@@ -144,6 +142,8 @@ def done_at(record: Mapping[str, Any], config: Mapping[str, Any], now: datetime)
     work (an edit of ``implemented_by``), so work in progress shows in the
     period it was done; None when neither happened.
     """
+    from itsm_cli.core.sla import category_of, parse_timestamp, state_timeline
+
     done = None
     for at, state in state_timeline(record, config, now):
         if category_of(config, record.get("type"), state) in ("resolved", "closed"):

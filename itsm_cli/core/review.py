@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from itsm_cli.core.customers import customers_of
 from itsm_cli.core.releases import describe
 from itsm_cli.core.report import mttr_report, sla_report
 from itsm_cli.core.sla import OPEN_CATEGORIES, category_of, parse_timestamp, state_timeline
@@ -49,32 +50,6 @@ def is_security(record: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
     except ImportError:
         return record.get("category") == "security"
     return bool(desk_rule(record, config))
-
-
-def customer_problems(config: Mapping[str, Any], service_ids: Iterable[str]) -> list[tuple[tuple, str]]:
-    """(json path in itsm.yaml, message) for customers naming unknown services, and customer IDs used twice."""
-    known = set(service_ids)
-    out: list[tuple[tuple, str]] = []
-    seen: set[str] = set()
-    for i, customer in enumerate(config.get("customers") or []):
-        if not isinstance(customer, Mapping):
-            continue
-        if customer.get("id") in seen:
-            out.append((("customers", i, "id"), f"duplicate customer '{customer.get('id')}'"))
-        seen.add(str(customer.get("id")))
-        for j, sid in enumerate(customer.get("services") or []):
-            if sid not in known:
-                out.append((("customers", i, "services", j), f"customer '{customer.get('id')}': unknown service '{sid}'"))
-    return out
-
-
-def customers_of(config: Mapping[str, Any], service_id: str) -> list[dict[str, Any]]:
-    """The customers that use a service: ``id``, ``name``, ``contact`` ({name, email} or None)."""
-    return [
-        {"id": c.get("id"), "name": c.get("name"), "contact": dict(c["contact"]) if c.get("contact") else None}
-        for c in config.get("customers") or []
-        if isinstance(c, Mapping) and service_id in (c.get("services") or [])
-    ]
 
 
 def last_full_month(now: datetime, config: Mapping[str, Any]) -> tuple[datetime, datetime]:
@@ -207,7 +182,7 @@ def service_review(service_id: str, services: Mapping[str, Mapping[str, Any]], t
         if category_of(config, IMPROVEMENT, t.get("status")) in ("resolved", "closed"):
             continue
         improvements.append({"id": t.get("id"), "title": t.get("title"), "status": t.get("status"),
-                             "target_date": t.get("target_date"), "owner": t.get("owner") or t.get("assignee")})
+                             "target_date": t.get("target_date") or t.get("due"), "owner": t.get("owner") or t.get("assignee")})
     improvements.sort(key=lambda i: (i["target_date"] is None, str(i["target_date"] or ""), str(i["id"])))
 
     return {

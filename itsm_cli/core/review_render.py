@@ -88,8 +88,9 @@ def to_markdown(review: Mapping[str, Any]) -> str:
     out += ["## Availability", ""]
     if av["agreed_h"]:
         verdict = "" if av["met"] is None else (" Target met." if av["met"] else " **Target missed.**")
-        out.append(f"{_pct(av['availability_pct'], 2)} of {_hours(av['agreed_h'])} agreed service hours "
-                   f"({av['hours']}) against a target of {_pct(av['target_pct'], 2)}: "
+        target = f"against a target of {_pct(av['target_pct'], 2)}" if av["target_pct"] is not None else "(no target set)"
+        out.append(f"{_pct(av['availability_pct'], 2)} of {_hours(av['agreed_h'])} of agreed service time "
+                   f"(calendar {av['hours']}) {target}: "
                    f"{_hours(av['down_h'])} down, {_hours(av['degraded_h'])} degraded.{verdict}")
     else:
         out.append("No agreed service hours fell in this period.")
