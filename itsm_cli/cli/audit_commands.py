@@ -540,8 +540,9 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
     links = [f"{link.get('kind')} {link.get('id')}" for link in ev["links"]["outgoing"]]
     links += [f"{link['id']} links here ({link['kind']})" for link in ev["links"]["incoming"]]
     section("Links", *(links or ["(none)"]))
-    section("Implemented by", *(_implementation_row(item) for item in ev.get("implemented_by") or []),
-            *([] if ev.get("implemented_by") else ["(nothing recorded; itsm implement adds it)"]))
+    if ev.get("implemented_by") or ev.get("type") == "change":
+        section("Implemented by", *(_implementation_row(item) for item in ev.get("implemented_by") or []),
+                *([] if ev.get("implemented_by") else ["(nothing recorded; itsm implement adds it)"]))
     commit_rows = []
     for c in ev["commits"]:
         notes = []
