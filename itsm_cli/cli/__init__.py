@@ -74,6 +74,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "reject": ("record_commands", "Reject a change or request awaiting approval."),
     "renumber": ("record_commands",
                  "Give a record the next free ID across all branches, rewriting links to it; prints the new ID."),
+    "implement": ("release_commands", "Record a commit, tag or pull request that implemented a change (one of "
+                  "--commit, --tag, --pr)."),
     "watch": ("collaboration_commands",
               "Follow a ticket: PERSON (default: you; 'me' works too) is e-mailed its public comments."),
     "unwatch": ("collaboration_commands", "Stop PERSON (default: you) following a ticket."),

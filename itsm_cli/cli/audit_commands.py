@@ -459,10 +459,27 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
     ]
     evidence = change_evidence(rec.data, timeline, desk.config, desk.service(rec.data.get("service")), incoming,
                                _signing(desk.config)[0])
+    from itsm_cli.releases import implementation_details
+
+    evidence["implemented_by"] = implementation_details(desk, rec.data)
     if fmt == "json":
         click.echo(output.to_json(evidence))
     else:
         click.echo(_render_evidence(evidence, desk.config))
+
+
+def _implementation_row(item: dict[str, Any]) -> str:
+    """One implemented_by item: what it is and what its repository (where at hand) says of it."""
+    row = item["description"]
+    if item.get("subject"):
+        row += f"  {item['date']}  {_who(item['author_name'], item['author_email'])}  {item['subject']}"
+    elif item["exists"] is False:
+        row += "  MISSING from its repository"
+    elif not item["checked"] and item.get("kind") != "pr":
+        row += "  (repository not at hand: not checked)"
+    if item.get("url"):
+        row += f"  <{item['url']}>"
+    return row
 
 
 def _render_evidence(ev: dict[str, Any], config: Any) -> str:
@@ -523,6 +540,9 @@ def _render_evidence(ev: dict[str, Any], config: Any) -> str:
     links = [f"{link.get('kind')} {link.get('id')}" for link in ev["links"]["outgoing"]]
     links += [f"{link['id']} links here ({link['kind']})" for link in ev["links"]["incoming"]]
     section("Links", *(links or ["(none)"]))
+    if ev.get("implemented_by") or ev.get("type") == "change":
+        section("Implemented by", *(_implementation_row(item) for item in ev.get("implemented_by") or []),
+                *([] if ev.get("implemented_by") else ["(nothing recorded; itsm implement adds it)"]))
     commit_rows = []
     for c in ev["commits"]:
         notes = []

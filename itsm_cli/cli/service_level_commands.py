@@ -42,6 +42,8 @@ REPORT_HEADERS = {
 # group_by=..., fmt=..., out=...) with --service and --group already checked, and prints
 # its own output. One line here per report; the report's module owns its columns.
 FURTHER_REPORTS: dict[str, str] = {
+    "releases": "itsm_cli.cli.release_commands:releases_report",
+    "review": "itsm_cli.cli.review_commands:review_report",
 }
 
 

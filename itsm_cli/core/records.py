@@ -225,15 +225,16 @@ def edit(
     actor: str,
     now: str,
     policy: ApprovalPolicy | None,
+    note: str | None = None,
 ) -> dict[str, Any]:
-    """Change ordinary fields; identity, status, history and links are not editable."""
+    """Change ordinary fields; identity, status, history and links are not editable (``note``: why, on the entry)."""
     if not fields:
         raise BadArgument("nothing to edit: give --set FIELD=VALUE")
     _check_settable(fields)
     changed = {k: v for k, v in fields.items() if record.get(k) != v}
     if not changed:
         raise Refused(f"{record['id']}: nothing changes")
-    entry = _entry(now, actor, "edit", fields=dict(changed))
+    entry = _entry(now, actor, "edit", fields=dict(changed), note=note)
     new = _append(config, record, policy, entry)
     for k, v in changed.items():
         if v is None:

@@ -289,6 +289,11 @@ def _check_references(
     for i, sid in enumerate(data.get("services") or []):
         if sid not in services:
             c.add(record, ("services", i), f"unknown service '{sid}'", "reference")
+    if data.get("implemented_by"):
+        from itsm_cli.core.releases import repository_problems
+
+        for json_path, message in repository_problems(data, config.data.get("repositories") or {}):
+            c.add(record, json_path, message, "reference")
     for i, sid in enumerate(data.get("depends_on") or []):
         if sid not in services:
             c.add(record, ("depends_on", i), f"unknown service '{sid}'", "reference")

@@ -47,6 +47,7 @@ class CheckResult:
 
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    listing: Listing | None = None  # the record files' keys, for checks run after this one (None: no cache)
 
     @property
     def ok(self) -> bool:
@@ -275,6 +276,7 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
     targets = all_paths if paths is None else [p for p in paths if kind_of_path(p)]
     result.files += len(targets)
     keys = cache.listing(all_paths) if cache is not None else Listing(all_paths)
+    result.listing = keys if cache is not None else None
     raw_of = cache.raw if cache is not None else {}
     env = _environment(desk, schemas) if cache is not None else ""
     memo_key = ""

@@ -702,6 +702,31 @@ class Git:
         """The merge base of two revisions."""
         return self.run("merge-base", a, b).strip()
 
+    # --- what implemented a change (itsm implement, validate, audit change) --------------
+
+    def resolve_commit(self, rev: str) -> str | None:
+        """The full ID of commit ``rev`` (an ID or a unique prefix of one), None when the repository has none."""
+        if not rev or rev.startswith("-"):
+            return None
+        code, out, _ = self.run_status("rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+        return out.decode("ascii", "replace").strip() or None if code == 0 else None
+
+    def has_tag(self, name: str) -> bool:
+        """True when the repository has the tag ``name``."""
+        if not name or name.startswith("-"):
+            return False
+        code, _, _ = self.run_status("rev-parse", "--verify", "-q", f"refs/tags/{name}")
+        return code == 0
+
+    def commit_summary(self, sha: str) -> dict[str, str] | None:
+        """A commit's subject, author name and e-mail and author date (ISO 8601), None when there is no such commit."""
+        full = self.resolve_commit(sha)
+        if full is None:
+            return None
+        out = self.run("show", "-s", "--format=%s%x00%an%x00%ae%x00%aI", full, "--")
+        subject, name, email, date = ([*out.rstrip("\n").split("\x00"), "", "", "", ""])[:4]
+        return {"commit": full, "subject": subject, "author_name": name, "author_email": email, "date": date}
+
     def changed(self, base: str, paths: Sequence[str] = ()) -> list[tuple[str, str]]:
         """(status letter, path) of files changed between ``base`` and the work tree, untracked ones as added.
 
