@@ -1,7 +1,11 @@
 """Git, through the ``git`` command (fast to start; GitPython is not needed on hot paths).
 
-Knows commits with trailers, restoring the work tree and index when a commit
-fails, the IDs present on every branch, and streaming ``git log``.
+The package's one git boundary, with :mod:`itsm_cli.store.gitprocess` (which
+starts the processes): nothing else runs git or reads its byte formats. Knows
+commits with trailers, restoring the work tree and index when a commit fails,
+the IDs present on every branch, objects read through one ``git cat-file``
+session (:class:`ObjectReader`), names in raw trees (:func:`tree_names`), and
+streaming ``git log`` (:meth:`Git.stream`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ _clean_env, _detail = clean_env, error_detail
 
 if TYPE_CHECKING:
     import subprocess
+
 # Control characters, and the <> and newline that delimit an identity in a commit header.
 _BAD_IDENT = re.compile(r"[\x00-\x1f\x7f-\x9f<>]")
 
