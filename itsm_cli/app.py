@@ -22,7 +22,7 @@ from itsm_cli.core.workflow import ApprovalPolicy, approval_policy
 from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, ItsmError, Refused
 from itsm_cli.store import transaction
 from itsm_cli.store.desk import Desk, Record
-from itsm_cli.store.gitstore import Git
+from itsm_cli.store.gitstore import Git, tree_names
 
 # Fields that hold one person, and lists of people: where `me` names the acting person.
 PERSON_FIELDS = frozenset({"assignee", "requester", "requester_override", "owner"})
@@ -338,19 +338,21 @@ class App:
         from itsm_cli.store.cache import highest_on_trees
 
         prefix = rtype.prefix or ""
+        numbers = ids.number_pattern(prefix)
         git = self.git
 
         def scan(trees: list[str]) -> list[int]:
             # Any of the trees read: tickets/ itself (flat tickets of a branch not upgraded yet), a
             # prefix folder (its highest bucket is read next), or a flat folder such as kb/.
             found = git.cat_trees(trees)
-            buckets = [ids.highest_bucket_in_tree(item[1]) if item else None for item in found]
+            buckets = [ids.highest_bucket(tree_names(item[1], ids.BUCKET_PATTERN, subtrees=True)) if item else None
+                       for item in found]
             inner = iter(git.cat_trees([f"{t}:{b}" for t, b in zip(trees, buckets) if b is not None]))
             out = []
             for item, bucket in zip(found, buckets):
-                flat = ids.highest_number_in_tree(prefix, item[1]) if item else 0
+                flat = ids.highest_number(tree_names(item[1], numbers)) if item else 0
                 deeper = next(inner) if bucket is not None else None
-                out.append(max(flat, ids.highest_number_in_tree(prefix, deeper[1]) if deeper else 0))
+                out.append(max(flat, ids.highest_number(tree_names(deeper[1], numbers)) if deeper else 0))
             return out
 
         folders = [rtype.folder, f"{rtype.folder}/{prefix}"] if rtype.kind == "ticket" else [rtype.folder]

@@ -416,13 +416,17 @@ def test_new_ids_step_over_uncommitted_records_and_follow_the_highest_anywhere(t
 
 
 def test_highest_number_in_a_raw_tree_reads_only_whole_names() -> None:
-    from itsm_cli.core.ids import highest_number_in_tree
+    from itsm_cli.core.ids import BUCKET_PATTERN, highest_bucket, highest_number, number_pattern
+    from itsm_cli.store.gitstore import tree_names
 
     sha = b"\x01" * 20
     tree = b"".join(b"100644 " + name + b"\0" + sha for name in
                     [b"INC-0007.yaml", b"INC-0100.yaml.bak", b"XINC-0900.yaml", b"INC-12.yaml", b"PRB-5000.yaml"])
-    assert highest_number_in_tree("INC", tree) == 12  # .bak is not a record file; INC-12 counts as 12
-    assert highest_number_in_tree("KB", tree) == 0
+    assert highest_number(tree_names(tree, number_pattern("INC"))) == 12  # .bak is not a record file; INC-12 is 12
+    assert highest_number(tree_names(tree, number_pattern("KB"))) == 0
+    folders = b"".join(b"40000 " + name + b"\0" + sha for name in [b"000", b"012", b"12", b"abc"])
+    assert highest_bucket(tree_names(folders + tree, BUCKET_PATTERN, subtrees=True)) == "012"
+    assert highest_bucket(tree_names(tree, BUCKET_PATTERN, subtrees=True)) is None
 
 
 def test_init_with_a_name_writes_a_valid_config(tmp_path: Path) -> None:

@@ -76,23 +76,23 @@ def format_id(prefix: str, number: int) -> str:
     return f"{prefix}-{number:0{ID_WIDTH}d}"
 
 
-def highest_number_in_tree(prefix: str, tree: bytes) -> int:
-    """The highest number of a ``PREFIX-NNNN.ext`` file in a raw git tree object, else 0.
-
-    A match found by chance inside an object ID or a longer name could only
-    make the next ID skip numbers, never reuse one.
-    """
-    # Led by a literal (the space after the mode), so the regex engine can search for it.
-    pattern = re.compile(rb" " + re.escape(prefix.encode()) + rb"-([0-9]{1,9})\.[a-z]+\x00")
-    return max(map(int, pattern.findall(tree)), default=0)
+def number_pattern(prefix: str) -> str:
+    """A regex of the name of a record file with this prefix, its group the number (``INC-([0-9]{1,9})\\.[a-z]+``)."""
+    return re.escape(prefix) + r"-([0-9]{1,9})\.[a-z]+"
 
 
-def highest_bucket_in_tree(tree: bytes) -> str | None:
-    """The name of the highest-numbered bucket folder (``000``, ``012``...) in a raw git tree of ``tickets/PREFIX``."""
-    names = re.findall(rb"40000 ([0-9]{%d,9})\x00" % BUCKET_WIDTH, tree)
-    if not names:
-        return None
-    return max(names, key=int).decode("ascii")
+#: A regex of a bucket folder's name (``000``, ``012``, ``1234``).
+BUCKET_PATTERN = rf"[0-9]{{{BUCKET_WIDTH},9}}"
+
+
+def highest_number(numbers: Iterable[str]) -> int:
+    """The highest of record numbers as their files name them (``"0042"``), else 0."""
+    return max(map(int, numbers), default=0)
+
+
+def highest_bucket(names: Iterable[str]) -> str | None:
+    """The highest-numbered of bucket folder names (``000``, ``012``...), else None."""
+    return max(names, key=int, default=None)
 
 
 def next_id(prefix: str, taken: Iterable[str]) -> str:

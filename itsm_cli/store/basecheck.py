@@ -7,8 +7,6 @@ is reviewed against). Work-tree changes, staged or not, count as changed.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,32 +119,9 @@ def _record_path(desk: Desk, record_id: str) -> str:
 
 
 def _blobs_at(git: Git, rev: str, rels: list[str]) -> dict[str, bytes | None]:
-    """The bytes of each file at ``rev`` (None where it is no file there), from one ``git cat-file --batch``."""
-    if not rels:
-        return {}
-    simple = [r for r in rels if "\n" not in r and "\r" not in r]
-    out: dict[str, bytes | None] = {r: git.show(rev, r) for r in rels if r not in simple}
-    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=git.root, env=env, capture_output=True, check=False,
-                              input="".join(f"{rev}:{r}\n" for r in simple).encode("utf-8", "surrogateescape"))
-    except OSError:
-        proc = None
-    if proc is None or proc.returncode != 0:
-        out.update((r, git.show(rev, r)) for r in simple)
-        return out
-    data, at = proc.stdout, 0
-    for rel in simple:
-        end = data.index(b"\n", at)
-        header = data[at:end].split(b" ")
-        at = end + 1
-        if len(header) == 3 and header[2].isdigit():
-            size = int(header[2])
-            out[rel] = data[at : at + size] if header[1] == b"blob" else None
-            at += size + 1
-        else:
-            out[rel] = None  # "<spec> missing" (or ambiguous)
-    return out
+    """The bytes of each file at ``rev`` (None where it is no file there), through the one ``git cat-file`` session."""
+    found = git.objects.blobs([f"{rev}:{r}" for r in rels])
+    return {rel: blob[1] if blob is not None else None for rel, blob in zip(rels, found)}
 
 
 def _compare(desk: Desk, old_raw: bytes | None, rel: str, config: object, result: CheckResult) -> None:

@@ -33,7 +33,6 @@ import operator
 import os
 import re
 import struct
-import subprocess
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -68,12 +67,14 @@ def git_dir(root: Path) -> Path | None:
                 found = (root / first.partition(":")[2].strip()).resolve()
                 return found if found.is_dir() else None
         return None
+    from itsm_cli.store import gitprocess
+
     try:
-        proc = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=root, capture_output=True, check=False)
-    except OSError:
+        code, out, _ = gitprocess.run(["rev-parse", "--absolute-git-dir"], root)
+    except (OSError, ItsmError):
         return None
-    out = proc.stdout.decode("utf-8", "replace").strip()
-    return Path(out) if proc.returncode == 0 and out else None
+    found = out.decode("utf-8", "replace").strip()
+    return Path(found) if code == 0 and found else None
 
 
 def fingerprint(*parts: bytes | str) -> str:
@@ -165,15 +166,14 @@ class Cache:
 
     def start(self, folders: Sequence[str]) -> None:
         """Start asking git about ``folders`` now, so it works while this process lists the files."""
+        from itsm_cli.store import gitprocess
+
         folders = tuple(sorted(folders))
-        env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
-        popen = {"cwd": self.desk.root, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL,
-                 "stdin": subprocess.DEVNULL, "env": env}
+        root, env = self.desk.root, {"LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
         index_file = self.git_dir / "index" if "GIT_INDEX_FILE" not in os.environ else None
         before = _trailer(index_file)
-        try:
-            df = subprocess.Popen(["git", "diff-files", "--name-only", "-z", "--relative", "--", *folders], **popen)
-        except OSError:
+        df = gitprocess.start(["diff-files", "--name-only", "-z", "--relative", "--", *folders], root, env)
+        if df is None:
             self._started = (folders, None, None, None, None)
             return
         snapshot_env = fingerprint(str(before), " ".join(folders))
@@ -184,11 +184,9 @@ class Cache:
             known = payload if ok and len(payload[0]) == len(payload[1]) else None
         ls = None
         if known is None:
-            try:
-                ls = subprocess.Popen(["git", "ls-files", "-s", "-v", "-z", "--", *folders], **popen)
-            except OSError:
-                df.kill()
-                df.communicate()
+            ls = gitprocess.start(["ls-files", "-s", "-v", "-z", "--", *folders], root, env)
+            if ls is None:
+                df.cancel()
                 self._started = (folders, None, None, None, None)
                 return
         self._started = (folders, (index_file, before, snapshot_env), known, ls, df)
@@ -198,7 +196,7 @@ class Cache:
         started, self._started = self._started, None
         for proc in (started or ())[3:]:
             if proc is not None:
-                proc.communicate()
+                proc.output()
 
     def listing(self, paths: Sequence[str]) -> Listing:
         """The keys of ``paths`` (see the module docstring), and one digest for all of them."""
@@ -218,9 +216,9 @@ class Cache:
             return listing
         index_file, before, snapshot_env = state
         snapshot = self.directory / "index.bin"
-        dirty_out = df.communicate()[0]
+        dirty_out = df.output()
         if ls is not None:
-            out = ls.communicate()[0]
+            out = ls.output()
             if ls.returncode != 0:
                 return listing
             # "H 100644 <blob> 0<TAB>path": tag H is a plain cached entry (h = assume-unchanged, S = skip-worktree,
@@ -615,9 +613,10 @@ def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Call
 
     cache = Cache.open(desk)
     path = cache.directory / "highest.bin" if cache is not None else None
-    try:  # the code that reads the numbers is part of what the answers depend on
-        st = (Path(__file__).resolve().parents[1] / "core" / "ids.py").stat()
-        env = f"highest:{__version__}:{st.st_size}:{st.st_mtime_ns}"
+    try:  # the code that reads the numbers (the name rules, the tree reader) is part of what the answers depend on
+        package = Path(__file__).resolve().parents[1]
+        stats = [(package / name).stat() for name in ("core/ids.py", "store/gitstore.py")]
+        env = "highest:" + ":".join([__version__, *(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)])
     except OSError:
         path = None
         env = ""

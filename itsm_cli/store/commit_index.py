@@ -412,13 +412,11 @@ def _changes(git: Any, commits: Sequence[str], prefix: str) -> list[tuple[str, b
 
 def _diff(git: Any, commits: Sequence[str], prefix: str, done: list[int]) -> Iterator[tuple[str, bytes]]:
     """One ``git diff-tree --stdin`` over ``commits``: what :func:`_changes` asks of one process."""
-    from itsm_cli.store.history import git_lines
-
     args = [
         "-c", "core.quotePath=false", "diff-tree", "--stdin", "-r", "-m", "--root", "--raw", "--no-abbrev",
         "--relative", "--no-renames", "--no-color", "--format=%x1e%H %P", "--", *(["."] if prefix else []),
     ]
-    lines = git_lines(git, args, "git diff-tree", commits)
+    lines = git.stream(*args, what="git diff-tree", stdin=commits)
     try:
         yield from _parse(lines, done)
     finally:

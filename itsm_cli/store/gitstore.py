@@ -1,7 +1,11 @@
 """Git, through the ``git`` command (fast to start; GitPython is not needed on hot paths).
 
-Knows commits with trailers, restoring the work tree and index when a commit
-fails, the IDs present on every branch, and streaming ``git log``.
+The package's one git boundary, with :mod:`itsm_cli.store.gitprocess` (which
+starts the processes): nothing else runs git or reads its byte formats. Knows
+commits with trailers, restoring the work tree and index when a commit fails,
+the IDs present on every branch, objects read through one ``git cat-file``
+session (:class:`ObjectReader`), names in raw trees (:func:`tree_names`), and
+streaming ``git log`` (:meth:`Git.stream`).
 """
 
 from __future__ import annotations
@@ -9,19 +13,25 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import stat
-import subprocess
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from itsm_cli.errors import BadArgument, EnvironmentProblem
+from itsm_cli.store import gitprocess
 from itsm_cli.store.atomic import write_atomic
+from itsm_cli.store.gitprocess import Started, clean_env, error_detail
 
-_DEVNULL = subprocess.DEVNULL
+# The names this module had before gitprocess held them (other modules imported them from here).
+_clean_env, _detail = clean_env, error_detail
+
+if TYPE_CHECKING:
+    import subprocess
+
 # Control characters, and the <> and newline that delimit an identity in a commit header.
 _BAD_IDENT = re.compile(r"[\x00-\x1f\x7f-\x9f<>]")
 
@@ -33,23 +43,22 @@ def check_identity(name: str, email: str) -> None:
             raise BadArgument(f"{value!r} cannot be a commit author's {what} (empty, or control characters or <>)")
 
 
-def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("LC_ALL", "C")
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    if extra:
-        env.update(extra)
-    return env
+def tree_names(raw: bytes, name: str, *, subtrees: bool = False) -> list[str]:
+    """The names in a raw tree object (as :meth:`Git.cat_trees` gives it) that match the regex ``name``.
 
-
-def _detail(stderr: bytes, code: int) -> str:
-    """The line of git's stderr that says what went wrong (its ``fatal:``/``error:`` line, else the last)."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    for line in lines:
-        for prefix in ("fatal: ", "error: "):
-            if line.startswith(prefix):
-                return line[len(prefix):]
-    return lines[-1] if lines else f"exit {code}"
+    Of subtrees only with ``subtrees``. When ``name`` has a group, its text is
+    given instead of the whole name (``INC-([0-9]+)\\.yaml`` gives the numbers).
+    One regex search over the bytes, not a walk of the entries (a bucket of
+    1,000 entries in a quarter of a millisecond); a match found by chance inside
+    a binary object ID is possible, so callers use the names where one extra
+    only costs a little (the highest number in use: an ID skipped, never reused).
+    ``name`` must not match a NUL (it ends a name in a tree).
+    """
+    # Led by a literal (the space after the mode), so the regex engine can search for it.
+    lead = rb"40000 " if subtrees else rb" "
+    pattern = name.encode("utf-8")
+    found = re.findall(lead + (b"(?:%s)" if re.compile(pattern).groups else b"(%s)") % pattern + rb"\x00", raw)
+    return b"\0".join(found).decode("utf-8", "surrogateescape").split("\0") if found else []
 
 
 # An index this big (about 40,000 records) is written split; see Git._split_index_option.
@@ -100,45 +109,28 @@ def _file_mode(path: Path) -> bytes:
     return b"100755" if os.lstat(path).st_mode & 0o100 else b"100644"
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Interrupt a running git politely (it then removes its lock files), kill it if it will not stop."""
-    if proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _end_session(proc: subprocess.Popen[bytes]) -> None:
-    """Close a ``cat-file`` session: end its input and wait (it exits at end of input)."""
-    with contextlib.suppress(OSError, ValueError):
-        proc.stdin.close()  # type: ignore[union-attr]
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    with contextlib.suppress(OSError, ValueError):
-        proc.stdout.close()  # type: ignore[union-attr]
-
-
 class _SessionEnded(Exception):
     """The ``cat-file`` session ended before it answered."""
+
+
+#: Requests written to ``cat-file`` before its answers are read, at most: far below a pipe's buffer (64 KB),
+#: so writing never blocks while git waits for its answers to be taken.
+_BATCH = 200
+_BATCH_BYTES = 16 * 1024
 
 
 class ObjectReader:
     """One ``git cat-file --batch-command`` for the life of a :class:`Git`: objects read by name, one process.
 
-    A command that reads trees at several steps (the next free ID, then the
-    commit's trees) pays for one git process instead of one per step. The
-    session is closed when the :class:`Git` is dropped (or at exit); a process
-    forked from this one starts its own rather than share the pipe. It runs in
-    a process group of its own, so Ctrl-C at the terminal reaches itsm, which
-    still needs it to put things back, and not the reader; if it dies anyway,
-    the next read starts another.
+    The one reader of cat-file's output in the package. A command that reads
+    trees at several steps (the next free ID, then the commit's trees) pays for
+    one git process instead of one per step, and a history walk asks for a
+    window of versions per round trip (:meth:`read_many`). The session is
+    closed when the :class:`Git` is dropped (or at exit); a process forked from
+    this one starts its own rather than share the pipe. It runs in a process
+    group of its own, so Ctrl-C at the terminal reaches itsm, which still needs
+    it to put things back, and not the reader; if it dies anyway, the next read
+    starts another.
     """
 
     def __init__(self, root: Path):
@@ -149,15 +141,12 @@ class ObjectReader:
 
     def _session(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
-            try:
-                proc = subprocess.Popen(
-                    ["git", "cat-file", "--batch-command=%(objectname) %(objecttype) %(objectsize)"],
-                    cwd=self.root, env=_clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=_DEVNULL, process_group=0,  # a reader holds no lock: Ctrl-C is itsm's to handle
-                )
-            except FileNotFoundError:
-                raise EnvironmentProblem("git is not installed or not on PATH") from None
-            weakref.finalize(self, _end_session, proc)
+            proc = gitprocess.spawn(
+                ["cat-file", "--batch-command=%(objectname) %(objecttype) %(objectsize)"], self.root,
+                stdin=gitprocess.PIPE, stderr=gitprocess.DEVNULL,
+                own_group=True,  # a reader holds no lock: Ctrl-C is itsm's to handle
+            )
+            weakref.finalize(self, gitprocess.end_session, proc)
             self._proc, self._pid = proc, os.getpid()
         return self._proc
 
@@ -166,52 +155,85 @@ class ObjectReader:
 
         With ``contents`` false the bytes are empty (git reads only the header).
         """
-        if "\n" in spec or "\r" in spec:
-            return None  # a line-based protocol: such a name cannot be asked for
-        request = ("contents " if contents else "info ").encode() + spec.encode("utf-8", "surrogateescape") + b"\n"
-        with self._lock:
-            try:
-                return self._ask(request, contents)
-            except _SessionEnded:
-                self._proc = None  # it ended under us (killed): one more try with a new one
-                try:
-                    return self._ask(request, contents)
-                except _SessionEnded:
-                    self._proc = None
-                    raise EnvironmentProblem("git cat-file stopped answering") from None
+        return self.read_many([spec], contents)[0]
 
-    def _ask(self, request: bytes, contents: bool) -> tuple[str, str, bytes] | None:
+    def read_many(self, specs: Sequence[str], contents: bool = True) -> list[tuple[str, str, bytes] | None]:
+        """:meth:`read` of each of ``specs``, in order, a batch of requests per round trip."""
+        verb = b"contents " if contents else b"info "
+        out: list[tuple[str, str, bytes] | None] = []
+        batch: list[bytes | None] = []
+        size = 0
+        with self._lock:
+            for spec in specs:
+                # A line-based protocol: a name with a line break cannot be asked for (None).
+                request = None if "\n" in spec or "\r" in spec else verb + spec.encode("utf-8", "surrogateescape") + b"\n"
+                batch.append(request)
+                size += len(request or b"")
+                if len(batch) >= _BATCH or size >= _BATCH_BYTES:
+                    out += self._ask_again(batch, contents)
+                    batch, size = [], 0
+            if batch:
+                out += self._ask_again(batch, contents)
+        return out
+
+    def _ask_again(self, requests: list[bytes | None], contents: bool) -> list[tuple[str, str, bytes] | None]:
+        """:meth:`_ask`, once more with a new session if the one it had ended under it (killed)."""
+        try:
+            return self._ask(requests, contents)
+        except _SessionEnded:
+            self._proc = None
+            try:
+                return self._ask(requests, contents)
+            except _SessionEnded:
+                self._proc = None
+                raise EnvironmentProblem("git cat-file stopped answering") from None
+
+    def _ask(self, requests: list[bytes | None], contents: bool) -> list[tuple[str, str, bytes] | None]:
         proc = self._session()
+        stdout = proc.stdout
+        assert stdout is not None
+        answers: list[tuple[str, str, bytes] | None] = []
         try:
             try:
-                proc.stdin.write(request)  # type: ignore[union-attr]
+                proc.stdin.write(b"".join(r for r in requests if r is not None))  # type: ignore[union-attr]
                 proc.stdin.flush()  # type: ignore[union-attr]
             except (BrokenPipeError, ValueError):
                 raise _SessionEnded from None
-            header = proc.stdout.readline().split()  # type: ignore[union-attr]
-            if not header:
-                raise _SessionEnded
-            if len(header) != 3 or not header[2].isdigit():
-                return None  # "<spec> missing" / "ambiguous"
-            data = b""
-            if contents:
-                size = int(header[2])
-                data = proc.stdout.read(size + 1)[:size]  # type: ignore[union-attr]
-                if len(data) != size:
+            for request in requests:
+                if request is None:
+                    answers.append(None)
+                    continue
+                header = stdout.readline().split()
+                if not header:
                     raise _SessionEnded
+                if len(header) != 3 or not header[2].isdigit():
+                    answers.append(None)  # "<spec> missing" / "ambiguous"
+                    continue
+                data = b""
+                if contents:
+                    size = int(header[2])
+                    data = stdout.read(size + 1)[:size]
+                    if len(data) != size:
+                        raise _SessionEnded
+                answers.append((header[0].decode("ascii"), header[1].decode("ascii"), data))
         except BaseException:
             # A half-read answer (Ctrl-C, a broken pipe) would shift every later one: start again.
             with contextlib.suppress(OSError):
                 proc.kill()
-            _end_session(proc)
+            gitprocess.end_session(proc)
             self._proc = None
             raise
-        return header[0].decode("ascii"), header[1].decode("ascii"), data
+        return answers
+
+    def blobs(self, specs: Sequence[str]) -> list[tuple[str, bytes] | None]:
+        """(blob ID, bytes) of each of ``specs``, None where it names no blob (missing, or a tree)."""
+        return [(found[0], found[2]) if found is not None and found[1] == "blob" else None
+                for found in self.read_many(specs)]
 
     def close(self) -> None:
         """End the session now (a later read starts another)."""
         if self._proc is not None and self._pid == os.getpid():
-            _end_session(self._proc)
+            gitprocess.end_session(self._proc)
         self._proc = None
 
 
@@ -266,21 +288,27 @@ class Git:
         self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, shielded: bool = False,
     ) -> tuple[int, bytes, bytes]:
         """Run git; (exit code, stdout, stderr), for callers that act on how git failed (a merge's conflicts)."""
-        try:
-            proc = subprocess.Popen(
-                ["git", *args], cwd=self.root, env=_clean_env(env),
-                stdin=subprocess.PIPE if input is not None else _DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                process_group=0 if shielded else None,
-            )
-        except FileNotFoundError:
-            raise EnvironmentProblem("git is not installed or not on PATH") from None
-        with proc:
-            try:
-                out, err = proc.communicate(input)
-            except BaseException:
-                _stop(proc)
-                raise
-        return proc.returncode, out, err
+        return gitprocess.run(args, self.root, input=input, env=env, shielded=shielded)
+
+    def stream(self, *args: str, what: str | None = None, stdin: Sequence[str] | None = None) -> Generator[bytes, None, None]:
+        """The lines ``git ARGS`` prints, while it runs (one pass, read ahead by a thread); see :func:`gitprocess.stream`.
+
+        ``stdin``: lines written to git (commit IDs for ``--stdin``). EnvironmentProblem
+        ``"<what> failed: <git's complaint>"`` when git fails; closing the generator ends git.
+        """
+        return gitprocess.stream(args, self.root, what, stdin)
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> Started | None:
+        """Start ``git ARGS`` now, to collect its output later (:class:`Started`); None when git cannot start."""
+        return gitprocess.start(args, self.root, env)
+
+    def run_shown(self, *args: str, shown: bool) -> int:
+        """Run git with its progress on the terminal when ``shown`` (stdout discarded); its exit code."""
+        return gitprocess.run_shown(args, self.root, shown)
+
+    def run_detached(self, *args: str, done: tuple[Path, str] | None = None) -> None:
+        """Leave ``git ARGS`` running on its own; ``done`` = (file, text) written when it succeeds."""
+        gitprocess.run_detached(args, self.root, done)
 
     def is_repo(self) -> bool:
         """True when the desk is (inside) a git work tree."""

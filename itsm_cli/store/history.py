@@ -1,10 +1,11 @@
-"""The desk's history as git holds it: one streaming ``git log`` pass plus one ``git cat-file --batch``.
+"""The desk's history as git holds it: one streaming ``git log`` pass plus one ``git cat-file`` session.
 
 :class:`Trail` runs ``git log --raw`` over the record folders and ``itsm.yaml``
 (oldest first, every parent of a merge followed) and reads the versions of
-the changed files through a single ``git cat-file --batch`` process, a window
-of commits at a time. Never a process per commit or per file, so the cost is
-one walk of the history whatever its length, and memory stays flat: commits
+the changed files through the work tree's ``git cat-file`` session
+(:class:`itsm_cli.store.gitstore.ObjectReader`), a window of commits at a
+time. Never a process per commit or per file, so the cost is one walk of the
+history whatever its length, and memory stays flat: commits
 are yielded as they are read, and parsed versions are kept in a small cache.
 
 Versions parse lazily and cheaply: most commits append entries to the end of
@@ -21,22 +22,21 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections import OrderedDict
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange, in_period
 from itsm_cli.core.signing import Signature
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord
 from itsm_cli.store import yaml_io
 from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
-from itsm_cli.store.gitstore import Git, _clean_env, _detail
+from itsm_cli.store.gitstore import Git, ObjectReader
 
 __all__ = ["COMMIT_GRAPH_STALE", "BlobVersion", "Trail", "ensure_commit_graph"]
 
@@ -58,7 +58,6 @@ _FIELDS = 17
 # git's key, fingerprint, primary key fingerprint and signer (each runs the verification, as %G? does).
 _SIG_FIELDS = "%GK%x00%GF%x00%GP%x00%GS"
 _WINDOW = 256  # commits resolved per cat-file round trip
-_CHUNK = 200  # object names per write: far below a pipe buffer, so writing never blocks
 _CACHE = 4096  # parsed versions kept
 # The history key at the top level, and where its block ends: the next top-level key or a '---' fence.
 _HISTORY_KEY = re.compile(r"history:[ \t]*(?:#.*)?\n")
@@ -116,23 +115,14 @@ def ensure_commit_graph(
         split = ["--split"]  # written by someone else (git gc, a clone's host) with filters: add to it
     args = ["commit-graph", "write", "--reachable", *(["--changed-paths"] if changed_paths else []), *split]
     if background:
-        # sh starts git and returns; git goes on alone (no pipe of ours held), then notes the HEAD it covered.
-        script = 'git "$@" --no-progress && printf "%s\\n" "$HEAD_COVERED" > "$MARKER_FILE"'
-        with contextlib.suppress(OSError):
-            subprocess.run(["sh", "-c", f"({script}) </dev/null >/dev/null 2>&1 &", "sh", *args], cwd=git.root,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=_clean_env({"HEAD_COVERED": head, "MARKER_FILE": str(marker)}), check=False)
+        # git goes on alone (no pipe of ours held), then notes the HEAD it covered.
+        git.run_detached(*args, "--no-progress", done=(marker, head))
         return False
     # The first write on a long history takes a while (a minute for 100,000 commits): say so on a terminal.
     shown = sys.stderr.isatty()
     if shown and not split and changed_paths:
         print("itsm: indexing the history for fast lookups (once; git commit-graph)...", file=sys.stderr, flush=True)
-    proc = subprocess.run(
-        ["git", "commit-graph", "write", "--reachable", *(["--changed-paths"] if changed_paths else []), *split,
-         "--progress" if shown else "--no-progress"],
-        cwd=git.root, stdout=subprocess.DEVNULL, stderr=None if shown else subprocess.DEVNULL, env=_clean_env(),
-    )
-    if proc.returncode != 0:
+    if git.run_shown(*args, "--progress" if shown else "--no-progress", shown=shown) != 0:
         return False
     with contextlib.suppress(OSError):
         marker.write_text(head + "\n", encoding="ascii")
@@ -337,51 +327,6 @@ class _RawCommit:
     paths: dict[str, None] = field(default_factory=dict)  # an ordered set: a bulk commit has thousands
 
 
-class _BlobReader:
-    """One ``git cat-file --batch`` process answering many object names per round trip."""
-
-    def __init__(self, git: Git):
-        self.proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=git.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=_clean_env(),
-        )
-
-    def read(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
-        """(blob ID, content) for each object name (``SHA`` or ``REV:PATH``), None when missing or not a blob."""
-        out: list[tuple[str, bytes] | None] = []
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
-        for i in range(0, len(names), _CHUNK):
-            chunk = names[i: i + _CHUNK]
-            try:
-                stdin.write(("\n".join(chunk) + "\n").encode("utf-8"))
-                stdin.flush()
-            except BrokenPipeError:
-                raise EnvironmentProblem("git cat-file stopped unexpectedly") from None
-            for _ in chunk:
-                header = stdout.readline().decode("utf-8", "replace").split()
-                if len(header) != 3:
-                    if not header:
-                        raise EnvironmentProblem("git cat-file stopped unexpectedly")
-                    out.append(None)  # "<name> missing" or "ambiguous"
-                    continue
-                sha, kind, size = header
-                data = stdout.read(int(size) + 1)[:-1]
-                out.append((sha, data) if kind == "blob" else None)
-        return out
-
-    def close(self) -> None:
-        """End the process."""
-        for stream in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()  # type: ignore[union-attr]
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 class Trail:
     """Commits that changed records, oldest first, each with its files' versions before and after.
 
@@ -472,8 +417,8 @@ class Trail:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(self.allowed_signers)
             self._signers_file = signers
-        reader = _BlobReader(self.git)
-        lines = git_lines(self.git, self._log_args(), "git log", self.only)
+        reader = self.git.objects
+        lines = self.git.stream(*self._log_args(), what="git log", stdin=self.only)
         reasons = _SignatureReasons(self.git) if self.signatures else None
         known = _SignatureCache(self.signature_cache) if self.signatures and self.signature_cache else None
         try:
@@ -497,7 +442,6 @@ class Trail:
             if known is not None:
                 known.close()
             lines.close()  # stopped early: git is ended here, not whenever the generator is collected
-            reader.close()
             if signers is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(signers)
@@ -516,7 +460,7 @@ class Trail:
         args = ["-c", f"gpg.ssh.allowedSignersFile={self._signers_file}", "log", "--no-walk=unsorted", "--stdin",
                 "--no-show-signature", "--format=%H%x00%G?%x00" + _SIG_FIELDS]
         answers: dict[str, list[str]] = {}
-        for line in git_lines(self.git, args, "git log (signatures)", [raw.fields[0] for raw in missing]):
+        for line in self.git.stream(*args, what="git log (signatures)", stdin=[raw.fields[0] for raw in missing]):
             parts = line.decode("utf-8", "replace").rstrip("\n").split("\0")
             if len(parts) == 6:
                 answers[parts[0]] = parts[1:]
@@ -539,7 +483,7 @@ class Trail:
         return version
 
     def _resolve(
-        self, window: list[_RawCommit], reader: _BlobReader, reasons: _SignatureReasons | None = None
+        self, window: list[_RawCommit], reader: ObjectReader, reasons: _SignatureReasons | None = None
     ) -> Iterator[CommitInfo]:
         """Fetch every version the window's commits need (one batch), then yield the commits."""
         names: list[str] = []
@@ -571,7 +515,7 @@ class Trail:
                         for sha in (old, new):
                             if sha != _ZERO:
                                 want(sha, path)
-        fetched = reader.read(names) if names else []
+        fetched = reader.blobs(names) if names else []
         for (name, path), index in wanted.items():
             got = fetched[index]
             local[(name, path)] = self._remember(got[0], path, got[1]) if got is not None else None
@@ -689,132 +633,12 @@ class _SignatureReasons:
         return sig
 
 
-def git_lines(git: Git, args: Sequence[str], what: str, stdin: Sequence[str] | None = None) -> Generator[bytes, None, None]:
-    """The lines a git command prints (read ahead by a thread), ``stdin`` written to it line by line if given.
-
-    EnvironmentProblem naming ``what`` and git's complaint (its ``fatal:`` line,
-    as for every git command itsm runs) when it exits with an error; closing the
-    generator early ends git.
-    """
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            ["git", *args], cwd=git.root, stdout=subprocess.PIPE, stderr=errors, env=_clean_env(),
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        )
-        if stdin is not None:
-            _feed(proc, stdin)
-        assert proc.stdout is not None
-        try:
-            yield from _read_ahead(proc.stdout)
-            proc.stdout.close()
-            if proc.wait() != 0:
-                errors.seek(0)
-                raise EnvironmentProblem(f"{what} failed: {_detail(errors.read(), proc.returncode)}")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-
-
-def _feed(proc: subprocess.Popen[bytes], names: Sequence[str]) -> None:
-    """Write ``names`` to ``proc``'s stdin from a thread (git answers while it reads) and close it."""
-    import threading
-
-    def write() -> None:
-        assert proc.stdin is not None
-        with contextlib.suppress(OSError), proc.stdin:  # OSError: git ended early, its exit status says why
-            proc.stdin.write("".join(f"{n}\n" for n in names).encode("ascii"))
-
-    threading.Thread(target=write, name="itsm-git-log-feeder", daemon=True).start()
-
-
 def _kind(path: str) -> str | None:
     return CONFIG_KIND if path == CONFIG_FILE else kind_of_path(path)
 
 
 def _record_id(path: str) -> str:
     return path if path == CONFIG_FILE else path.rpartition("/")[2].rpartition(".")[0]
-
-
-def _read_ahead(stream: IO[bytes], chunk: int = 1 << 20, ahead: int = 64 << 20) -> Iterator[bytes]:
-    """The lines of ``stream``, read by a thread up to ``ahead`` bytes ahead of the caller.
-
-    ``git log --raw`` spends its time diffing trees; without a reader that keeps
-    its pipe empty it stops whenever the pipe's 64 KB are full, and the diffing
-    and the parsing here take turns instead of running on two cores at once.
-    The budget is in bytes, not reads: a pipe gives a few kilobytes per read,
-    so a budget of 64 reads let git run only a few hundred kilobytes ahead and
-    it sat blocked while a stretch of commits that is slow to parse (a bulk
-    import: thousands of files) was parsed; 64 MB let it go on diffing. Memory
-    stays bounded by ``ahead``.
-    """
-    import threading
-    from collections import deque
-
-    pending: deque[bytes | BaseException | None] = deque()
-    held = [0]  # bytes read but not yet taken
-    ready = threading.Condition()
-    stop = threading.Event()
-
-    def hand_over(item: bytes | BaseException | None) -> None:
-        with ready:
-            while isinstance(item, bytes) and held[0] >= ahead and not stop.is_set():
-                ready.wait()
-            pending.append(item)
-            if isinstance(item, bytes):
-                held[0] += len(item)
-            ready.notify_all()
-
-    def pump() -> None:
-        try:
-            fd = stream.fileno()
-            while not stop.is_set():
-                data = os.read(fd, chunk)
-                if not data:
-                    break
-                hand_over(data)
-        except BaseException as e:  # handed to the reader, which raises it
-            hand_over(e)
-            return
-        hand_over(None)
-
-    thread = threading.Thread(target=pump, name="itsm-git-log-reader", daemon=True)
-    thread.start()
-    rest = b""
-    try:
-        while True:
-            with ready:
-                while not pending:
-                    ready.wait()
-                taken: list[bytes] = []
-                size = 0
-                end: bytes | BaseException | None = b""
-                while pending and isinstance(pending[0], bytes) and size < chunk:
-                    taken.append(pending.popleft())  # type: ignore[arg-type]
-                    size += len(taken[-1])
-                if not taken:
-                    end = pending.popleft()
-                held[0] -= size
-                ready.notify_all()
-            if end is None:
-                break
-            if isinstance(end, BaseException):
-                raise end
-            lines = (rest + b"".join(taken)).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                yield line + b"\n"
-        if rest:
-            yield rest
-    finally:
-        # Stopped early: free the pump if it waits for room; one waiting on git ends when
-        # the caller ends git (it is a daemon thread either way).
-        stop.set()
-        with ready:
-            pending.clear()
-            held[0] = 0
-            ready.notify_all()
 
 
 def _parse_log(stream: Iterable[bytes]) -> Iterator[_RawCommit]:

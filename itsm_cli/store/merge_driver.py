@@ -19,7 +19,6 @@ line, with git-style conflict markers where both sides changed the same lines.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from itsm_cli.core.merge import conflict_summary, merge_records
 from itsm_cli.errors import InvalidRecord
 from itsm_cli.store import yaml_io
 from itsm_cli.store.atomic import write_atomic
+from itsm_cli.store.gitprocess import merge_file
 
 CONFLICT_PREFIX = "# itsm merge conflict: "
 USAGE = "usage: itsm merge-driver BASE OURS THEIRS [MARKER_SIZE [PATH]]  (git: %O %A %B %L %P)"
@@ -146,17 +146,15 @@ def _git_merge_file(base: str, ours: str, theirs: str, marker_size: int) -> tupl
             with open(file, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
             names.append(file)
-        cmd = ["git", "merge-file", "-p", f"--marker-size={max(marker_size, 1)}"]
-        cmd += ["-L", "ours", "-L", "base", "-L", "theirs", *names]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, check=False, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return None
+        result = merge_file(*names, marker_size)
+    if result is None:
+        return None
+    code, out = result
     # git merge-file exits with the number of conflicts (capped at 127), or >127 on error.
-    if proc.returncode < 0 or proc.returncode > 127:
+    if code < 0 or code > 127:
         return None
     try:
-        return proc.stdout.decode("utf-8"), proc.returncode == 0
+        return out.decode("utf-8"), code == 0
     except UnicodeDecodeError:
         return None
 

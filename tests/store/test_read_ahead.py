@@ -9,7 +9,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itsm_cli.store.history import _read_ahead
+from itsm_cli.store.gitprocess import read_ahead as _read_ahead
 
 
 class _Writer(threading.Thread):
@@ -98,11 +98,10 @@ def test_a_failing_git_is_one_line_naming_the_command_and_git_s_fatal_line(tmp_p
 
     from itsm_cli.errors import EnvironmentProblem
     from itsm_cli.store.gitstore import Git
-    from itsm_cli.store.history import git_lines
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     with pytest.raises(EnvironmentProblem) as caught:
-        list(git_lines(Git(tmp_path), ["log", "no-such-revision", "--"], "git log"))
+        list(Git(tmp_path).stream("log", "no-such-revision", "--", what="git log"))
     message = str(caught.value)
     assert message.startswith("git log failed: ") and "no-such-revision" in message
     assert "fatal:" not in message and "\n" not in message
