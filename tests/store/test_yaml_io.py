@@ -165,6 +165,7 @@ def test_front_matter() -> None:
     text = yaml_io.dumps_front_matter({"id": "KB-0001", "title": "VPN"}, "Body")
     assert text == "---\nid: KB-0001\ntitle: VPN\n---\nBody\n"
     assert yaml_io.split_front_matter(text, "kb/KB-0001.md") == ("id: KB-0001\ntitle: VPN\n", "Body\n", 5)
+    assert yaml_io.split_front_matter("---\n---\nB", "k.md") == ("", "B", 3)
     with pytest.raises(InvalidRecord, match="expected YAML front matter starting with '---'"):
         yaml_io.split_front_matter("a: 1\n", "k.md")
     with pytest.raises(InvalidRecord, match="front matter is not closed with '---'"):
@@ -261,3 +262,15 @@ def test_random_unicode_never_crashes_the_loader(text: str) -> None:
         load_or_refuse(data)
 
 
+
+
+def test_crlf_front_matter_keeps_line_numbers() -> None:
+    # Bug fixed with this test: the opening CRLF fence left a "\n" in front of the front matter,
+    # so its keys, and the body, were placed one line too low.
+    text = "---\r\nid: KB-0001\r\ntitle: VPN\r\n---\r\nBody\r\n"
+    front, body, body_line = yaml_io.split_front_matter(text, "kb/KB-0001.md")
+    assert (front, body, body_line) == ("id: KB-0001\r\ntitle: VPN\r\n", "Body\r\n", 5)
+    positions: dict = {}
+    yaml_io.loads("\n" + front, "kb/KB-0001.md", positions)  # as store/desk.py reads an article
+    assert positions[("title",)] == (3, 1)
+    assert text.split("\r\n")[body_line - 1] == "Body"
