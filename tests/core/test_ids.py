@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,12 +73,20 @@ def test_every_accepted_id_is_a_single_safe_path_component(text: str) -> None:
     ("INC-0999", "000", "tickets/INC/000/INC-0999.yaml"),
     ("INC-1000", "001", "tickets/INC/001/INC-1000.yaml"),
     ("INC-12345", "012", "tickets/INC/012/INC-12345.yaml"),
+    ("CHG-12011", "012", "tickets/CHG/012/CHG-12011.yaml"),
     ("INC-1234567", "1234", "tickets/INC/1234/INC-1234567.yaml"),
     ("CHG-999999999", "999999", "tickets/CHG/999999/CHG-999999999.yaml"),
 ])
 def test_ticket_path_buckets_by_thousands(record_id: str, bucket: str, path: str) -> None:
     assert ids.bucket_of(record_id) == bucket
     assert ids.ticket_path("tickets", record_id) == path
+
+
+def test_a_million_tickets_never_put_more_than_a_thousand_entries_in_a_folder() -> None:
+    """The 1,000,000-record check on paper: every folder of every level, counted."""
+    buckets = Counter(ids.bucket_of(ids.format_id("INC", n)) for n in range(1, 1_000_001))
+    assert max(buckets.values()) == 1000 and len(buckets) == 1001  # 000 holds 1-999, 1000 holds 1,000,000 alone
+    assert len(buckets) - 1 <= 1000  # tickets/INC/ holds 1,001 folders only at the millionth ticket
 
 
 def test_number_of_reads_the_digits_after_the_dash() -> None:
