@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -169,3 +170,20 @@ def head(path: Path) -> str:
 def status(path: Path) -> str:
     """``git status --porcelain`` including untracked files."""
     return git(path, "status", "--porcelain", "--untracked-files=all")
+
+
+# --- signing keys (tests/core/test_signing.py, tests/test_signing.py) -------------------------------------------
+
+GPG_FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
+needs_keygen = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+
+
+def keygen(tmp_path: Path, name: str = "key") -> tuple[str, str]:
+    """(public key line, fingerprint as ssh-keygen prints it) of a fresh ed25519 key."""
+    key = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@example.com", "-f", str(key)],
+                   check=True)
+    pub = (tmp_path / f"{name}.pub").read_text().strip()
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / f"{name}.pub")], capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
+    return pub, fingerprint
