@@ -19,7 +19,6 @@ import pytest
 from desk_testing import ticket_path
 from sitefixtures import BuiltSite, html_files, itsm, read
 
-from itsm_cli.core.publishing import SiteSettings, pages_warning, site_settings
 from itsm_cli.site.pages import contact_html, natural, prefill
 from itsm_cli.store import yaml_io
 
@@ -156,19 +155,6 @@ def test_validate_and_build_warn_while_an_internal_site_goes_to_public_pages(sit
     _set_site(site_desk, visibility="secret")
     r = itsm("validate", cwd=site_desk)
     assert r.exit_code == 1 and "site.visibility" in r.stdout + r.stderr
-
-
-def test_pages_warning_rules() -> None:
-    deploy = "steps:\n  - uses: actions/deploy-pages@d6db90164ac5ed86f2b6aed7e0febac5b3c0c03e # v4.0.5\n"
-    assert pages_warning(site_settings({}), deploy)  # internal by default
-    assert pages_warning(site_settings({"site": {"visibility": "internal"}}), "run: mkdocs gh-deploy --force")
-    assert pages_warning(SiteSettings("public"), deploy) is None
-    assert pages_warning(SiteSettings("internal", pages_private=True), deploy) is None
-    assert pages_warning(SiteSettings(), "steps:\n  - run: itsm validate\n") is None
-    assert pages_warning(SiteSettings(), None) is None
-    assert site_settings({"site": {"visibility": "odd"}}).internal
-    assert site_settings({"site": {"url": "https://x.example/y/", "pages": "private"}}) == \
-        SiteSettings("internal", "https://x.example/y/", True)
 
 
 # -- schemas --------------------------------------------------------------------------------------------
