@@ -187,3 +187,16 @@ def keygen(tmp_path: Path, name: str = "key") -> tuple[str, str]:
     fingerprint = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / f"{name}.pub")], capture_output=True, text=True,
                                  check=True).stdout.split()[1]
     return pub, fingerprint
+
+
+def fake_ssh_key(seed: int, key_type: str = "ssh-ed25519") -> tuple[str, str]:
+    """(public key line, its SHA256 fingerprint as git and ssh-keygen write it) of a made-up key: no tool needed.
+
+    An SSH key blob is its type and its key bytes, each as an SSH string (4-byte length, then the bytes).
+    """
+    import base64
+    import hashlib
+
+    raw = b"".join(len(part).to_bytes(4, "big") + part for part in (key_type.encode(), bytes([seed]) * 32))
+    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+    return f"{key_type} {base64.b64encode(raw).decode()} key{seed}@example.com", fingerprint

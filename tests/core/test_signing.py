@@ -1,17 +1,15 @@
 """Unit tests of core/signing.py: key lines, fingerprints, git's allowed-signers list, and the verdicts on signatures.
 
-Most keys are made by hand (an SSH key blob is its type and key bytes as SSH strings), so these need no tools;
+Most keys are made by hand (desk_testing.fake_ssh_key), so these need no tools;
 the tests marked ``needs_keygen`` check the fingerprints against ssh-keygen itself.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from pathlib import Path
 
 import pytest
-from desk_testing import ANN, BOB, CAROL, GPG_FPR, keygen, needs_keygen
+from desk_testing import ANN, BOB, CAROL, GPG_FPR, fake_ssh_key, keygen, needs_keygen
 
 from itsm_cli.core.signing import (
     Signature,
@@ -23,17 +21,6 @@ from itsm_cli.core.signing import (
     parse_key,
     signer_label,
 )
-
-
-def ssh_string(data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + data
-
-
-def fake_key(seed: int, key_type: str = "ssh-ed25519") -> tuple[str, str]:
-    """(key line, its SHA256 fingerprint as git and ssh-keygen write it) of a made-up key."""
-    raw = ssh_string(key_type.encode()) + ssh_string(bytes([seed]) * 32)
-    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
-    return f"{key_type} {base64.b64encode(raw).decode()} someone@example.com", fingerprint
 
 
 @needs_keygen
@@ -91,7 +78,7 @@ def test_the_verdicts() -> None:
 
 
 def test_a_hand_made_key_parses_with_its_fingerprint() -> None:
-    line, fingerprint = fake_key(1)
+    line, fingerprint = fake_ssh_key(1)
     key = parse_key(f"  {line}  ")
     assert (key.kind, key.key_type, key.fingerprint) == ("ssh", "ssh-ed25519", fingerprint)
     assert key.blob == line.split()[1]
@@ -102,7 +89,7 @@ def test_a_hand_made_key_parses_with_its_fingerprint() -> None:
 @pytest.mark.parametrize(("text", "reason"), [
     ("ssh-ed25519 !!!!", "is not base64"),
     ("ssh-ed25519 AAAA=A", "is not base64"),
-    ("ssh-rsa " + fake_key(1)[0].split()[1], "not a ssh-rsa key (cut short or mixed up?)"),
+    ("ssh-rsa " + fake_ssh_key(1)[0].split()[1], "not a ssh-rsa key (cut short or mixed up?)"),
     ("ssh-ed25519 AAA", "is not base64"),
     ("A" * 39, "not an SSH public key line"),
 ])
@@ -112,7 +99,7 @@ def test_the_reason_a_key_is_refused(text: str, reason: str) -> None:
 
 
 def test_keys_given_to_two_people_or_malformed_are_named_by_place() -> None:
-    line, fingerprint = fake_key(2)
+    line, fingerprint = fake_ssh_key(2)
     long_bad = "ssh-ed25519 " + "A" * 60
     data = {"people": [{"email": ANN, "signing_keys": [line]}, {"email": BOB, "signing_keys": ["nope", long_bad]}],
             "desk": {"bot": "bot@example.com", "bot_signing_keys": [line]}}
@@ -128,15 +115,15 @@ def test_keys_given_to_two_people_or_malformed_are_named_by_place() -> None:
 
 
 def test_allowed_signers_skips_gpg_keys_and_principals_git_would_misread() -> None:
-    line, _ = fake_key(3)
+    line, _ = fake_ssh_key(3)
     data = {"people": [{"email": "Ann@Example.com", "signing_keys": [line, GPG_FPR]},
-                       {"email": 'odd,"x"@example.com', "signing_keys": [fake_key(4)[0]]}]}
+                       {"email": 'odd,"x"@example.com', "signing_keys": [fake_ssh_key(4)[0]]}]}
     assert allowed_signers(data) == f'ann@example.com namespaces="git" {" ".join(line.split()[:2])}\n'
     assert allowed_signers({}) == ""
 
 
 def test_the_bot_defaults_to_itsm_bot() -> None:
-    line, fingerprint = fake_key(5)
+    line, fingerprint = fake_ssh_key(5)
     assert desk_keys({"desk": {"bot_signing_keys": [line]}}) == {fingerprint: "itsm-bot@localhost"}
 
 
