@@ -13,20 +13,6 @@ from itsm_cli.site import pages
 from itsm_cli.store.desk import Desk
 
 
-@pytest.mark.parametrize(("frm", "to", "dirs", "expected"), [
-    ("index.md", "services/vpn.md", True, "services/vpn/"),
-    ("services/vpn.md", "index.md", True, "../../"),
-    ("services/vpn.md", "kb/KB-0001.md", True, "../../kb/KB-0001/"),
-    ("kb/index.md", "kb/KB-0001.md", True, "KB-0001/"),
-    ("services/vpn.md", "services/email.md", True, "../email/"),
-    ("services/vpn.md", "kb/KB-0001.md", False, "../kb/KB-0001.html"),
-    ("index.md", "status.md", False, "status.html"),
-    ("services/vpn.md", "index.md", False, "../index.html"),
-])
-def test_relative_urls(frm: str, to: str, dirs: bool, expected: str) -> None:
-    assert pages.rel_url(frm, to, dirs) == expected
-
-
 def test_pages_are_markdown_with_sources_and_nav(built_site: object) -> None:
     desk = Desk(built_site.desk)
     site = pages.build_site(pages.load_content(desk), datetime(2026, 3, 2, 9, tzinfo=UTC))
