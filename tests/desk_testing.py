@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -169,3 +170,33 @@ def head(path: Path) -> str:
 def status(path: Path) -> str:
     """``git status --porcelain`` including untracked files."""
     return git(path, "status", "--porcelain", "--untracked-files=all")
+
+
+# --- signing keys (tests/core/test_signing.py, tests/test_signing.py) -------------------------------------------
+
+GPG_FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
+needs_keygen = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+
+
+def keygen(tmp_path: Path, name: str = "key") -> tuple[str, str]:
+    """(public key line, fingerprint as ssh-keygen prints it) of a fresh ed25519 key."""
+    key = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@example.com", "-f", str(key)],
+                   check=True)
+    pub = (tmp_path / f"{name}.pub").read_text().strip()
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / f"{name}.pub")], capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
+    return pub, fingerprint
+
+
+def fake_ssh_key(seed: int, key_type: str = "ssh-ed25519") -> tuple[str, str]:
+    """(public key line, its SHA256 fingerprint as git and ssh-keygen write it) of a made-up key: no tool needed.
+
+    An SSH key blob is its type and its key bytes, each as an SSH string (4-byte length, then the bytes).
+    """
+    import base64
+    import hashlib
+
+    raw = b"".join(len(part).to_bytes(4, "big") + part for part in (key_type.encode(), bytes([seed]) * 32))
+    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+    return f"{key_type} {base64.b64encode(raw).decode()} key{seed}@example.com", fingerprint

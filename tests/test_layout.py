@@ -8,51 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 from desk_testing import ANN, BOB, git, make_desk, run, status, ticket_path
-from hypothesis import given
-from hypothesis import strategies as st
-
-from itsm_cli.core import ids
 
 BUNDLE = Path(__file__).parent / "data" / "flat-desk.bundle"
 FLAT_IDS = ["CHG-0001", "INC-0001", "INC-0002"]
-
-
-# -- the rule ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("record_id", "path"), [
-    ("INC-0042", "tickets/INC/000/INC-0042.yaml"),
-    ("INC-0999", "tickets/INC/000/INC-0999.yaml"),
-    ("INC-1000", "tickets/INC/001/INC-1000.yaml"),
-    ("INC-12345", "tickets/INC/012/INC-12345.yaml"),
-    ("CHG-12011", "tickets/CHG/012/CHG-12011.yaml"),
-    ("INC-1234567", "tickets/INC/1234/INC-1234567.yaml"),
-    ("INC-999999999", "tickets/INC/999999/INC-999999999.yaml"),
-])
-def test_a_ticket_path_follows_from_its_id_alone(record_id: str, path: str) -> None:
-    assert ids.ticket_path("tickets", record_id) == path
-
-
-@given(st.integers(min_value=1, max_value=999_999_999), st.sampled_from(["INC", "REQ", "PRB", "CHG", "IMP"]))
-def test_every_ticket_path_is_three_folders_deep_and_names_its_bucket(number: int, prefix: str) -> None:
-    record_id = ids.format_id(prefix, number)
-    folder, pre, bucket, name = ids.ticket_path("tickets", record_id).split("/")
-    assert (folder, pre, name) == ("tickets", prefix, f"{record_id}.yaml")
-    assert int(bucket) * ids.BUCKET_SIZE <= number < (int(bucket) + 1) * ids.BUCKET_SIZE
-    assert len(bucket) >= 3
-
-
-def test_a_million_tickets_never_put_more_than_a_thousand_entries_in_a_folder() -> None:
-    """The 1,000,000-record check on paper: every folder of every level, counted."""
-    buckets = Counter(ids.bucket_of(ids.format_id("INC", n)) for n in range(1, 1_000_001))
-    assert max(buckets.values()) == 1000 and len(buckets) == 1001  # 000 holds 1-999, 1000 holds 1,000,000 alone
-    assert len(buckets) - 1 <= 1000  # tickets/INC/ holds 1,001 folders only at the millionth ticket
 
 
 # -- every command uses it --------------------------------------------------------------------

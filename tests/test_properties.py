@@ -1,161 +1,21 @@
-"""Property-based tests (hypothesis) for the one loader, the one writer and the validator.
+"""Property-based tests (hypothesis) for the validator, list order and tables.
 
-- Any record the writer is given reads back as the same data, and writing it
-  again gives the same bytes (so an edit never reformats what it did not touch).
-- No bytes or text crash the loader: it returns data or raises InvalidRecord.
 - No file crashes the validator: it reports problems, it never raises.
+(The loader's and writer's own properties are in store/test_yaml_io.py.)
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yaml_strategies import SETTINGS, TRICKY, YAMLISH, scalars, values
 
-from itsm_cli.errors import InvalidRecord
 from itsm_cli.store import yaml_io
 from itsm_cli.store.check import check_desk
 from itsm_cli.store.desk import Desk
-
-# Strings YAML 1.1 (and people) misread: each must survive as the very same string.
-TRICKY = [
-    "no", "No", "NO", "yes", "on", "off", "y", "n", "true", "True", "false", "null", "Null", "~", "", " ", "  ",
-    "0755", "0o755", "0x1F", "1:30", "1_000", "2026-01-01", "2026-01-01T09:00:00Z", "1e3", "1.0e+3", ".inf", "-.inf",
-    ".nan", "+1", "-0", "0.", ".5", "=", "<<", "*alias", "&anchor", "!tag", "!!str x", "%YAML", "@", "`", "|", ">",
-    "- item", "? key", "key: value", "a #comment", "#comment", "---", "...", "'", '"', "'quoted'", '"quoted"',
-    "trailing ", " leading", "tab\tinside", "line\nbreak", "ends with newline\n", "\n", "\r\n", "crlf\r\nline",
-    "multi\nline\n\ntext\n", "  indented\nblock", "\ufeffbom", "nel\x85line", "ls\u2028ps\u2029", "\x1b[31mred",
-    "nul\x00byte", "bell\x07", "é ü 中文 🎉", "\U0001f600", "9" * 150, "[1, 2]", "{a: b}", ",", "a,b", "[", "{",
-]
-
-keys = st.one_of(st.sampled_from(TRICKY), st.text(max_size=20))
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from(TRICKY),
-    st.text(max_size=40),
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(keys, inner, max_size=5)),
-    max_leaves=30,
-)
-records = st.dictionaries(keys, values, max_size=12)
-
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def same(a: object, b: object) -> bool:
-    """Equal, with -0.0 and 0.0 told apart (a writer that loses the sign would change bytes)."""
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)  # type: ignore[index]
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))  # type: ignore[arg-type]
-    return a == b
-
-
-# --- the writer and the loader agree ---------------------------------------------------------
-
-
-@SETTINGS
-@given(records)
-@example({"country": "NO", "mode": "0755", "time": "1:30", "due": "2026-01-01", "id": "0001"})
-@example({"<<": {"a": 1}, "": None, "~": "~"})
-@example({"note": "trailing space \nnext", "t": "a\tb\nc"})
-def test_write_read_write_round_trips_byte_for_byte(record: dict) -> None:
-    text = yaml_io.dumps(record)
-    back = yaml_io.loads(text, "rt.yaml")
-    assert same(back, record)
-    assert back == record and list(back) == list(record)  # key order kept too
-    assert yaml_io.dumps(back) == text
-    assert yaml_io.load_bytes(text.encode("utf-8"), "rt.yaml") == record  # through the file path as well
-
-
-@SETTINGS
-@given(records, st.text(max_size=300))
-def test_front_matter_round_trips(meta: dict, body: str) -> None:
-    assume(meta)
-    text = yaml_io.dumps_front_matter(meta, body)
-    front, rest, _ = yaml_io.split_front_matter(text, "kb/KB-0001.md")
-    assume("\r" not in body)  # the fence regex tolerates CRLF: a body's own CR is not ours to keep
-    assert yaml_io.loads("\n" + front, "kb/KB-0001.md") == meta
-    expected = body if body.endswith("\n") or not body else body + "\n"
-    assert rest == expected
-    assert yaml_io.dumps_front_matter(meta, rest) == text
-
-
-@SETTINGS
-@given(st.text(min_size=1, max_size=60))
-def test_set_values_store_what_they_parse_to(value: str) -> None:
-    # itsm --set FIELD=VALUE resolves VALUE like a plain YAML scalar, then writes it.
-    parsed = yaml_io.resolve_plain(value)
-    assert same(yaml_io.loads(yaml_io.dumps({"field": parsed}))["field"], parsed)
-    if isinstance(parsed, str):
-        assert parsed == value  # anything that is not a plain number/bool/null is kept verbatim
-
-
-@SETTINGS
-@given(st.integers())
-def test_numbers_that_cannot_be_read_back_are_never_written(number: int) -> None:
-    try:
-        text = yaml_io.dumps({"n": number})
-    except InvalidRecord:
-        assert len(str(number)) > yaml_io.MAX_NUMBER_CHARS
-        return
-    assert yaml_io.loads(text) == {"n": number}
-
-
-# --- the loader never crashes --------------------------------------------------------------
-
-YAMLISH = st.text(alphabet=st.sampled_from([*list("abc019 :-?[]{},&*!|>'\"%@`#~\n\t.<=\\"), "\x00", "é", "\ufeff"]),
-                  max_size=200)
-
-
-def load_or_refuse(data: bytes) -> None:
-    try:
-        yaml_io.load_bytes(data, "fuzz.yaml")
-    except InvalidRecord as e:
-        assert e.path == "fuzz.yaml"
-        assert "\n" not in str(e)
-
-
-@SETTINGS
-@given(st.binary(max_size=500))
-def test_random_bytes_never_crash_the_loader(data: bytes) -> None:
-    load_or_refuse(data)
-
-
-@SETTINGS
-@given(YAMLISH)
-@example("[" * 5000)
-@example("{a: " * 3000)
-@example("- " * 3000)
-@example("a: &x 1\nb: *x")
-@example("a: " + "9" * 5000)
-def test_random_yamlish_text_never_crashes_the_loader(text: str) -> None:
-    load_or_refuse(text.encode("utf-8"))
-
-
-@SETTINGS
-@given(st.text(max_size=300))
-def test_random_unicode_never_crashes_the_loader(text: str) -> None:
-    load_or_refuse(text.encode("utf-8", "surrogatepass"))
-    for encoding in ("utf-16", "latin-1"):
-        try:
-            data = text.encode(encoding)
-        except UnicodeEncodeError:
-            continue
-        load_or_refuse(data)
-
 
 # --- the validator never crashes -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from desk_testing import ANN, BOB, EVE, git, run, ticket_path
 
 from itsm_cli.app import App
 from itsm_cli.core import records
-from itsm_cli.core.rules import apply_event_rules, apply_template, check_automation_config, render, template_values
+from itsm_cli.core.rules import apply_event_rules, apply_template, check_automation_config, template_values
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import validate_records
 from itsm_cli.errors import BadArgument, Refused
@@ -245,12 +245,6 @@ def test_event_rules_through_the_app_commit_once_by_the_person_acting(desk: Path
 
 
 # --- templated text ---------------------------------------------------------------------
-
-
-def test_render_fills_only_bare_field_names() -> None:
-    values = {"title": "Disk {full}", "id": "INC-0001"}
-    assert render("{id}: {title}", values) == "INC-0001: Disk {full}"  # substituted text is not expanded again
-    assert render("{{id}} {unknown} {title.__class__} {id!r} {0}", values) == "{id} {unknown} {title.__class__} {id!r} {0}"
 
 
 def test_template_values_leave_out_history_and_mappings(desk: Path) -> None:

@@ -363,13 +363,19 @@ def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
 
     Returns (front matter text, body, line number where the body starts).
     """
-    if not text.startswith("---\n") and not text.startswith("---\r\n"):
+    # The opening fence's own line end is not part of the front matter: with a CRLF one, a stray
+    # "\n" left in front of it put every position in the front matter, and the body, a line too low.
+    if text.startswith("---\n"):
+        start = 4
+    elif text.startswith("---\r\n"):
+        start = 5
+    else:
         raise InvalidRecord("expected YAML front matter starting with '---'", path, 1, 1)
-    end = re.search(r"^---[ \t]*\r?$", text[4:], flags=re.M)
+    end = re.search(r"^---[ \t]*\r?$", text[start:], flags=re.M)
     if end is None:
         raise InvalidRecord("front matter is not closed with '---'", path, 1, 1)
-    front = text[4 : 4 + end.start()]
-    rest = text[4 + end.end() :]
+    front = text[start : start + end.start()]
+    rest = text[start + end.end() :]
     if rest.startswith("\r\n"):
         rest = rest[2:]
     elif rest.startswith("\n"):

@@ -533,3 +533,11 @@ def test_a_side_that_only_reordered_keys_keeps_its_order() -> None:
     theirs = {"id": "INC-0001", "extra": {"a": 1, "b": 2}, "title": "x"}
     merged = merge_records(nested_base, nested_ours, theirs).merged
     assert list(merged["extra"]) == ["b", "a"] and merged["title"] == "x"
+
+
+def test_watchers_added_on_two_branches_merge_as_a_set() -> None:
+    base = {"id": "INC-0001", "watchers": ["a@x.example", "b@x.example"], "history": []}
+    ours = {**base, "watchers": ["a@x.example", "b@x.example", "c@x.example"]}
+    theirs = {**base, "watchers": ["b@x.example", "d@x.example"]}  # a unwatched, d watched
+    result = merge_records(base, ours, theirs)
+    assert result.conflicts == [] and result.merged["watchers"] == ["b@x.example", "c@x.example", "d@x.example"]

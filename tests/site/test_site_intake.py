@@ -11,7 +11,6 @@ import yaml
 from sitefixtures import AGENT, itsm
 
 from desk_testing import ticket_path
-from itsm_cli.core.intake import parse_form_body
 from itsm_cli.store import yaml_io
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,12 +96,6 @@ def test_intake_reads_stdin(site_desk: Path) -> None:
     r = itsm("intake", "-", cwd=site_desk, input=json.dumps(event(form_body())))
     assert r.exit_code == 0, r.stderr
     assert r.stdout.strip().startswith("REQ-")
-
-
-def test_parse_form_body() -> None:
-    body = "### Service\r\n\r\n`email`\r\n\r\n### Details\n\n```\n### not a heading\n```\nmore\n\n### E-mail\n\n_No response_\n"
-    form = parse_form_body(body)
-    assert form == {"service": "`email`", "details": "```\n### not a heading\n```\nmore", "e-mail": ""}
 
 
 def test_intake_forms_writes_a_github_issue_form(site_desk: Path) -> None:

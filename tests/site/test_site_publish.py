@@ -13,14 +13,11 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from desk_testing import ticket_path
 from sitefixtures import BuiltSite, html_files, itsm, read
 
-from itsm_cli.core.publishing import SiteSettings, pages_warning, site_settings
-from itsm_cli.site.pages import contact_html, natural, prefill
 from itsm_cli.store import yaml_io
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,19 +155,6 @@ def test_validate_and_build_warn_while_an_internal_site_goes_to_public_pages(sit
     assert r.exit_code == 1 and "site.visibility" in r.stdout + r.stderr
 
 
-def test_pages_warning_rules() -> None:
-    deploy = "steps:\n  - uses: actions/deploy-pages@d6db90164ac5ed86f2b6aed7e0febac5b3c0c03e # v4.0.5\n"
-    assert pages_warning(site_settings({}), deploy)  # internal by default
-    assert pages_warning(site_settings({"site": {"visibility": "internal"}}), "run: mkdocs gh-deploy --force")
-    assert pages_warning(SiteSettings("public"), deploy) is None
-    assert pages_warning(SiteSettings("internal", pages_private=True), deploy) is None
-    assert pages_warning(SiteSettings(), "steps:\n  - run: itsm validate\n") is None
-    assert pages_warning(SiteSettings(), None) is None
-    assert site_settings({"site": {"visibility": "odd"}}).internal
-    assert site_settings({"site": {"url": "https://x.example/y/", "pages": "private"}}) == \
-        SiteSettings("internal", "https://x.example/y/", True)
-
-
 # -- schemas --------------------------------------------------------------------------------------------
 
 
@@ -208,11 +192,6 @@ def test_check_jsonschema_validates_a_record_with_only_the_schema_file(built_sit
 
 
 # -- finding and requesting ------------------------------------------------------------------------------
-
-
-def test_natural_order() -> None:
-    names = ["Site 100", "Site 10", "Site 2", "site 1", "Site 1000", "Alpha"]
-    assert sorted(names, key=natural) == ["Alpha", "site 1", "Site 2", "Site 10", "Site 100", "Site 1000"]
 
 
 def test_catalog_lists_numbered_services_in_natural_order(site_desk: Path, tmp_path: Path) -> None:
@@ -257,28 +236,3 @@ def test_home_has_a_get_help_route(site_desk: Path, tmp_path: Path) -> None:
     assert '<a href="mailto:help@example.com">help@example.com</a> (London office hours)' in home
     assert "Call for anything urgent." in home
     assert '<h2 id="itsm-catalog">Services' in home
-
-
-def test_contacts_become_links() -> None:
-    html = contact_html("servicedesk@example.com or ext. 4000, or +44 20 7946 0400 <b>")
-    assert '<a href="mailto:servicedesk@example.com">servicedesk@example.com</a>' in html
-    assert '<a href="tel:4000">ext. 4000</a>' in html
-    assert '<a href="tel:+442079460400">+44 20 7946 0400</a>' in html
-    assert "&lt;b&gt;" in html and "<b>" not in html
-    assert html.startswith('<a href="mailto:servicedesk@example.com">servicedesk@example.com</a> or <a href="tel:4000">')
-
-
-def test_request_links_prefill_title_and_questions() -> None:
-    details = "### Full name\n\n\n### Start date\n\n\n"
-    url = prefill("https://github.com/o/r/issues/new?template=request.yml&service=id&offering=new-starter",
-                  "[Request]: New starter (Accounts)", details)
-    query = parse_qs(urlsplit(url).query)
-    assert query["title"] == ["[Request]: New starter (Accounts)"] and query["details"] == [details]
-    assert query["service"] == ["id"] and query["template"] == ["request.yml"]
-    # A template that sets its own title keeps it; placeholders are filled; mailto gets a subject and body.
-    kept = parse_qs(urlsplit(prefill("https://github.com/o/r/issues/new?title=Mine", "T", "D")).query)
-    assert kept["title"] == ["Mine"] and kept["details"] == ["D"]
-    assert prefill("https://forms.example/new?t={title}", "A & B", "") == "https://forms.example/new?t=A%20%26%20B"
-    mail = parse_qs(urlsplit(prefill("mailto:desk@example.com", "Need a laptop", "Model?")).query)
-    assert mail == {"subject": ["Need a laptop"], "body": ["Model?"]}
-    assert prefill("https://portal.example/request", "T", "D") == "https://portal.example/request"
