@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from desk_testing import ticket_path
 from sitefixtures import AGENT, itsm
 
-from desk_testing import ticket_path
 from itsm_cli.store import yaml_io
 
 REPO = Path(__file__).resolve().parents[2]

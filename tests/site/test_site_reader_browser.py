@@ -192,7 +192,7 @@ def test_charts_fill_the_column_and_their_labels_are_legible(demo: str, reader: 
 
 
 def test_no_request_goes_to_another_host(demo: str, reader: tuple[str, object]) -> None:
-    size, d = reader
+    _size, d = reader
     origin = demo[: -len(SUB)]
     seen: list[str] = []
     for page in [*PAGES, "no/such/page/"]:
