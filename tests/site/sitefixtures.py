@@ -326,8 +326,8 @@ def make_site_desk(root: Path) -> Path:
             at=f"{month}-{day}T11:00:00Z")
         _ok("transition", t, "closed", cwd=root, at=f"{month}-{day}T12:00:00Z")
     _ok("new", "request", "--title", "Shared mailbox for events", "--service", "email", "--offering",
-              "shared-mailbox", "--requester", REQUESTER, "--set", f"form.address={SECRETS['request form answer']}",
-              "--set", f"form.members={REQUESTER}", cwd=root, at="2026-02-27T09:00:00Z")
+        "shared-mailbox", "--requester", REQUESTER, "--set", f"form.address={SECRETS['request form answer']}",
+        "--set", f"form.members={REQUESTER}", cwd=root, at="2026-02-27T09:00:00Z")
     # Fields written the way a pull request would.
     desk = Desk(root)
     for record_id, field, value in ((internal, "tags", ["internal"]),):
