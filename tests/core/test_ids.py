@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -147,19 +148,18 @@ def test_next_id_follows_the_highest_of_its_own_prefix_only() -> None:
     assert ids.next_id("INC", []) == "INC-0001"
 
 
-def _tree(*entries: tuple[bytes, bytes]) -> bytes:
-    # A raw git tree object: "<mode> <name>\0<20-byte object id>" per entry.
-    return b"".join(mode + b" " + name + b"\x00" + bytes(20) for mode, name in entries)
+def test_the_file_name_pattern_gives_the_number_of_whole_record_names_only() -> None:
+    # Raw trees are the git boundary's (gitstore.tree_names, tested there and in test_cli_records); core matches names.
+    pattern = re.compile(ids.number_pattern("INC"))
+    names = ["INC-0007.yaml", "INC-0100.yaml", "REQ-5000.yaml", "INC-12.md", "INC-x.yaml"]
+    assert [m.group(1) for n in names if (m := pattern.fullmatch(n))] == ["0007", "0100", "12"]
+    assert ids.highest_number(["0007", "0100", "12"]) == 100
+    assert ids.highest_number([]) == 0
 
 
-def test_highest_number_in_a_raw_tree() -> None:
-    tree = _tree((b"100644", b"INC-0007.yaml"), (b"100644", b"INC-0100.yaml"), (b"100644", b"REQ-5000.yaml"),
-                 (b"100644", b"INC-0200.yaml.bak"), (b"40000", b"000"))
-    assert ids.highest_number_in_tree("INC", tree) == 100
-    assert ids.highest_number_in_tree("CHG", tree) == 0
-
-
-def test_highest_bucket_in_a_raw_tree_is_numeric_not_alphabetical() -> None:
-    tree = _tree((b"40000", b"000"), (b"40000", b"999"), (b"40000", b"1000"), (b"100644", b"2000"))
-    assert ids.highest_bucket_in_tree(tree) == "1000"
-    assert ids.highest_bucket_in_tree(_tree((b"100644", b"INC-0001.yaml"))) is None
+def test_the_highest_bucket_is_numeric_not_alphabetical() -> None:
+    buckets = re.compile(ids.BUCKET_PATTERN)
+    assert all(buckets.fullmatch(b) for b in ("000", "999", "1000", "1234567"))
+    assert not any(buckets.fullmatch(b) for b in ("00", "abc", "0001234567890"))
+    assert ids.highest_bucket(["000", "999", "1000"]) == "1000"
+    assert ids.highest_bucket([]) is None
