@@ -1,0 +1,158 @@
+"""The continual improvement register: ``improvement`` tickets (IMP) through the CLI, in real git desks."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from desk_testing import ANN, BOB, CAROL, EVE, git, head, load_ticket, run, ticket_path
+
+from itsm_cli.site import pages
+from itsm_cli.store.desk import Desk
+
+BENEFIT = "Half the VPN tickets gone: users reconnect on their own"
+
+
+def propose(*extra: str, by: str = ANN, title: str = "Self-service VPN reconnect") -> str:
+    """Propose an improvement; return its ID."""
+    r = run("--as", by, "new", "improvement", "--title", title, "--set", f"expected_benefit={BENEFIT}", *extra)
+    assert r.exit_code == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_an_improvement_is_filed_under_imp_and_starts_proposed(desk: Path) -> None:
+    rid = propose("--service", "email", "--set", "owner=me", "--set", "target_date=2026-06-30",
+                  "--set", "measure=VPN tickets per month in itsm report trends")
+    assert rid == "IMP-0001"
+    assert (desk / ticket_path(rid)).is_file()
+    assert ticket_path(rid).startswith("tickets/IMP/000/")
+    data = load_ticket(desk, rid)
+    assert data["status"] == "proposed"
+    assert data["owner"] == ANN  # "me" is the acting person
+    assert data["expected_benefit"] == BENEFIT
+    assert data["target_date"] == "2026-06-30"
+    assert "priority" not in data  # improvements have no SLA clocks
+    message = git(desk, "log", "-1", "--format=%B")
+    assert "Itsm-Id: IMP-0001" in message and "Itsm-Action: create" in message
+    shown = json.loads(run("show", rid, "--format", "json").stdout)
+    assert shown["type"] == "improvement" and shown["service"] == "email"
+    assert run("validate").exit_code == 0
+
+
+def test_the_expected_benefit_is_required_at_proposal(desk: Path) -> None:
+    before = head(desk)
+    r = run("new", "improvement", "--title", "Something better")
+    assert r.exit_code == 2
+    assert "expected_benefit" in r.stderr and "--set expected_benefit=" in r.stderr
+    assert r.stderr.startswith("itsm: error:")
+    assert head(desk) == before
+    assert not (desk / "tickets" / "IMP").exists()
+
+
+def test_the_owner_must_be_a_listed_person(desk: Path) -> None:
+    r = run("new", "improvement", "--title", "T", "--set", f"expected_benefit={BENEFIT}", "--set", f"owner={EVE}")
+    assert r.exit_code == 1
+    assert f"owner {EVE} is not a listed person" in r.stderr
+
+
+def test_approved_by_a_service_owner_worked_and_done_with_an_outcome(desk: Path) -> None:
+    rid = propose()
+    # Not by whoever proposed it, nor by someone outside the approving group.
+    r = run("--as", ANN, "approve", rid)
+    assert r.exit_code == 1 and "service-owners" in r.stderr
+    r = run("--as", BOB, "transition", rid, "approved")
+    assert r.exit_code == 1 and "needs approval" in r.stderr
+    assert run("--as", CAROL, "approve", rid, "--note", "Agreed at the monthly review").exit_code == 0
+    assert load_ticket(desk, rid)["status"] == "approved"
+
+    r = run("--as", BOB, "transition", rid, "in_progress")
+    assert r.exit_code == 1
+    assert "requires owner" in r.stderr and "--set owner=..." in r.stderr
+    assert run("--as", BOB, "transition", rid, "in_progress", "--set", "owner=me").exit_code == 0
+    assert load_ticket(desk, rid)["owner"] == BOB
+
+    r = run("--as", BOB, "transition", rid, "done")
+    assert r.exit_code == 1 and "'done' requires outcome" in r.stderr
+    r = run("--as", EVE, "transition", rid, "done", "--set", "outcome=x")
+    assert r.exit_code == 1 and "needs: agent" in r.stderr
+    outcome = "VPN tickets fell from 14 to 5 a month (Jul-Sep)"
+    assert run("--as", BOB, "transition", rid, "done", "--set", f"outcome={outcome}").exit_code == 0
+    data = load_ticket(desk, rid)
+    assert data["status"] == "done" and data["outcome"] == outcome
+    assert [e["to"] for e in data["history"] if "to" in e] == ["proposed", "approved", "in_progress", "done"]
+    # done is final: the register keeps it as it was closed.
+    r = run("--as", BOB, "edit", rid, "--set", "outcome=rewritten")
+    assert r.exit_code == 1 and "closed state" in r.stderr
+    r = run("--as", BOB, "transition", rid, "in_progress")
+    assert r.exit_code == 1
+    assert run("validate").exit_code == 0
+
+
+def test_rejected_at_proposal_or_after_approval_and_withdrawn_by_the_proposer(desk: Path) -> None:
+    first = propose(title="Replace the coffee machine")
+    r = run("--as", CAROL, "reject", first)
+    assert r.exit_code == 2  # a rejection says why
+    assert run("--as", CAROL, "reject", first, "--note", "Not an IT service").exit_code == 0
+    assert load_ticket(desk, first)["status"] == "rejected"
+
+    second = propose(title="Nightly restore test")
+    assert run("--as", CAROL, "approve", second).exit_code == 0
+    assert run("--as", BOB, "transition", second, "rejected", "--note", "Covered by the backup contract").exit_code == 0
+    assert load_ticket(desk, second)["status"] == "rejected"
+
+    third = propose(title="A wiki for the warehouse", by=EVE)  # anyone may propose
+    r = run("--as", BOB, "transition", third, "done", "--set", "outcome=x")
+    assert r.exit_code == 1 and "legal next states: cancelled" in r.stderr
+    assert run("--as", EVE, "transition", third, "cancelled", "--note", "Found one already").exit_code == 0
+    assert load_ticket(desk, third)["status"] == "cancelled"
+    assert run("validate").exit_code == 0
+
+
+def test_list_filters_and_an_unknown_state_names_the_valid_ones(desk: Path) -> None:
+    a = propose("--service", "email", title="Shared mailbox self-service")
+    b = propose(title="Fewer password resets")
+    assert run("--as", CAROL, "reject", b, "--note", "Duplicate of the SSPR project").exit_code == 0
+    assert run("new", "incident", "--title", "Printer jam").exit_code == 0
+
+    def ids(*args: str) -> list[str]:
+        r = run("list", *args, "--format", "ids")
+        assert r.exit_code == 0, r.stderr
+        return r.stdout.split()
+
+    assert ids("improvement") == [a, b]
+    assert ids("improvement", "--status", "proposed") == [a]
+    assert ids("improvement", "--open") == [a]
+    assert ids("improvement", "--closed") == [b]
+    assert ids("improvement", "--service", "email") == [a]
+    r = run("list", "improvement", "--status", "finished")
+    assert r.exit_code == 2
+    assert "unknown status 'finished'" in r.stderr
+    for state in ("proposed", "approved", "in_progress", "done", "rejected", "cancelled"):
+        assert state in r.stderr
+
+
+def test_an_improvement_links_to_the_records_that_motivated_it(desk: Path) -> None:
+    assert run("new", "incident", "--title", "VPN drops every 30 minutes").exit_code == 0
+    rid = propose()
+    assert run("link", rid, "relates", "INC-0001").exit_code == 0
+    assert load_ticket(desk, rid)["links"] == [{"kind": "relates", "id": "INC-0001"}]
+    r = run("link", rid, "relates", "PRB-0099")
+    assert r.exit_code == 1 and "PRB-0099" in r.stderr
+    assert run("validate").exit_code == 0
+
+
+def test_improvements_are_never_published(desk: Path) -> None:
+    secret_title = "IMPROVEMENT-TITLE-SECRET"
+    secret_outcome = "IMPROVEMENT-OUTCOME-SECRET"
+    rid = propose("--service", "email", "--set", "measure=IMPROVEMENT-MEASURE-SECRET", title=secret_title)
+    assert run("--as", CAROL, "approve", rid).exit_code == 0
+    assert run("--as", BOB, "transition", rid, "in_progress", "--set", "owner=me").exit_code == 0
+    assert run("--as", BOB, "transition", rid, "done", "--set", f"outcome={secret_outcome}").exit_code == 0
+    other = propose("--service", "email", title="IMPROVEMENT-OPEN-SECRET")
+    site = pages.build_site(pages.load_content(Desk(desk)), datetime(2026, 3, 2, 9, tzinfo=UTC))
+    text = "\n".join([*(p.markdown for p in site.pages), *site.assets.values()])
+    assert "email" in {p.uri.split("/")[-1].removesuffix(".md") for p in site.pages}  # the service page is built
+    for secret in (rid, other, secret_title, secret_outcome, BENEFIT, "IMPROVEMENT-MEASURE-SECRET",
+                   "IMPROVEMENT-OPEN-SECRET"):
+        assert secret not in text, secret
