@@ -156,3 +156,54 @@ def test_improvements_are_never_published(desk: Path) -> None:
     for secret in (rid, other, secret_title, secret_outcome, BENEFIT, "IMPROVEMENT-MEASURE-SECRET",
                    "IMPROVEMENT-OPEN-SECRET"):
         assert secret not in text, secret
+
+
+def test_report_trends_month_over_month_through_the_cli(desk: Path) -> None:
+    """On the email service's business hours (UTC, Mon-Fri 09-17), P3 incidents: 2h to resolve in January, 1h in February."""
+
+    def at(when: str, *args: str) -> None:
+        r = run(*args, env={"ITSM_NOW": when})
+        assert r.exit_code == 0, r.stderr
+
+    for number, (day, worked, resolved) in enumerate(
+            [("2026-01-12", "09:30", "11:00"), ("2026-02-02", "09:15", "10:00")], start=1):
+        rid = f"INC-000{number}"
+        at(f"{day}T09:00:00Z", "new", "incident", "--title", f"Outlook hangs {number}", "--service", "email")
+        at(f"{day}T{worked}:00Z", "assign", rid, "me")
+        at(f"{day}T{worked}:00Z", "transition", rid, "in_progress")
+        at(f"{day}T{resolved}:00Z", "transition", rid, "resolved", "--set", "resolution=Profile rebuilt")
+    at("2026-02-03T09:00:00Z", "new", "improvement", "--title", "Outlook profile self-repair", "--service", "email",
+       "--set", f"expected_benefit={BENEFIT}")  # the desk's own work: not a ticket the trend counts
+
+    period = ("--since", "2026-01-01", "--until", "2026-03-01")
+    r = run("report", "trends", *period, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [(x["service"], x["month"], x["opened"], x["resolved"], x["mttr_h"], x["sla_pct"]) for x in rows] == [
+        ("email", "2026-01", 1, 1, 2.0, 100.0), ("email", "2026-02", 1, 1, 1.0, 100.0),
+        ("(all)", "2026-01", 1, 1, 2.0, 100.0), ("(all)", "2026-02", 1, 1, 1.0, 100.0)]
+    feb = rows[1]
+    assert (feb["opened_delta"], feb["opened_delta_pct"], feb["mttr_h_delta"], feb["mttr_h_delta_pct"],
+            feb["sla_pct_delta"]) == (0, 0.0, -1.0, -50.0, 0.0)
+    assert rows[0]["mttr_h_delta"] is None  # the first month: blank
+
+    r = run("report", "trends", *period, "--service", "email", "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("service,month,opened,opened_delta,opened_delta_pct,resolved,")
+    assert lines[2].startswith("email,2026-02,1,0,0.0,1,0,0.0,1.0,-1.0,-50.0,100.0,0.0")
+    assert len(lines) == 3  # one service: no total
+
+    table = run("report", "trends", *period).stdout
+    assert "MTTR H" in table and "-1 (-50%)" in table and "incidents and requests" in table
+
+    # With ITSM_NOW on 2026-03-02, the default is the six full months before March.
+    months = [x["month"] for x in json.loads(run("report", "trends", "--format", "json").stdout) if
+              x["service"] == "email"]
+    assert months == ["2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
+
+    for bad in (("--by", "month"), ("--format", "markdown"), ("--out", "t.md"), ("--service", "nope"),
+                ("--since", "2026-03-01", "--until", "2026-01-01")):
+        r = run("report", "trends", *bad)
+        assert r.exit_code == 2, bad
+        assert r.stderr.startswith("itsm: error:"), bad
