@@ -207,3 +207,17 @@ def test_report_trends_month_over_month_through_the_cli(desk: Path) -> None:
         r = run("report", "trends", *bad)
         assert r.exit_code == 2, bad
         assert r.stderr.startswith("itsm: error:"), bad
+
+
+def test_improvements_stay_out_of_the_service_level_figures(desk: Path) -> None:
+    """The type says reports: false: the desk's own work neither opens tickets nor adds hours to a service's MTTA."""
+    assert run("new", "incident", "--title", "Printer jam", "--service", "email").exit_code == 0
+    rid = propose("--service", "email")
+    assert run("--as", CAROL, "approve", rid).exit_code == 0
+    for kind in ("volume", "mttr", "backlog"):
+        r = run("report", kind, "--by", "type", "--format", "json")
+        assert r.exit_code == 0, r.stderr
+        keys = [row["key"] for row in json.loads(r.stdout)]
+        assert "improvement" not in keys, kind
+    assert [row["key"] for row in json.loads(run("report", "backlog", "--by", "type", "--format", "json").stdout)] \
+        == ["incident"]
