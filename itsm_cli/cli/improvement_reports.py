@@ -63,6 +63,8 @@ def trends(obj: Any, *, kind: str, since: Any, until: Any, service: str | None, 
     if since is None:
         since = core.default_period(until if until is not None else now, tz)[0]
     if until is None:
+        if since >= now:
+            raise BadArgument("--since must be in the past")
         # Whole months up to the start of this one; from --since within this month, the month so far.
         until = this_month if since < this_month else now
     if since >= until:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsm_cli.core.report import NONE_KEY, mttr_report, sla_report, volume_report
 from itsm_cli.core.sla import parse_timestamp
 
-__all__ = ["COLUMNS", "DEFAULT_MONTHS", "TOTAL_KEY", "Month", "default_period", "months_between", "trends_report"]
+__all__ = ["COLUMNS", "DEFAULT_MONTHS", "TOTAL_KEY", "Month", "default_period", "desk_timezone", "months_between",
+           "trends_report"]
 
 # The key of the row over every service (a service ID is a slug, so it never collides).
 TOTAL_KEY = "(all)"
@@ -50,13 +51,13 @@ class Month:
     end: datetime
 
 
-def desk_timezone(config: Mapping[str, Any]) -> ZoneInfo | Any:
+def desk_timezone(config: Mapping[str, Any]) -> tzinfo:
     """The time zone months are counted in: ``desk.timezone``, else UTC (as :mod:`itsm_cli.core.report` does)."""
     name = (config.get("desk") or {}).get("timezone")
     return ZoneInfo(name) if name else UTC
 
 
-def _month_start(dt: datetime, tz: Any) -> datetime:
+def _month_start(dt: datetime, tz: tzinfo) -> datetime:
     local = dt.astimezone(tz)
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
@@ -67,7 +68,7 @@ def _next_month(start: datetime) -> datetime:
     return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def months_between(since: datetime, until: datetime, tz: Any = UTC) -> list[Month]:
+def months_between(since: datetime, until: datetime, tz: tzinfo = UTC) -> list[Month]:
     """The whole calendar months that ``[since, until)`` touches, in ``tz``.
 
     ``since`` counts from the start of its month; ``until`` is exclusive, so a
@@ -84,7 +85,7 @@ def months_between(since: datetime, until: datetime, tz: Any = UTC) -> list[Mont
     return out
 
 
-def default_period(now: datetime, tz: Any = UTC, months: int = DEFAULT_MONTHS) -> tuple[datetime, datetime]:
+def default_period(now: datetime, tz: tzinfo = UTC, months: int = DEFAULT_MONTHS) -> tuple[datetime, datetime]:
     """The last ``months`` full calendar months before ``now``'s month: ``(since, until)`` in UTC."""
     until = _month_start(parse_timestamp(now), tz)
     since = until
