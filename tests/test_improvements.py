@@ -125,6 +125,7 @@ def test_list_filters_and_an_unknown_state_names_the_valid_ones(desk: Path) -> N
     assert ids("improvement", "--open") == [a]
     assert ids("improvement", "--closed") == [b]
     assert ids("improvement", "--service", "email") == [a]
+    assert ids("--view", "improvements") == [a]  # the register's saved list: open improvements only
     r = run("list", "improvement", "--status", "finished")
     assert r.exit_code == 2
     assert "unknown status 'finished'" in r.stderr
