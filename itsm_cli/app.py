@@ -371,7 +371,8 @@ class App:
         return names
 
     def transition(self, record_id: str, to: str, note: str | None, fields: dict[str, Any]) -> Change:
-        """Move a record along its workflow."""
+        """Move a record along its workflow (``me`` in a person field of ``fields``: the acting person, as for new and edit)."""
+        fields = self.me_is_the_actor(fields)
         return self._change(
             record_id, "transition",
             lambda d: f"transition {d['history'][-1]['from']} -> {to}",

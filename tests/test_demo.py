@@ -47,7 +47,11 @@ def test_demo_is_a_realistic_department(tmp_path: Path) -> None:
     tickets = json.loads(run("list", "--format", "json", cwd=target).stdout)
     assert len(tickets) >= 30
     by_type = Counter(t["type"] for t in tickets)
-    assert set(by_type) == {"incident", "request", "problem", "change"}
+    assert set(by_type) == {"incident", "request", "problem", "change", "improvement"}
+    # The improvement register: one at each step, each linked to what motivated it.
+    improvements = [t for t in tickets if t["type"] == "improvement"]
+    assert {"proposed", "approved", "in_progress", "done"} <= {t["status"] for t in improvements}
+    assert all(t.get("links") and t.get("expected_benefit") for t in improvements)
     states = {(t["type"], t["status"]) for t in tickets}
     for state in ("new", "assigned", "in_progress", "on_hold", "resolved", "closed", "cancelled"):
         assert ("incident", state) in states, state

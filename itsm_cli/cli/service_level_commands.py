@@ -44,6 +44,7 @@ REPORT_HEADERS = {
 FURTHER_REPORTS: dict[str, str] = {
     "releases": "itsm_cli.cli.release_commands:releases_report",
     "review": "itsm_cli.cli.review_commands:review_report",
+    "trends": "itsm_cli.cli.improvement_reports:trends",
 }
 
 

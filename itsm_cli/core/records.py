@@ -113,6 +113,12 @@ def new_record(
             record.setdefault("impact", defaults["impact"])
             record.setdefault("urgency", defaults["urgency"])
         apply_priority(config, record)
+    # Fields the initial state requires (an improvement's expected_benefit) are asked for by name, with the option
+    # that gives them, rather than left to the schema's bare "is required".
+    missing = missing_required(config, record, record["status"])
+    if missing:
+        opts = " ".join(f"--set {m}=..." for m in missing)
+        raise BadArgument(f"a new {type_name} ('{record['status']}') needs {', '.join(missing)}: add {opts}")
     record["history"] = [_entry(now, actor, "create", to=record["status"])]
     return ordered(record)
 

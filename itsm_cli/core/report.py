@@ -12,7 +12,7 @@ JSON or CSV. ``key`` is the value of the group-by field:
   ``desk.timezone`` (UTC when unset).
 
 Only records whose type has ``kind: ticket`` are counted (types the config does
-not know are counted too). Times are business time of each ticket's service
+not know are counted too), except types marked ``reports: false``. Times are business time of each ticket's service
 calendar unless a docstring says calendar time.
 """
 
@@ -89,7 +89,9 @@ class _Context:
     def tickets(self, tickets: Iterable[Ticket]) -> Iterable[Ticket]:
         types = self.config.get("types") or {}
         for ticket in tickets:
-            if (types.get(ticket.get("type")) or {}).get("kind", "ticket") == "ticket":
+            entry = types.get(ticket.get("type")) or {}
+            # reports: false (improvements) keeps the desk's own internal work out of the service's figures.
+            if entry.get("kind", "ticket") == "ticket" and entry.get("reports", True) is not False:
                 yield ticket
 
     def in_period(self, dt: datetime | None) -> bool:

@@ -281,6 +281,10 @@ def _check_references(
     group = data.get("group")
     if group is not None and group not in config.groups:
         c.add(record, ("group",), f"unknown group '{group}'", "reference")
+    owner = data.get("owner")
+    # A ticket's owner (an improvement's) answers for it at reviews: someone the desk lists, not any address.
+    if record.kind == "ticket" and isinstance(owner, str) and config.person(owner) is None:
+        c.add(record, ("owner",), f"owner {owner} is not a listed person of itsm.yaml", "reference")
     for i, link in enumerate(data.get("links") or []):
         if link["id"] not in known_ids:
             c.add(record, ("links", i, "id"), f"link target {link['id']} does not exist", "reference")
