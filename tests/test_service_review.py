@@ -88,7 +88,10 @@ def review_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
            at="2026-02-15T10:00:00Z")
         ok("new", "request", "--title", "Add Jo to all-staff", "--service", "email", "--offering",
            "distribution-list", at="2026-02-16T10:00:00Z")
-        ids = {"inc": inc, "sec": sec, "chg": chg}
+        imp = ok("new", "improvement", "--title", "Restart the connector on its own", "--service", "email",
+                 "--set", "expected_benefit=No weekly manual restarts", "--set", "target_date=2026-04-30",
+                 at="2026-02-20T10:00:00Z").strip()
+        ids = {"inc": inc, "sec": sec, "chg": chg, "imp": imp}
         (desk / ".ids.json").write_text(json.dumps(ids))
         assert run("validate").exit_code == 0
         yield desk
@@ -125,7 +128,7 @@ def test_markdown_review_has_the_headings_and_the_hand_worked_figures(at_desk) -
     assert f"| {ids['chg']} | Enable DKIM signing | normal | 2026-02-17 | - |" in text
     assert "| Distribution list | 1 | 0 |" in text
     assert "| incidents | 1 of 1 | 100.0 % | 1 of 1 | 100.0 % |" in text
-    assert "This desk keeps no improvement register" in text
+    assert f"| {ids['imp']} | Restart the connector on its own | proposed | 2026-04-30 |" in text
     assert text.endswith("\n") and not text.endswith("\n\n\n")
 
 
@@ -155,7 +158,9 @@ def test_json_review_has_the_same_content_under_stable_keys(at_desk) -> None:
     assert data["changes"]["items"][0]["made_at"] == "2026-02-17T18:45:00Z"
     assert data["problems"]["open"] == 1 and data["requests"]["by_offering"][0]["offering"] == "distribution-list"
     assert data["satisfaction"] == {"ratings": 1, "average": 4.0, "satisfied_pct": 100.0}
-    assert data["improvements"] == {"register": False, "items": []}
+    assert data["improvements"]["register"] is True
+    assert [(i["id"], i["status"], i["target_date"]) for i in data["improvements"]["items"]] == [
+        (ids["imp"], "proposed", "2026-04-30")]
 
 
 def test_a_quiet_period_says_nothing_this_period(at_desk) -> None:
