@@ -81,6 +81,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
                "Keep files with a ticket, in attachments/<ID>/, committed with the ticket."),
     "rate": ("collaboration_commands", "Rate how a resolved ticket was handled, 1 (very unhappy) to 5 (very happy): "
              "its requester, once."),
+    "escalate": ("supplier_commands",
+                 "Escalate an incident to a supplier (suppliers/<id>.yaml), with the supplier's own reference."),
     "init": ("desk_commands", "Create a new desk at PATH as its own git repository, with a first commit."),
     "upgrade": ("desk_commands", "Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to "
                 "tickets/<PREFIX>/<NNN>/, in one commit."),

@@ -42,6 +42,7 @@ REPORT_HEADERS = {
 # group_by=..., fmt=..., out=...) with --service and --group already checked, and prints
 # its own output. One line here per report; the report's module owns its columns.
 FURTHER_REPORTS: dict[str, str] = {
+    "suppliers": "itsm_cli.cli.supplier_commands:report_suppliers",
 }
 
 
