@@ -278,6 +278,21 @@ def _post(url: str, payload: Mapping[str, Any], token: str | None, timeout: floa
         raise EnvironmentProblem(f"webhook {parts.hostname}: {getattr(e, 'reason', e)}") from None
 
 
+def _supplier_notices(desk: Desk, settings: Mapping[str, Any], now: str) -> list[rules.Notice]:
+    """The contract reminders the sweep recorded within the look-back, for the owners (when subscribed)."""
+    from itsm_cli.core import suppliers
+    from itsm_cli.core.sla import parse_timestamp
+
+    stype = desk.config.supplier_type()
+    if stype is None or "contract_due" not in (settings.get("events") or rules.NOTICE_EVENTS):
+        return []
+    end = parse_timestamp(now)
+    start = end - timedelta(seconds=parse_duration(settings.get("lookback", "1d")))
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    loaded = {r.id: r.data for r in desk.records((stype.folder,))}
+    return suppliers.reminder_notices(desk.config, loaded, start.strftime(stamp), end.strftime(stamp))
+
+
 def notify(desk: Desk, now: str, env: Mapping[str, str] | None = None, dry_run: bool = False) -> NotifyResult:
     """Send the notifications the desk subscribes to, each once, and commit what was sent.
 
@@ -300,6 +315,7 @@ def notify(desk: Desk, now: str, env: Mapping[str, str] | None = None, dry_run: 
         items = [r.data for r in desk.records(_record_folders(desk))]
         try:
             notices = rules.plan_notices(config, items, desk.services(), now, bot)
+            notices += _supplier_notices(desk, settings, now)
         except ValueError as e:
             raise InvalidRecord(f"notifications: {e}", "itsm.yaml") from None
         mailer = _Mailer(settings.get("smtp") or {}, env)

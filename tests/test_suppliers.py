@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from desk_testing import ANN, CAROL, EVE, git, head, load_ticket, run, status
+from test_notify import PASSWORD, Inbox, settings, smtp  # noqa: F401 - the fixture is used by name
+from test_rules import configure
 
 SUPPLIER = """id: acme-mail
 type: supplier
@@ -226,6 +228,22 @@ def test_sweep_reminder_lead_time_is_configurable_and_can_be_off(desk: Path) -> 
     config.write_text(config.read_text().replace("{days: 60}", "{enabled: false}"))
     git(desk, "commit", "-q", "-am", "off")
     assert ok("sweep") == ""
+
+
+def test_notify_mails_the_owner_each_recorded_reminder_once(
+    desk: Path, monkeypatch: pytest.MonkeyPatch, smtp: tuple[Inbox, int]  # noqa: F811
+) -> None:
+    inbox, port = smtp
+    configure(desk, notifications=settings(port, events=["contract_due"]), sweep={"supplier_reminders": {"days": 30}})
+    monkeypatch.setenv("ITSM_SMTP_PASSWORD", PASSWORD)
+    add_supplier(desk)
+    ok("sweep")
+    assert ok("notify") == f"sent: acme-mail contract_due -> {CAROL}\n"
+    assert inbox.to() == [(CAROL, "[acme-mail] Contract notice date 2026-03-31: Acme Mail Hosting")]
+    body = inbox.messages[0][2].get_content()
+    assert "Acme Mail Hosting: Mailbox hosting for 120 users: last day to give notice" in body
+    assert ok("notify") == ""
+    assert len(inbox.messages) == 1
 
 
 # --- the report ------------------------------------------------------------------------------------

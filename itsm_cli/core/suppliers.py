@@ -235,6 +235,38 @@ def reminder_text(supplier: Mapping[str, Any], reminder: Mapping[str, Any]) -> s
     return f"{supplier.get('name')}: {title}: {what} on {reminder.get('date')}"
 
 
+def reminder_notices(config: Config, suppliers: Mapping[str, Mapping[str, Any]], since: str, until: str) -> list[Any]:
+    """``itsm notify``'s e-mail for each reminder the sweep recorded between ``since`` and ``until`` (event ``contract_due``).
+
+    Keyed by supplier, contract, kind and date, so each is sent once however
+    often notify runs; addressed to whom the reminder names (the owner).
+    """
+    from itsm_cli.core.rules import Notice
+
+    out = []
+    edit_url = config.desk.get("edit_url")
+    stype = config.supplier_type()
+    for sid in sorted(suppliers):
+        data = suppliers[sid]
+        for r in data.get("reminders") or []:
+            if not isinstance(r, Mapping) or not since <= str(r.get("at", "")) <= until or not r.get("to"):
+                continue
+            line = reminder_text(data, r)
+            body = [line, "", "Decide in time: give notice, renew or let it run, and record the outcome in the "
+                              "supplier's file."]
+            if edit_url and stype is not None:
+                body += ["", f"{edit_url}{stype.folder}/{sid}.yaml"]
+            key = f"{sid}#{r.get('contract')}:{r.get('kind')}:{r.get('date')}:contract_due"
+            payload = {"event": "contract_due", "id": sid, "type": "supplier", "contract": r.get("contract"),
+                       "kind": r.get("kind"), "date": r.get("date"), "at": r.get("at"), "recipients": [r["to"]],
+                       "message": line}
+            subject = f"[{sid}] Contract {'notice' if r.get('kind') == 'notice' else 'end'} date {r.get('date')}: " \
+                      f"{data.get('name')}"
+            out.append(Notice(key, "contract_due", sid, str(r.get("at")), (str(r["to"]),), subject,
+                              "\n".join(body) + "\n", payload))
+    return out
+
+
 # --- the report ----------------------------------------------------------------------------
 
 COLUMNS = ("supplier", "contract", "services", "end", "notice", "days_left", "due", "renewal", "escalated")
