@@ -215,6 +215,24 @@ def test_sweep_reminds_the_owner_once_per_contract_date(desk: Path, monkeypatch:
     assert verify.exit_code == 0, verify.stdout + verify.stderr
 
 
+def test_a_supplier_merges_field_by_field_with_the_record_merge_driver(desk: Path) -> None:
+    """The sweep's reminder on main and a new owner on a branch: both survive the merge, with no conflict."""
+    add_supplier(desk)
+    assert "suppliers/*.yaml merge=itsm" in (desk / ".gitattributes").read_text()
+    git(desk, "checkout", "-q", "-b", "new-owner")
+    path = desk / "suppliers" / "acme-mail.yaml"
+    # A note at the end of the file, where the sweep adds its reminders: a plain text merge would conflict.
+    path.write_text(path.read_text().replace(f"owner: {CAROL}", f"owner: {ANN}") + "notes: Renegotiate in March.\n")
+    git(desk, "commit", "-q", "-am", "Ann manages Acme now")
+    git(desk, "checkout", "-q", "main")
+    assert ok("sweep").startswith("acme-mail: remind")
+    git(desk, "merge", "-q", "--no-edit", "new-owner")
+    data = yaml.safe_load(path.read_text())
+    assert data["owner"] == ANN and [r["kind"] for r in data["reminders"]] == ["notice"]
+    assert data["notes"] == "Renegotiate in March."
+    assert run("validate").exit_code == 0
+
+
 def test_sweep_reminder_lead_time_is_configurable_and_can_be_off(desk: Path) -> None:
     add_supplier(desk)
     config = desk / "itsm.yaml"
