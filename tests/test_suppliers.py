@@ -73,6 +73,18 @@ def test_init_makes_an_empty_suppliers_folder_and_a_supplier_validates(desk: Pat
     assert "all valid" in r.stderr
 
 
+def test_show_list_and_history_find_a_supplier_by_its_id(desk: Path) -> None:
+    add_supplier(desk)
+    shown = json.loads(ok("show", "acme-mail", "--format", "json"))
+    assert shown["name"] == "Acme Mail Hosting" and shown["contracts"][0]["reference"] == "ACME-CT-4711"
+    listed = ok("list", "supplier", "--format", "ids")
+    assert listed == "acme-mail\n"
+    assert "supplier acme-mail" in ok("history", "acme-mail")
+    assert json.loads(ok("show", "email", "--format", "json"))["name"] == "E-mail"  # services still come first
+    r = run("show", "acme")
+    assert r.exit_code == 1 and "no record acme (looked for catalog/acme.yaml)" in r.stderr
+
+
 def test_contract_errors_are_reported_with_line_and_column(desk: Path) -> None:
     text = (SUPPLIER.replace("owner: carol@example.com", f"owner: {EVE}")
             .replace("services: [email]", "services: [email, fax]")

@@ -277,7 +277,7 @@ class Desk:
         return path.resolve().relative_to(self.root).as_posix() if path.is_absolute() else path.as_posix()
 
     def type_for(self, record_id: str) -> RecordType:
-        """The record type an ID belongs to (by prefix; slugs are services)."""
+        """The record type an ID belongs to (by prefix; slugs are services, or suppliers where only a supplier has the ID)."""
         ids.check_id(record_id)
         if ids.is_record_id(record_id):
             rtype = self.config.type_for_id(record_id)
@@ -286,6 +286,13 @@ class Desk:
                 raise Refused(f"no record type uses the prefix of '{record_id}' (prefixes: {prefixes})")
             return rtype
         rtype = self.config.service_type()
+        stype = self.config.supplier_type()
+        # Services and suppliers share the slug IDs (validate keeps them apart): a slug with a supplier's
+        # file and no service's is the supplier, so 'itsm show' and 'itsm history' find it.
+        if stype is not None and (rtype is None or not os.path.lexists(
+                os.path.join(self.root, rtype.folder, record_id + ".yaml"))) and os.path.lexists(
+                os.path.join(self.root, stype.folder, record_id + ".yaml")):
+            return stype
         if rtype is None:
             raise Refused(f"'{record_id}' looks like a service ID but the desk has no service type")
         return rtype
