@@ -219,3 +219,39 @@ def test_a_fresh_desk_has_no_flat_tickets_and_upgrade_has_nothing_to_do(tmp_path
     r = run("upgrade")
     assert r.exit_code == 0 and r.stdout.startswith("nothing to upgrade")
     assert "tickets/**/*.yaml merge=itsm" in (path / ".gitattributes").read_text()
+
+
+def test_upgrade_brings_the_schemas_itsm_wrote_up_to_date(flat: Path) -> None:
+    """The flat desk's schemas came from its init commit: upgrade replaces them, in the same commit as the moves."""
+    shipped = Path(__file__).parents[1] / "itsm_cli" / "data" / "schemas"
+    assert (flat / "schemas/common.schema.json").read_bytes() != (shipped / "common.schema.json").read_bytes()
+    r = run("upgrade")
+    assert r.exit_code == 0, r.stderr
+    assert "; updated schemas/" in r.stdout and "schemas/common.schema.json" in r.stdout
+    for source in shipped.glob("*.json"):
+        assert (flat / "schemas" / source.name).read_bytes() == source.read_bytes(), source.name
+    changed = git(flat, "show", "--name-status", "--format=", "HEAD").splitlines()
+    assert "M\tschemas/common.schema.json" in changed
+    assert run("validate").exit_code == 0
+
+
+def test_upgrade_keeps_a_schema_the_desk_edited_and_adds_one_it_lacks(tmp_path: Path, monkeypatch) -> None:
+    path = make_desk(tmp_path / "fresh")
+    monkeypatch.chdir(path)
+    edited = json.loads((path / "schemas/incident.schema.json").read_text())
+    edited["properties"]["site_code"] = {"type": "string"}  # the desk's own field
+    (path / "schemas/incident.schema.json").write_text(json.dumps(edited, indent=2) + "\n")
+    git(path, "rm", "-q", "schemas/problem.schema.json")
+    git(path, "commit", "-q", "-am", "our own incident field; problem schema removed by mistake")
+    r = run("upgrade")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("brought the schemas up to this itsm in commit ")
+    assert "added schemas/problem.schema.json" in r.stdout
+    assert ("itsm: note: schemas/incident.schema.json was edited on this desk, so it is kept; this itsm's copy is "
+            in r.stderr)
+    assert json.loads((path / "schemas/incident.schema.json").read_text())["properties"]["site_code"]
+    assert (path / "schemas/problem.schema.json").is_file() and status(path) == ""
+    assert "Itsm-Action: upgrade" in git(path, "log", "-1", "--format=%B")
+    again = run("upgrade")
+    assert again.exit_code == 0 and again.stdout.startswith("nothing to upgrade")
+    assert "incident.schema.json was edited on this desk" in again.stderr

@@ -190,6 +190,32 @@ def test_a_workflow_fork_stops_sync_and_settle_keeps_both_sides(team: dict[str, 
     assert run("validate", cwd=bob).exit_code == 0
 
 
+def test_settle_waits_for_the_desk_lock_like_every_writer(team: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    bob = _fork(team, monkeypatch)
+    assert run("sync", cwd=bob).exit_code == 1
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('held', flush=True); time.sleep(60)", str(bob / ".git/itsm.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        results = []
+        worker = threading.Thread(target=lambda: results.append(
+            run("--as", BOB, "settle", TICKET, "resolved", cwd=bob)))
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive()  # waiting for the lock ...
+        assert ticket_path(TICKET) in git(bob, "ls-files", "-u")  # ... with nothing written yet
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    worker.join(30)
+    assert results and results[0].exit_code == 0, results and results[0].stderr
+    assert git(bob, "ls-files", "-u") == ""
+
+
 def test_a_fork_without_a_settling_entry_is_refused(team: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     bob = _fork(team, monkeypatch)
     run("sync", cwd=bob)

@@ -366,7 +366,7 @@ def test_validate_warns_of_an_unpinned_itsm_and_still_passes(desk: Path) -> None
     lines = [line for line in r.stdout.splitlines() if "site.visibility is internal" not in line]
     assert len(lines) == 2
     assert lines[0].startswith(".github/workflows/extra.yml:6:14: warning: installs itsm unpinned (itsm>=0.1)")
-    assert lines[1].startswith(".github/workflows/publish.yml:26:7: warning: installs itsm unpinned (itsm): ")
+    assert lines[1].startswith(".github/workflows/publish.yml:27:7: warning: installs itsm unpinned (itsm): ")
     assert "pin it with 'itsm upgrade-tool'" in lines[1]
     assert r.stderr.strip().endswith("all valid, 3 warning(s)")  # the two, and the public-Pages one on stderr
 
@@ -375,7 +375,7 @@ def test_validate_warns_of_an_unpinned_itsm_and_still_passes(desk: Path) -> None
     assert [(w["path"], w["rule"]) for w in data["warnings"] if w["rule"] != "public-pages"] == [
         (".github/workflows/extra.yml", "unpinned-tool"), (".github/workflows/publish.yml", "unpinned-tool")]
     github = [line for line in run("validate", "--format", "github").stdout.splitlines() if "unpinned-tool" in line]
-    assert github[1].startswith("::warning file=.github/workflows/publish.yml,line=26,col=7,title=itsm unpinned-tool::")
+    assert github[1].startswith("::warning file=.github/workflows/publish.yml,line=27,col=7,title=itsm unpinned-tool::")
     # Named paths limit the warnings to those files.
     assert run("validate", ".github/workflows/extra.yml").stdout.count("warning:") == 1
 

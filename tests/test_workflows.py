@@ -326,16 +326,21 @@ def test_publish_workflow_builds_then_deploys_to_pages() -> None:
     assert workflow["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
     assert workflow["concurrency"] == {"group": "pages", "cancel-in-progress": False}
     build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
-    assert build["permissions"] == {"contents": "read"}
+    assert build["permissions"] == {"contents": "read", "pages": "read"}
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["needs"] == "build"
     assert deploy["environment"]["name"] == "github-pages"
     build_runs = [s["run"].strip() for s in build["steps"] if "run" in s]
-    assert build_runs[-2:] == ["itsm validate --format github", "itsm site build"]
+    assert build_runs[-2:] == ["itsm validate --format github", 'itsm site build --site-url "$PAGES_URL"']
+    # The site is built for the address Pages serves it from (styled 404, right sitemap), asked of Pages itself.
+    (ask,) = [s for s in build["steps"] if s.get("uses", "").startswith("actions/configure-pages@")]
+    (site_build,) = [s for s in build["steps"] if s.get("run", "").startswith("itsm site build")]
+    assert site_build["env"] == {"PAGES_URL": f"${{{{ steps.{ask['id']}.outputs.base_url }}}}"}
+    assert build["steps"].index(ask) < build["steps"].index(site_build)
     upload = build["steps"][-1]
     assert upload["uses"].startswith("actions/upload-pages-artifact@")
     assert upload["with"]["path"] == "site/"
-    assert [s["uses"].partition("@")[0] for s in deploy["steps"]] == ["actions/configure-pages", "actions/deploy-pages"]
+    assert [s["uses"].partition("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
 
 
 def test_sweep_workflow_runs_on_a_schedule_and_pushes() -> None:

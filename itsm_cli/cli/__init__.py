@@ -84,8 +84,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "escalate": ("supplier_commands",
                  "Escalate an incident to a supplier (suppliers/<id>.yaml), with the supplier's own reference."),
     "init": ("desk_commands", "Create a new desk at PATH as its own git repository, with a first commit."),
-    "upgrade": ("desk_commands", "Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to "
-                "tickets/<PREFIX>/<NNN>/, in one commit."),
+    "upgrade": ("desk_commands", "Bring a desk up to this itsm, in one commit: the ticket layout and the schemas."),
     "upgrade-tool": ("desk_commands", "Make the desk's workflows install the running itsm (or SPEC), in one commit."),
     "validate": ("desk_commands",
                  "Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."),

@@ -66,24 +66,57 @@ def first_agent_text(base: Path) -> str:
 @click.command("upgrade")
 @click.pass_obj
 def upgrade_cmd(obj: Any) -> None:
-    """Move a desk of the earlier flat layout (tickets/INC-0042.yaml) to tickets/<PREFIX>/<NNN>/, in one commit.
+    """Bring a desk up to this itsm, in one commit: the ticket layout and the schemas.
 
-    Git sees every move as a rename, so history, audit and verify follow each
-    ticket across it; branches made before the upgrade still merge after it.
-    The work tree must be clean. Running it again does nothing.
+    A desk of the earlier flat layout (tickets/INC-0042.yaml) moves to
+    tickets/<PREFIX>/<NNN>/; git sees every move as a rename, so history,
+    audit and verify follow each ticket across it, and branches made before
+    the upgrade still merge after it. Schemas this itsm ships that the desk
+    lacks are added, and those the desk never edited are replaced by this
+    itsm's copies; a schema the desk edited is kept and named. The work tree
+    must be clean. Running it again does nothing.
+
+    \b
+    Example: pip install --upgrade itsm && itsm upgrade && git push
     """
     from itsm_cli.app import resolve_actor
-    from itsm_cli.store.upgrade import upgrade
+    from itsm_cli.store.upgrade import shipped_schemas, upgrade
 
     desk = obj.desk
     actor = resolve_actor(obj.actor, desk)
     result = upgrade(desk, desk.config.display_name(actor), actor)
+    for rel in result.schemas_kept:
+        click.echo(f"itsm: note: {rel} was edited on this desk, so it is kept; this itsm's copy is "
+                   f"{shipped_schemas() / rel.rpartition('/')[2]}", err=True)
     if result.commit is None:
-        click.echo("nothing to upgrade: every ticket is already in tickets/<PREFIX>/<NNN>/")
+        click.echo("nothing to upgrade: every ticket is in tickets/<PREFIX>/<NNN>/ and the schemas are this itsm's")
         return
-    widened = "; .gitattributes now routes tickets/**/*.yaml through the merge driver" if result.attributes else ""
-    click.echo(f"moved {result.moved} ticket(s) into {result.buckets} folder(s) under tickets/ "
-               f"in commit {result.commit[:10]}{widened}")
+    schemas = [f"added {', '.join(result.schemas_added)}"] if result.schemas_added else []
+    if result.schemas_updated:
+        schemas.append(f"updated {', '.join(result.schemas_updated)}")
+    if result.moved:
+        widened = ("; .gitattributes now routes tickets/**/*.yaml through the merge driver"
+                   if result.attributes else "")
+        click.echo(f"moved {result.moved} ticket(s) into {result.buckets} folder(s) under tickets/ "
+                   f"in commit {result.commit[:10]}{widened}" + "".join(f"; {part}" for part in schemas))
+    else:
+        click.echo(f"brought the schemas up to this itsm in commit {result.commit[:10]}: {'; '.join(schemas)}")
+    unused = sorted(set(_shipped_types()) - set(desk.config.types))
+    if unused:
+        click.echo(f"itsm: note: this itsm also knows the record type(s) {', '.join(unused)}, which itsm.yaml does "
+                   "not use; to add one, copy its entries (types:, workflows:) from "
+                   f"{shipped_schemas().parent / 'itsm.yaml'}", err=True)
+
+
+def _shipped_types() -> list[str]:
+    """The record types a new desk's itsm.yaml has (what this itsm ships)."""
+    from itsm_cli.store import yaml_io
+    from itsm_cli.store.upgrade import shipped_schemas
+
+    path = shipped_schemas().parent / "itsm.yaml"
+    data = yaml_io.load_mapping(path.read_bytes(), "itsm.yaml")
+    types = data.get("types")
+    return list(types) if isinstance(types, dict) else []
 
 
 @click.command("upgrade-tool")

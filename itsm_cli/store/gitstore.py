@@ -493,7 +493,7 @@ class Git:
         check_identity(author_name, author_email)
         folders = sorted({old.partition("/")[0] for old, _ in moves})
         known: dict[str, str] = {}
-        for item in self.run("ls-files", "-s", "-z", "--", *folders).split("\0"):
+        for item in (self.run("ls-files", "-s", "-z", "--", *folders) if folders else "").split("\0"):
             meta, _, name = item.partition("\t")
             if name:
                 mode, sha, _stage = meta.split()
@@ -510,9 +510,10 @@ class Git:
                     raise EnvironmentProblem("already exists", new)
                 os.rename(self.root / old, target)
                 done.append((old, new))
-            zero = "0" * len(next(iter(known.values())).split()[1])
-            info = "".join(f"0 {zero}\t{old}\0{known[old]}\t{new}\0" for old, new in moves)
-            self.run("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
+            if moves:
+                zero = "0" * len(next(iter(known.values())).split()[1])
+                info = "".join(f"0 {zero}\t{old}\0{known[old]}\t{new}\0" for old, new in moves)
+                self.run("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
             if extra:
                 self.run("add", "--", *extra)
             env = _commit_env(author_name, author_email, bool(self.config_value("user.email")))

@@ -192,8 +192,11 @@ def settle(app: App, record_id: str, state: str, note: str | None = None) -> str
     app.check([record])
     ours = git.stage(2, rel) or b""
     text = "".join(f"{line}\n" for line in _leading_comments(yaml_io.decode(ours, rel))) + record.serialise()
-    desk.write_text(rel, text)
-    git.add([rel])
+    # One writer at a time, as for every command that changes records. The layout check is skipped: the
+    # merge may bring a flat ticket from an old branch, and 'itsm upgrade' can only run after this commit.
+    with desk.lock(upgrading=True):
+        desk.write_text(rel, text)
+        git.add([rel])
     return rel
 
 

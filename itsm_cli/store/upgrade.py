@@ -6,12 +6,18 @@ flat path is still named by the ID alone). ``.gitattributes`` lines that route
 ``tickets/*.yaml`` through the record merge driver are widened to
 ``tickets/**/*.yaml`` in the same commit, so branches made before the upgrade
 still merge field by field after it.
+
+The same command brings the desk's ``schemas/`` up to this itsm: a schema the
+desk lacks is added, and one the desk never edited (its last commit is itsm's
+own ``init`` or ``upgrade``) is replaced by this itsm's copy. A schema the desk
+edited is left as it is and named, so nobody's added field is lost.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from itsm_cli.core import ids
 from itsm_cli.errors import InvalidRecord, Refused
@@ -20,6 +26,8 @@ from itsm_cli.store.desk import TICKETS, Desk
 from itsm_cli.store.gitstore import Git
 
 ATTRIBUTES = ".gitattributes"
+SCHEMAS = "schemas"
+_ITSM_OWNED = re.compile(r"^Itsm-Action: (init|upgrade)$", re.M)
 _FLAT_PATTERN = re.compile(r"^tickets/\*\.yaml(?=\s)", re.M)
 
 
@@ -31,6 +39,42 @@ class UpgradeResult:
     buckets: int
     commit: str | None
     attributes: bool = False  # .gitattributes widened to the new layout
+    schemas_added: list[str] = field(default_factory=list)
+    schemas_updated: list[str] = field(default_factory=list)
+    schemas_kept: list[str] = field(default_factory=list)  # edited on this desk, so not replaced
+
+
+def shipped_schemas() -> Path:
+    """This itsm's own copy of the schemas (what ``itsm init`` writes)."""
+    from itsm_cli.store.skeleton import DATA
+
+    return DATA / SCHEMAS
+
+
+def plan_schemas(desk: Desk, git: Git) -> tuple[dict[str, bytes], list[str], list[str], list[str]]:
+    """What to write under schemas/: (path -> new content, added, updated, kept as the desk edited them)."""
+    writes: dict[str, bytes] = {}
+    added: list[str] = []
+    updated: list[str] = []
+    kept: list[str] = []
+    for source in sorted(shipped_schemas().glob("*.json")):
+        rel = f"{SCHEMAS}/{source.name}"
+        new = source.read_bytes()
+        target = desk.root / rel
+        if not target.is_file():
+            writes[rel] = new
+            added.append(rel)
+            continue
+        if target.read_bytes() == new:
+            continue
+        # Whose is the file now? Its last commit tells: itsm's own init/upgrade, or somebody's edit.
+        message = git.run("log", "-1", "--format=%B", "--", rel, check=False)
+        if _ITSM_OWNED.search(message):
+            writes[rel] = new
+            updated.append(rel)
+        else:
+            kept.append(rel)
+    return writes, added, updated, kept
 
 
 def plan_moves(desk: Desk) -> list[tuple[str, str]]:
@@ -49,32 +93,60 @@ def plan_moves(desk: Desk) -> list[tuple[str, str]]:
 
 
 def upgrade(desk: Desk, author_name: str, author_email: str) -> UpgradeResult:
-    """Move every flat ticket to its bucket folder in one commit; nothing to do is not an error."""
+    """Move every flat ticket to its bucket folder and bring schemas/ up to date, in one commit.
+
+    Nothing to do is not an error: the result has no commit.
+    """
     git = Git(desk.root)
     with desk.lock(upgrading=True):
         moves = plan_moves(desk)
-        if not moves:
-            return UpgradeResult(0, 0, None)
+        writes, added, updated, kept = plan_schemas(desk, git)
+        if not moves and not writes:
+            return UpgradeResult(0, 0, None, schemas_kept=kept)
         dirty = git.status_lines()
         if dirty:
             raise Refused(f"the work tree has changes ({dirty[0][3:]}{' and more' if len(dirty) > 1 else ''}); "
                           "commit or stash them, then run 'itsm upgrade' again")
         git.check_can_commit()
-        extra = []
+        extra: list[str] = []
         attributes = desk.root / ATTRIBUTES
-        if attributes.is_file():
+        if moves and attributes.is_file():
             text = desk.read_bytes(ATTRIBUTES).decode("utf-8", "replace")
             widened = _FLAT_PATTERN.sub("tickets/**/*.yaml", text)
             if widened != text:
                 write_atomic(attributes, widened)
                 extra.append(ATTRIBUTES)
+        widened_attributes = bool(extra)
+        for rel, content in writes.items():
+            write_atomic(desk.root / rel, content)
+            extra.append(rel)
         buckets = len({new.rpartition("/")[0] for _, new in moves})
-        message = (f"itsm: move {len(moves)} ticket(s) to tickets/<PREFIX>/<NNN>/ ({buckets} folder(s))\n\n"
-                   "Each ticket keeps its content; git sees renames.\n\nItsm-Action: upgrade\n")
+        message = _message(len(moves), buckets, added, updated)
         try:
             sha = git.commit_moves(moves, extra, message, author_name, author_email)
         except BaseException:
-            if extra:
-                git.run("checkout", "-q", "HEAD", "--", *extra, check=False, shielded=True)
+            _put_back(git, desk, extra, added)
             raise
-        return UpgradeResult(len(moves), buckets, sha, bool(extra))
+        return UpgradeResult(len(moves), buckets, sha, widened_attributes, added, updated, kept)
+
+
+def _message(moved: int, buckets: int, added: list[str], updated: list[str]) -> str:
+    parts = []
+    if moved:
+        parts.append(f"move {moved} ticket(s) to tickets/<PREFIX>/<NNN>/ ({buckets} folder(s))")
+    if added or updated:
+        parts.append(f"bring {len(added) + len(updated)} schema(s) up to this itsm")
+    body = []
+    if moved:
+        body.append("Each ticket keeps its content; git sees renames.")
+    body += [f"Added {rel}." for rel in added] + [f"Updated {rel}." for rel in updated]
+    return f"itsm: {'; '.join(parts)}\n\n" + "\n".join(body) + "\n\nItsm-Action: upgrade\n"
+
+
+def _put_back(git: Git, desk: Desk, written: list[str], added: list[str]) -> None:
+    """Undo the files this upgrade wrote: tracked ones from HEAD, new ones removed."""
+    tracked = [rel for rel in written if rel not in added]
+    if tracked:
+        git.run("checkout", "-q", "HEAD", "--", *tracked, check=False, shielded=True)
+    for rel in added:
+        (desk.root / rel).unlink(missing_ok=True)
