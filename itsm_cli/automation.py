@@ -59,7 +59,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _record_folders(desk: Desk) -> tuple[str, ...]:
-    return tuple(sorted({t.folder for t in desk.config.types.values() if t.kind != "service"}))
+    return tuple(sorted({t.folder for t in desk.config.types.values() if t.kind not in ("service", "supplier")}))
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -113,7 +113,35 @@ def sweep(desk: Desk, now: str, dry_run: bool = False) -> SweepResult:
             sha = transaction.save(desk, [(rec.path, new.serialise())], message, config.display_name(bot), bot)
             if sha:
                 result.commits.append(sha)
+        _remind_supplier_owners(desk, app, result, dry_run)
     return result
+
+
+def _remind_supplier_owners(desk: Desk, app: App, result: SweepResult, dry_run: bool) -> None:
+    """Record a reminder to each supplier's owner of a contract date coming up (once per contract and date)."""
+    from itsm_cli.core import suppliers
+    from itsm_cli.core.sla import parse_timestamp
+
+    stype = desk.config.supplier_type()
+    if stype is None:
+        return
+    loaded = {r.id: r for r in desk.records((stype.folder,))}
+    bot = desk.config.bot
+    for reminder in suppliers.plan_reminders(desk.config, {i: r.data for i, r in loaded.items()}, parse_timestamp(app.now)):
+        rec = loaded[reminder.supplier_id]
+        new = Record(rec.path, reminder.data, rec.kind)
+        try:
+            app.check([new])
+        except InvalidRecord as e:
+            result.problems.append(f"{reminder.supplier_id}: {e.message}")
+            continue
+        result.steps.append(rules.SweepStep(reminder.supplier_id, "remind", reminder.summary, reminder.data))
+        if dry_run:
+            continue
+        message = transaction.commit_message(reminder.supplier_id, "sweep", reminder.summary)
+        sha = transaction.save(desk, [(rec.path, new.serialise())], message, desk.config.display_name(bot), bot)
+        if sha:
+            result.commits.append(sha)
 
 
 # --- notifications --------------------------------------------------------------------
@@ -250,6 +278,21 @@ def _post(url: str, payload: Mapping[str, Any], token: str | None, timeout: floa
         raise EnvironmentProblem(f"webhook {parts.hostname}: {getattr(e, 'reason', e)}") from None
 
 
+def _supplier_notices(desk: Desk, settings: Mapping[str, Any], now: str) -> list[rules.Notice]:
+    """The contract reminders the sweep recorded within the look-back, for the owners (when subscribed)."""
+    from itsm_cli.core import suppliers
+    from itsm_cli.core.sla import parse_timestamp
+
+    stype = desk.config.supplier_type()
+    if stype is None or "contract_due" not in (settings.get("events") or rules.NOTICE_EVENTS):
+        return []
+    end = parse_timestamp(now)
+    start = end - timedelta(seconds=parse_duration(settings.get("lookback", "1d")))
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    loaded = {r.id: r.data for r in desk.records((stype.folder,))}
+    return suppliers.reminder_notices(desk.config, loaded, start.strftime(stamp), end.strftime(stamp))
+
+
 def notify(desk: Desk, now: str, env: Mapping[str, str] | None = None, dry_run: bool = False) -> NotifyResult:
     """Send the notifications the desk subscribes to, each once, and commit what was sent.
 
@@ -272,6 +315,7 @@ def notify(desk: Desk, now: str, env: Mapping[str, str] | None = None, dry_run: 
         items = [r.data for r in desk.records(_record_folders(desk))]
         try:
             notices = rules.plan_notices(config, items, desk.services(), now, bot)
+            notices += _supplier_notices(desk, settings, now)
         except ValueError as e:
             raise InvalidRecord(f"notifications: {e}", "itsm.yaml") from None
         mailer = _Mailer(settings.get("smtp") or {}, env)

@@ -83,6 +83,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
                "Keep files with a ticket, in attachments/<ID>/, committed with the ticket."),
     "rate": ("collaboration_commands", "Rate how a resolved ticket was handled, 1 (very unhappy) to 5 (very happy): "
              "its requester, once."),
+    "escalate": ("supplier_commands",
+                 "Escalate an incident to a supplier (suppliers/<id>.yaml), with the supplier's own reference."),
     "init": ("desk_commands", "Create a new desk at PATH as its own git repository, with a first commit."),
     "upgrade": ("desk_commands", "Bring a desk up to this itsm, in one commit: the ticket layout and the schemas."),
     "upgrade-tool": ("desk_commands", "Make the desk's workflows install the running itsm (or SPEC), in one commit."),

@@ -26,6 +26,10 @@ def _now() -> str:
 def sweep_cmd(obj: Any, dry_run: bool, fmt: str) -> int:
     """Apply the time-based rules: auto-close, escalate, remind approvers, flag overdue reviews.
 
+    Also reminds each supplier's owner of a contract's notice and end dates
+    (sweep.supplier_reminders: days ahead, 30 by default), once per date,
+    recorded on the supplier for 'itsm notify' to e-mail.
+
     Each action is one commit by the desk's bot. Meant for a schedule (see
     .github/workflows/sweep.yml); a second run with nothing new changes nothing.
     """

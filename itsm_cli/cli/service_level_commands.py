@@ -45,6 +45,7 @@ FURTHER_REPORTS: dict[str, str] = {
     "releases": "itsm_cli.cli.release_commands:releases_report",
     "review": "itsm_cli.cli.review_commands:review_report",
     "trends": "itsm_cli.cli.improvement_reports:trends",
+    "suppliers": "itsm_cli.cli.supplier_commands:report_suppliers",
 }
 
 

@@ -20,7 +20,7 @@ class RecordType:
     """One record type of the desk: incident, request, article, service..."""
 
     name: str
-    kind: str  # ticket | article | service
+    kind: str  # ticket | article | service | supplier
     folder: str
     workflow: str
     schema: str
@@ -87,6 +87,13 @@ class Config:
         """The type that describes catalog services, if the desk has one."""
         for t in self.types.values():
             if t.kind == "service":
+                return t
+        return None
+
+    def supplier_type(self) -> RecordType | None:
+        """The type that describes suppliers and their contracts, if the desk has one."""
+        for t in self.types.values():
+            if t.kind == "supplier":
                 return t
         return None
 

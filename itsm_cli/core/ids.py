@@ -43,6 +43,15 @@ def check_id(text: str) -> str:
     return text
 
 
+#: How a reference to a supplier is asked of a set of known IDs: ``suppliers/acme`` (never a ticket, article or service ID).
+SUPPLIER_KEY = "suppliers/"
+
+
+def supplier_key(supplier_id: str) -> str:
+    """The key a supplier's existence is asked by in a set of known IDs."""
+    return SUPPLIER_KEY + supplier_id
+
+
 def number_of(record_id: str) -> int:
     """The numeric part of ``INC-0042`` (42)."""
     return int(record_id.rpartition("-")[2])

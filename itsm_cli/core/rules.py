@@ -58,7 +58,8 @@ __all__ = [
 # History actions a rule can react to (``on:``).
 EVENTS = ("create", "transition", "assign", "comment", "link", "approve", "reject", "edit")
 # What notifications a desk can subscribe to.
-NOTICE_EVENTS = ("assignment", "approval_needed", "breach_warning", "resolution", "review_due", "comment")
+NOTICE_EVENTS = ("assignment", "approval_needed", "breach_warning", "resolution", "review_due", "comment",
+                 "contract_due")
 
 # The notes the sweep writes are its memory: a step is planned only when its note is missing.
 ESCALATED = "Escalated by sweep rule"

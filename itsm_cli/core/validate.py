@@ -90,7 +90,7 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
             out.append((("types", name, "workflow"), f"unknown workflow '{t['workflow']}'"))
         if not schemas.has(t["schema"]):
             out.append((("types", name, "schema"), f"schemas/{t['schema']} does not exist"))
-        if t["kind"] != "service" and not t.get("prefix"):
+        if t["kind"] not in ("service", "supplier") and not t.get("prefix"):
             out.append((("types", name), f"type '{name}' needs an ID prefix"))
         for g in _policy_groups(t.get("approval")):
             if g not in {x["id"] for x in data["groups"]}:
@@ -223,7 +223,7 @@ def _check_record(
         kinds = sorted(n for n, t in config.types.items() if t.kind == record.kind)
         c.add(record, ("type",), f"unknown type '{data.get('type')}' for a file in this folder (expected one of: {', '.join(kinds)})", "type")
         return
-    if not (ids.is_slug(stem) if rtype.kind == "service" else ids.is_record_id(stem)):
+    if not (ids.is_slug(stem) if rtype.kind in ("service", "supplier") else ids.is_record_id(stem)):
         c.add(record, (), f"file name '{stem}' is not a valid ID", "file-name")
     if str(data.get("id")) != stem:
         c.add(record, ("id",), f"file name must equal the ID: file is {stem}, id is '{data.get('id')}'", "file-name")
@@ -319,6 +319,19 @@ def _check_references(
             if off["id"] in seen:
                 c.add(record, ("offerings", i, "id"), f"duplicate offering id '{off['id']}'", "unique-id")
             seen.add(off["id"])
+    # Suppliers are asked for by their key: a service of the same name is not a supplier.
+    for i, sup in enumerate(data.get("suppliers") or [] if record.kind == "service" else []):
+        if ids.supplier_key(sup) not in known_ids:
+            c.add(record, ("suppliers", i), f"unknown supplier '{sup}' (no suppliers/{sup}.yaml)", "reference")
+    for i, esc in enumerate(data.get("escalations") or [] if record.kind == "ticket" else []):
+        if isinstance(esc, dict) and ids.supplier_key(str(esc.get("supplier"))) not in known_ids:
+            c.add(record, ("escalations", i, "supplier"),
+                  f"unknown supplier '{esc.get('supplier')}' (no suppliers/{esc.get('supplier')}.yaml)", "reference")
+    if record.kind == "supplier":
+        from itsm_cli.core.suppliers import supplier_problems
+
+        for path, message, rule in supplier_problems(config, data, services):
+            c.add(record, path, message, rule)
 
 
 def _check_workflow(c: _Collector, config: Config, record: RecordLike, services: dict[str, dict[str, Any]]) -> None:

@@ -298,7 +298,7 @@ class Replay:
         for name in FIXED_AT_CREATION:
             if name in fields:
                 problems.append(f"'{name}' is set when the {self.type_name} is created and cannot change")
-        if action in ("comment", "link", "edit", "assign", "watch", "unwatch", "attach", "rate"):
+        if action in ("comment", "link", "edit", "assign", "watch", "unwatch", "attach", "rate", "escalate"):
             if changes_state:
                 problems.append(f"a '{action}' entry cannot change the state")
             if action == "rate":
@@ -309,6 +309,8 @@ class Replay:
             if action == "assign":
                 if not cfg.has_role(by, "agent"):
                     problems.append(f"{by} is not a listed agent and cannot assign")
+            elif action == "escalate" and not cfg.has_role(by, "agent"):
+                problems.append(f"{by} is not a listed agent and cannot escalate to a supplier")
             elif action == "edit" and not (cfg.has_role(by, "agent") or self._is_requester(by)):
                 problems.append(f"{by} is neither an agent nor the requester and cannot edit")
             problems.extend(self.duty_problems(entry))

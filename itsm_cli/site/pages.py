@@ -119,6 +119,8 @@ class DeskContent:
     tickets: list[tuple[str, dict[str, Any]]]
     internal_fields: dict[str, set[str]]
     schemas: dict[str, str] = field(default_factory=dict)
+    # Suppliers cut down on loading to what a service page may show (:func:`_public_suppliers`).
+    suppliers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # -- loading -------------------------------------------------------------------------
@@ -156,7 +158,38 @@ def load_content(desk: Any, parallel: bool = False) -> DeskContent:
                 tickets.extend(marshal.loads(part))
             else:
                 add(part)
-    return DeskContent(config, services, articles, tickets, _internal_fields(desk, config), _schema_files(desk))
+    return DeskContent(config, services, articles, tickets, _internal_fields(desk, config), _schema_files(desk),
+                       _public_suppliers(desk, config))
+
+
+def _public_suppliers(desk: Any, config: Config) -> dict[str, dict[str, Any]]:
+    """Each supplier as the site may know it: its name and the fields it lists as public, nothing more.
+
+    Contract references, dates, notice, renewal, contacts (unless public) and
+    the owner never enter the site's content, so no page can show them by
+    mistake. A supplier file that does not load is left to ``itsm validate``.
+    """
+    from itsm_cli.core.suppliers import PUBLIC_FIELDS
+
+    stype = config.supplier_type()
+    if stype is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for item in desk.iter_records((stype.folder,)):
+        if isinstance(item, ItsmError) or not isinstance(item.data.get("name"), str):
+            continue
+        data = item.data
+        shown = [f for f in data.get("public") or [] if f in PUBLIC_FIELDS]
+        view: dict[str, Any] = {"id": item.id, "name": data["name"], "public": shown}
+        for name in shown:
+            if name == "targets":
+                view["contracts"] = [{"services": c.get("services") or [], "targets": c["targets"]}
+                                     for c in data.get("contracts") or []
+                                     if isinstance(c, dict) and isinstance(c.get("targets"), dict)]
+            elif name in data:
+                view[name] = data[name]
+        out[item.id] = view
+    return out
 
 
 def _schema_files(desk: Any) -> dict[str, str]:
@@ -671,6 +704,7 @@ class _Builder:
         lines += self._sla_section(s)
         lines += self._availability_section(sid, uri)
         lines += self._dependency_section(sid, uri)
+        lines += self._supplier_section(s)
         lines += ["## Knowledge articles {: data-search-exclude }", ""]
         related = sorted(self.kb_by_service.get(sid, []), key=lambda k: natural(self.articles[k]["title"]))
         if related:
@@ -812,6 +846,34 @@ class _Builder:
 
         return ["## Dependencies {: data-search-exclude }", "", f"- **Depends on:** {links(self.services[sid].get('depends_on') or [])}",
                 f"- **Needed by:** {links(self.needed_by.get(sid, []))}", ""]
+
+    def _supplier_section(self, s: Mapping[str, Any]) -> list[str]:
+        """The suppliers a service names: their names, and only what each lists as public."""
+        from itsm_cli.core.suppliers import public_view
+
+        named = [self.content.suppliers[x] for x in s.get("suppliers") or [] if x in self.content.suppliers]
+        if not named:
+            return []
+        lines = ["## Suppliers {: data-search-exclude }", ""]
+        for supplier in named:
+            view = public_view(supplier, s["id"])
+            website = view.get("website")
+            name = inline(view["name"])
+            if isinstance(website, str) and _URL_OK.match(website):
+                name = f'<a href="{attr(website)}">{attr(view["name"])}</a>'
+            lines.append(f"- **{name}**")
+            if view.get("description"):
+                lines.append(f"    {inline(one_line(str(view['description'])))}")
+            for contact in view.get("contacts") or []:
+                parts = [str(contact.get(k)) for k in ("name", "role", "email", "phone") if contact.get(k)]
+                lines.append(f"    - {inline(', '.join(parts))}")
+            for targets in view.get("targets") or []:
+                words = [text.format(targets[key]) for key, text in
+                         (("response", "responds within {}"), ("resolution", "resolves within {}"),
+                          ("availability", "{} % available"), ("hours", "hours: {}")) if key in targets]
+                lines.append(f"    - Supplier's targets: {inline('; '.join(words))}")
+        lines.append("")
+        return lines
 
     def article_page(self, kid: str) -> SitePage:
         a = self.articles[kid]

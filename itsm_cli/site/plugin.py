@@ -164,7 +164,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
     def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
         """Rebuild when a record or the desk configuration changes."""
         if self.config.enabled and self.root is not None:
-            for name in ("catalog", "kb", "tickets", "itsm.yaml"):
+            for name in ("catalog", "kb", "tickets", "suppliers", "itsm.yaml"):
                 if (self.root / name).exists():
                     server.watch(str(self.root / name))
         return server

@@ -36,6 +36,7 @@ from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError
 from itsm_cli.store import yaml_io
 from itsm_cli.store.cache import MISSING, Cache, Listing, code_fingerprint, fingerprint
 from itsm_cli.store.desk import FOLDERS, Desk, Record, kind_of_path, parse_record
+from itsm_cli.store.desk import known_ids as desk_known_ids
 
 FEW = 200
 UNKEYED = "!"  # the fingerprint of a service whose file could not be keyed: never equal to a stored one
@@ -287,7 +288,7 @@ def check_desk(desk: Desk, paths: Sequence[str] | None = None) -> CheckResult:
             result.problems = [Problem(*p) for p in memo]
             return result
     section = cache.section("validate", env) if cache is not None else None
-    known_ids = {rel.rpartition("/")[2].rpartition(".")[0] for rel in all_paths}
+    known_ids = desk_known_ids(all_paths)
 
     def cached(rel: str) -> Any:
         return section.get(rel, keys.get(rel)) if section is not None else MISSING

@@ -27,10 +27,11 @@ from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError, Refuse
 from itsm_cli.store import yaml_io
 from itsm_cli.store.atomic import remove_temp_file, write_atomic
 
-__all__ = ["Desk", "Record", "RecordIds", "kind_of_path", "parse_record", "write_atomic"]
+__all__ = ["Desk", "Record", "RecordIds", "kind_of_path", "known_ids", "parse_record", "write_atomic"]
 
 CONFIG_FILE = "itsm.yaml"
-FOLDERS = ("tickets", "kb", "catalog")
+FOLDERS = ("tickets", "kb", "catalog", "suppliers")
+SUPPLIERS = "suppliers"
 LOCK_TIMEOUT = 30.0
 
 
@@ -40,7 +41,7 @@ class Record:
 
     path: str  # relative to the desk root, POSIX style
     data: dict[str, Any]
-    kind: str  # ticket | article | service
+    kind: str  # ticket | article | service | supplier
     body: str | None = None
     body_line: int = 0
     raw: bytes = b""
@@ -105,7 +106,7 @@ def parse_record(raw: bytes, path: str, kind: str) -> Record:
     return Record(path, data, kind, raw=raw)
 
 
-_RECORD_SUFFIX = {"tickets": ".yaml", "kb": ".md", "catalog": ".yaml"}  # what kind_of_path() accepts in each folder
+_RECORD_SUFFIX = {"tickets": ".yaml", "kb": ".md", "catalog": ".yaml", SUPPLIERS: ".yaml"}  # what kind_of_path() accepts in each folder
 TICKETS = "tickets"
 #: How deep a ticket file may sit under ``tickets/`` and still be seen (flat, a misplaced folder, or PREFIX/NNN):
 #: validation names a file at any of these depths that is not where its ID says.
@@ -113,7 +114,7 @@ _TICKET_DEPTHS = (1, 2, 3)
 
 
 def kind_of_path(rel: str) -> str | None:
-    """ticket / article / service for a path under the record folders, else None.
+    """ticket / article / service / supplier for a path under the record folders, else None.
 
     A ticket may sit at ``tickets/PREFIX/NNN/ID.yaml`` (its place), or flat at
     ``tickets/ID.yaml`` (the earlier layout) or one folder deep: those are still
@@ -128,7 +129,21 @@ def kind_of_path(rel: str) -> str | None:
         return "article"
     if folder == "catalog" and name.endswith(".yaml"):
         return "service"
+    if folder == SUPPLIERS and name.endswith(".yaml"):
+        return "supplier"
     return None
+
+
+def known_ids(paths: Iterable[str]) -> set[str]:
+    """The IDs of record files (their names), and for each supplier also its key (:data:`ids.SUPPLIER_KEY` + ID).
+
+    A reference to a supplier asks for the key, so a service of the same name never answers for it.
+    """
+    paths = list(paths)
+    out = {rel.rpartition("/")[2].rpartition(".")[0] for rel in paths}
+    lead = SUPPLIERS + "/"
+    out.update(ids.SUPPLIER_KEY + rel[len(lead):].rpartition(".")[0] for rel in paths if rel.startswith(lead))
+    return out
 
 
 def _ticket_files(root: str, folder: str) -> list[str]:
@@ -171,6 +186,9 @@ class RecordIds(Set):
             return False
         if item in self._added:
             return True
+        if item.startswith(ids.SUPPLIER_KEY):  # a supplier, asked by its key (suppliers share the slug IDs of services)
+            sid = item[len(ids.SUPPLIER_KEY):]
+            return ids.is_slug(sid) and os.path.lexists(os.path.join(self._desk.root, SUPPLIERS, sid + ".yaml"))
         try:
             return any(os.path.lexists(p) for p in self._desk.paths_for(item))
         except ItsmError:
@@ -178,7 +196,7 @@ class RecordIds(Set):
 
     def _all(self) -> set[str]:
         if self._listed is None:
-            on_disk = {rel.rpartition("/")[2].rpartition(".")[0] for rel in self._desk.record_paths()}
+            on_disk = known_ids(self._desk.record_paths())
             self._listed = (on_disk - self._removed) | self._added
         return self._listed
 
@@ -259,7 +277,7 @@ class Desk:
         return path.resolve().relative_to(self.root).as_posix() if path.is_absolute() else path.as_posix()
 
     def type_for(self, record_id: str) -> RecordType:
-        """The record type an ID belongs to (by prefix; slugs are services)."""
+        """The record type an ID belongs to (by prefix; slugs are services, or suppliers where only a supplier has the ID)."""
         ids.check_id(record_id)
         if ids.is_record_id(record_id):
             rtype = self.config.type_for_id(record_id)
@@ -268,6 +286,13 @@ class Desk:
                 raise Refused(f"no record type uses the prefix of '{record_id}' (prefixes: {prefixes})")
             return rtype
         rtype = self.config.service_type()
+        stype = self.config.supplier_type()
+        # Services and suppliers share the slug IDs (validate keeps them apart): a slug with a supplier's
+        # file and no service's is the supplier, so 'itsm show' and 'itsm history' find it.
+        if stype is not None and (rtype is None or not os.path.lexists(
+                os.path.join(self.root, rtype.folder, record_id + ".yaml"))) and os.path.lexists(
+                os.path.join(self.root, stype.folder, record_id + ".yaml")):
+            return stype
         if rtype is None:
             raise Refused(f"'{record_id}' looks like a service ID but the desk has no service type")
         return rtype
@@ -429,7 +454,8 @@ class Desk:
         """Load one record file."""
         kind = kind_of_path(rel)
         if kind is None:
-            raise InvalidRecord("not a record file (tickets/<PREFIX>/<NNN>/*.yaml, kb/*.md, catalog/*.yaml)", rel)
+            raise InvalidRecord(
+                "not a record file (tickets/<PREFIX>/<NNN>/*.yaml, kb/*.md, catalog/*.yaml, suppliers/*.yaml)", rel)
         return parse_record(self.read_bytes(rel), rel, kind)
 
     def get(self, record_id: str) -> Record:
@@ -475,6 +501,10 @@ class Desk:
         if not (self.root / rel).is_file():
             return None
         return self.load(rel).data
+
+    def suppliers(self) -> dict[str, dict[str, Any]]:
+        """Suppliers by ID (files that do not load are left to ``itsm validate``)."""
+        return {r.id: r.data for r in self.records((SUPPLIERS,))}
 
     def taken_ids(self) -> RecordIds:
         """IDs of every record file in the work tree (a view that lists the folders only when iterated)."""

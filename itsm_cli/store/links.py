@@ -52,7 +52,7 @@ def linked_from(desk: Any, rec: Any, everywhere: bool = False) -> list[tuple[str
     On the 100,000-record benchmark desk that is one git process, not 100,000
     files read.
     """
-    folders = sorted({t.folder for t in desk.config.types.values() if t.kind != "service"})
+    folders = sorted({t.folder for t in desk.config.types.values() if t.kind not in ("service", "supplier")})
     if not everywhere and records_at_most(desk, folders, SEARCH_UP_TO) > SEARCH_UP_TO:
         return None
     # Tracked files as the work tree has them; --untracked would walk every folder too (1.3 s -> 1.6 s at 100,000).

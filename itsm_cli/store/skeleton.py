@@ -22,7 +22,7 @@ from itsm_cli.store.desk import Desk
 from itsm_cli.store.gitstore import Git
 
 DATA = Path(str(resources.files("itsm_cli") / "data"))
-DEMO_ITEMS = ("itsm.yaml", "catalog", "tickets", "kb")
+DEMO_ITEMS = ("itsm.yaml", "catalog", "tickets", "kb", "suppliers")
 SKELETON = DATA / "skeleton"
 
 
@@ -105,7 +105,7 @@ def init_desk(path: Path, demo: bool = False, actor: str | None = None, name: st
                 shutil.copyfile(source, path / item)
     else:
         (path / "itsm.yaml").write_text(_config_text(actor, name), encoding="utf-8")
-        for folder in ("tickets", "catalog", "kb"):
+        for folder in ("tickets", "catalog", "kb", "suppliers"):
             (path / folder).mkdir(exist_ok=True)
             (path / folder / ".gitkeep").touch()
     # The request form lists this desk's own catalog, not the demo's.

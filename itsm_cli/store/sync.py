@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from itsm_cli.app import App
 
 #: Record files the driver merges (the ``tickets/`` pattern covers the flat and the sharded layout).
-RECORD_PATTERNS = ("tickets/**/*.yaml", "catalog/*.yaml", "kb/*.md")
+RECORD_PATTERNS = ("tickets/**/*.yaml", "catalog/*.yaml", "kb/*.md", "suppliers/*.yaml")
 
 
 def driver_command() -> str:
