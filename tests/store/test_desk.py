@@ -155,7 +155,7 @@ def test_paths_for_a_ticket_include_its_flat_place(d: Desk) -> None:
 
 
 def test_ids_that_name_no_type_or_no_id_at_all(d: Desk) -> None:
-    with pytest.raises(Refused, match=re.escape("no record type uses the prefix of 'ZZZ-0001' (prefixes: CHG, INC, KB")):
+    with pytest.raises(Refused, match=re.escape("no record type uses the prefix of 'ZZZ-0001' (prefixes: CHG, IMP, INC, KB")):
         d.path_for("ZZZ-0001")
     with pytest.raises(BadArgument):
         d.path_for("../itsm")
