@@ -235,9 +235,19 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
     --since/--until say otherwise: the same figures as the published status
     page. Tables for people; JSON and CSV keep the column names.
 
+    Further reports: trends (month over month per service: opened, resolved,
+    MTTR, SLA attainment and the change from the month before; default the
+    last 6 full months), suppliers (each contract's end and notice date, days
+    left, and incidents escalated to the supplier), releases (changes by the
+    release their implementing commits, tags or pull requests name), review
+    (a one-page service review for the service's customers; needs --service,
+    default the last full month; Markdown, or JSON; --out FILE).
+
     \b
     Example: itsm report time --since 2026-12-01 --by person --format csv
     Example: itsm report availability --service email --since 2026-11-01 --format json
+    Example: itsm report trends --service vpn --since 2026-09-01
+    Example: itsm report review --service web-shop --since 2026-10-01 --until 2026-11-01 --out review.md
     """
     from itsm_cli.app import normalise_time, now_utc
     from itsm_cli.core import report
