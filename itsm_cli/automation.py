@@ -289,7 +289,7 @@ def notify(desk: Desk, now: str, env: Mapping[str, str] | None = None, dry_run: 
                 jobs: list[tuple[str, str, tuple[Any, ...]]] = []
                 if settings.get("smtp"):
                     jobs.extend((f"{notice.key}>{r}", r, ("mail", r)) for r in notice.recipients)
-                for hook, url in hooks:
+                for hook, url in hooks if not notice.confidential else ():  # security incidents: group e-mail only
                     if not hook.get("events") or notice.event in hook["events"]:
                         jobs.append((f"{notice.key}>hook:{rules.url_key(url)}", f"webhook {urlsplit(url).hostname}",
                                      ("hook", url, hook)))
