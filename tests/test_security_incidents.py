@@ -299,3 +299,44 @@ def test_the_demo_incident_opens_with_the_demo_key_only(tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "MFA" in shown.stdout and PLACEHOLDER not in shown.stdout
     hidden = run("show", demo_ids[0], cwd=REPO)
     assert hidden.exit_code == 0 and "MFA" not in hidden.stdout and PLACEHOLDER in hidden.stdout
+
+
+def test_import_encrypts_and_rules_cannot_copy_the_text_into_a_note(desk: Path, tmp_path: Path) -> None:
+    rule = {"id": "echo", "on": ["create"], "when": {"type": "incident"},
+            "actions": [{"comment": {"text": "Logged: {title} / {description}", "internal": True}}]}
+    secure_desk(desk, tmp_path / "keys", rules=[rule])
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"title,service,category,description\n{TITLE},email,security,{DESCRIPTION}\n"
+                    "Printer jam,email,,paper everywhere\n")
+    r = run("import", "csv", str(rows), "--type", "incident")
+    assert r.exit_code == 0, r.stderr
+    imported = load_ticket(desk, "INC-0001")
+    assert security.is_encrypted(imported["description"]) and DESCRIPTION.encode() not in every_git_object(desk)
+    ok("--as", EVE, "new", "incident", "--title", TITLE, "--service", "email", "--set", "category=security",
+       "--description", DESCRIPTION)
+    ok("--as", EVE, "new", "incident", "--title", "Outlook crashes", "--service", "email", "--description", "boom")
+    bot_note = load_ticket(desk, "INC-0003")["history"][-1]["note"]
+    assert bot_note == f"Logged: {TITLE} / {{description}}"  # the placeholder is left as written
+    assert load_ticket(desk, "INC-0004")["history"][-1]["note"] == "Logged: Outlook crashes / boom"
+    assert DESCRIPTION.encode() not in every_git_object(desk)
+
+
+def test_pyrage_is_imported_only_to_encrypt_or_decrypt(desk: Path, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    private = secure_desk(desk, tmp_path / "keys")
+    ok("--as", EVE, "new", "incident", "--title", "Printer jam", "--service", "email", "--description", "jam")
+    ok("--as", EVE, "new", "incident", "--title", TITLE, "--service", "email", "--set", "category=security",
+       "--description", DESCRIPTION)
+    probe = ("import sys\nfrom itsm_cli.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print('PYRAGE' if 'pyrage' in sys.modules else 'NO-PYRAGE')\n")
+
+    def loaded(*args: str, **env: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=desk, capture_output=True, text=True,
+                              env={**os.environ, **env}, check=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert loaded("show", "INC-0001") == "NO-PYRAGE"
+    assert loaded("--as", ANN, "comment", "INC-0001", "plain") == "NO-PYRAGE"
+    assert loaded("show", "INC-0002", ITSM_AGE_IDENTITY=str(private)) == "PYRAGE"  # guards the probe

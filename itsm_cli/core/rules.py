@@ -76,12 +76,15 @@ def template_values(config: Config, record: Mapping[str, Any], service: Mapping[
     """The values ``{field}`` placeholders may use: the record's plain fields, plus a few names.
 
     Scalars as text, lists of scalars joined with ", "; mappings and history are
-    left out. Extra names: ``service_name``, ``service_owner``, ``requester_name``,
-    ``assignee_name``, ``desk_name``.
+    left out, and so are a security incident's confidential fields. Extra names:
+    ``service_name``, ``service_owner``, ``requester_name``, ``assignee_name``,
+    ``desk_name``.
     """
     values: dict[str, str] = {}
+    # A security incident's confidential fields never reach a note or reply (the bot's notes stay readable).
+    secret = security.settings(config) if security.is_security(record, config) else None
     for key, value in record.items():
-        if key == "history":
+        if key == "history" or (secret is not None and key in secret.fields):
             continue
         if isinstance(value, bool):
             values[key] = "yes" if value else "no"

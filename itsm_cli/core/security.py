@@ -34,6 +34,7 @@ ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 AGE_HEADER = b"age-encryption.org/v1\n"
 PLACEHOLDER = "(encrypted for the security group)"
+BOT_DEFAULT = "itsm-bot@localhost"  # as Config.bot
 DEFAULT_CATEGORY = "security"
 DEFAULT_FIELDS = ("description",)
 # Fields that say what a record is and where it stands: never encrypted (validate, history and the
@@ -262,7 +263,7 @@ def seal(
     if not wanted and not any(isinstance(e, Mapping) and e.get("confidential") and not is_encrypted(e.get("note"))
                               for e in new_entries):
         return record
-    bot = str(_data(config).get("desk", {}).get("bot") or "").lower()
+    bot = str((_data(config).get("desk") or {}).get("bot") or BOT_DEFAULT).lower()
     done: dict[str, str] = {}
 
     def enc(text: str) -> str:
