@@ -340,3 +340,26 @@ def test_pyrage_is_imported_only_to_encrypt_or_decrypt(desk: Path, tmp_path: Pat
     assert loaded("show", "INC-0001") == "NO-PYRAGE"
     assert loaded("--as", ANN, "comment", "INC-0001", "plain") == "NO-PYRAGE"
     assert loaded("show", "INC-0002", ITSM_AGE_IDENTITY=str(private)) == "PYRAGE"  # guards the probe
+
+
+def test_a_member_added_later_reads_what_is_written_after_only(
+    desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secure_desk(desk, tmp_path / "keys")
+    ok("--as", EVE, "new", "incident", "--title", TITLE, "--service", "email", "--set", "category=security",
+       "--description", DESCRIPTION)
+    tess_key, tess_public = ssh_key(tmp_path / "keys", "tess")
+    data = yaml_io.load_mapping((desk / "itsm.yaml").read_bytes(), "itsm.yaml")
+    data["people"].append({"email": TESS, "name": "Tess New", "roles": ["agent"], "groups": ["security"],
+                           "signing_keys": [tess_public]})
+    (desk / "itsm.yaml").write_text(yaml_io.dumps(data))
+    git(desk, "commit", "-q", "-am", "Tess joins the security group")
+    monkeypatch.setenv("ITSM_NOW", "2026-03-02T09:10:00Z")
+    ok("--as", SAM, "comment", "INC-0001", NOTE)
+    note = load_ticket(desk, "INC-0001")["history"][-1]["note"]
+    def ssh_stanzas(armor: str) -> int:  # age may add a random "grease" stanza: count the SSH ones
+        return sum(1 for stanza in security.stanzas(armor) if stanza[0] == "ssh-ed25519")
+
+    assert (ssh_stanzas(note), ssh_stanzas(load_ticket(desk, "INC-0001")["description"])) == (2, 1)
+    shown = ok("show", "INC-0001", env={"ITSM_AGE_IDENTITY": str(tess_key)})
+    assert NOTE in shown and DESCRIPTION not in shown and PLACEHOLDER in shown

@@ -101,7 +101,7 @@ def test_armor_checks_and_stanzas_without_a_key() -> None:
     assert [s[0] for s in security.stanzas(armor) if s[0] == "X25519"] == ["X25519", "X25519"]
     ssh_line = CONFIG["people"][0]["signing_keys"][0]
     ssh_armor = pyrage.encrypt(b"hi", [pyrage.ssh.Recipient.from_str(ssh_line)], armored=True).decode()
-    assert ["ssh-ed25519", security.ssh_tag(ssh_line)] == security.stanzas(ssh_armor)[0][:2]
+    assert [s[:2] for s in security.stanzas(ssh_armor) if s[0] == "ssh-ed25519"] == [["ssh-ed25519", security.ssh_tag(ssh_line)]]
     for bad, why in (("plain", "not an ASCII-armored"),
                      (f"{security.ARMOR_BEGIN}\n!!!\n{security.ARMOR_END}", "not valid base64"),
                      (f"{security.ARMOR_BEGIN}\naGVsbG8=\n{security.ARMOR_END}", "age v1")):
