@@ -210,7 +210,13 @@ class App:
         )
 
     def seal(self, data: dict[str, Any], before: Mapping[str, Any] | None) -> dict[str, Any]:
-        """``data`` with what is confidential encrypted for the security group (see :mod:`itsm_cli.core.security`)."""
+        """``data`` with what is confidential encrypted for the security group (see :mod:`itsm_cli.core.security`).
+
+        Refused when the change would turn a security incident into an ordinary (published) one.
+        """
+        why = security.unmark_problem(before, data, self.config) if before is not None else None
+        if why:
+            raise Refused(why)
         if self._encrypt is None:
             from itsm_cli.crypto import encryptor
 

@@ -363,3 +363,14 @@ def test_a_member_added_later_reads_what_is_written_after_only(
     assert (ssh_stanzas(note), ssh_stanzas(load_ticket(desk, "INC-0001")["description"])) == (2, 1)
     shown = ok("show", "INC-0001", env={"ITSM_AGE_IDENTITY": str(tess_key)})
     assert NOTE in shown and DESCRIPTION not in shown and PLACEHOLDER in shown
+
+
+def test_itsm_does_not_unmark_a_security_incident(desk: Path, tmp_path: Path) -> None:
+    secure_desk(desk, tmp_path / "keys")
+    ok("--as", EVE, "new", "incident", "--title", TITLE, "--service", "email", "--set", "category=security",
+       "--description", DESCRIPTION)
+    before = head(desk)
+    for change in (("edit", "INC-0001", "--set", "category=hardware"), ("edit", "INC-0001", "--set", "category=")):
+        r = run("--as", SAM, *change)
+        assert r.exit_code == 1 and "is a security incident: changing its category would publish it" in r.stderr
+    assert head(desk) == before and load_ticket(desk, "INC-0001")["category"] == "security"

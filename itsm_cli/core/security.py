@@ -293,6 +293,19 @@ def seal(
     return out
 
 
+def unmark_problem(before: Mapping[str, Any], after: Mapping[str, Any], config: Any) -> str | None:
+    """Why a change may not turn a security incident into an ordinary one (None when it does not).
+
+    Un-marking would publish it (site, status page, notifications to the
+    requester and watchers) on the next run, so itsm does not do it on its
+    own; a mistaken marking is corrected by hand, in a reviewed change.
+    """
+    if is_security(before, config) and not is_security(after, config):
+        return (f"{before.get('id')} is a security incident: changing its category would publish it; if it was "
+                "marked by mistake, change category in its file by hand, in a reviewed pull request")
+    return None
+
+
 def reveal(record: Mapping[str, Any], decrypt: Callable[[str], str | None], placeholder: str | None = PLACEHOLDER) -> dict[str, Any]:
     """A copy of ``record`` with each encrypted value replaced by its plain text.
 
