@@ -119,9 +119,14 @@ def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering:
 def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
     """Show one record: its fields, its links both ways (what it links to, what links to it), its history.
 
+    Encrypted values (security incidents, confidential comments) are decrypted
+    with $ITSM_AGE_IDENTITY, else ~/.ssh/id_ed25519, else ~/.ssh/id_rsa; without
+    a key they read "(encrypted for the security group)".
+
     \b
     Example:
       itsm show INC-0042
+      ITSM_AGE_IDENTITY=~/.ssh/id_ed25519 itsm show INC-0026
     """
     from itsm_cli.store import yaml_io
 
