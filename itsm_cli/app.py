@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from itsm_cli.core import ids, records
+from itsm_cli.core import ids, records, security
 from itsm_cli.core.collab import with_time_spent
 from itsm_cli.core.config import RecordType
 from itsm_cli.core.schema import SchemaSet
@@ -98,6 +98,7 @@ class App:
         self.ids_input: Callable[[], list[str]] | None = None  # where an ID of '-' reads its IDs (stdin)
         self._schemas: SchemaSet | None = None
         self._git: Git | None = None
+        self._encrypt: Callable[[str], str] | None = None
 
     @property
     def git(self) -> Git:
@@ -191,6 +192,7 @@ class App:
         checked: bool = False,
     ) -> str | None:
         """Check every changed record, write them and ``files`` (and delete ``removed``), commit once with trailers."""
+        items = [(rec, self.seal(data, None if action == "create" else rec.data)) for rec, data in items]
         changed = [Record(rec.path, data, rec.kind, rec.body, rec.body_line) for rec, data in items]
         if not checked:
             self.check(changed, known)
@@ -206,6 +208,20 @@ class App:
             self.desk, writes, message, self.config.display_name(self.actor), self.actor, commit=self.commit,
             git=self.git,
         )
+
+    def seal(self, data: dict[str, Any], before: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``data`` with what is confidential encrypted for the security group (see :mod:`itsm_cli.core.security`).
+
+        Refused when the change would turn a security incident into an ordinary (published) one.
+        """
+        why = security.unmark_problem(before, data, self.config) if before is not None else None
+        if why:
+            raise Refused(why)
+        if self._encrypt is None:
+            from itsm_cli.crypto import encryptor
+
+            self._encrypt = encryptor(self.config)
+        return security.seal(data, before, self.config, self._encrypt)
 
     def _change(
         self, record_id: str, action: str, summary: Callable[[dict[str, Any]], str], op: Callable[[Record, ApprovalPolicy | None], dict[str, Any]]
@@ -265,6 +281,7 @@ class App:
                     new = records.ordered(with_time_spent(op(rec, self.policy(rec.data)), self.time_spent))
                     title = title or summary(new)
                     new, rule_notes = self.run_rules(new, action, known)
+                    new = self.seal(new, rec.data)  # checked as it will be written
                     self.check([Record(rec.path, new, rec.kind, rec.body, rec.body_line)], known)
                     more = files(rec, new) if files else []
                 except ItsmError as e:
@@ -396,9 +413,16 @@ class App:
             lambda rec, pol: records.assign(self.config, rec.data, person, group, self.actor, self.now, pol),
         )
 
-    def comment(self, record_id: str, text: str, internal: bool, reply: str | None = None) -> Change:
-        """Comment on a record; ``reply`` names a canned reply of itsm.yaml, filled in for each record, put before ``text``."""
+    def comment(self, record_id: str, text: str, internal: bool, reply: str | None = None,
+                confidential: bool = False) -> Change:
+        """Comment on a record; ``reply`` names a canned reply of itsm.yaml, filled in for each record, put before ``text``.
+
+        ``confidential``: the note is encrypted for the security group (and internal).
+        """
         from itsm_cli.core.collab import reply_text
+
+        if confidential and security.settings(self.config) is None:
+            raise BadArgument("--confidential encrypts for the security group, and itsm.yaml has no security: block")
 
         if reply is not None:
             reply_text(self.config, reply, {}, None)  # an unknown name is a usage error before anything is read
@@ -410,8 +434,11 @@ class App:
             return canned + (f"\n\n{text}" if text.strip() else "")
 
         return self._change(
-            record_id, "comment", lambda d: "internal comment" if internal else ("reply " + reply if reply else "comment"),
-            lambda rec, pol: records.comment(self.config, rec.data, full_text(rec), self.actor, self.now, pol, internal),
+            record_id, "comment",
+            lambda d: "confidential comment" if confidential else "internal comment" if internal else (
+                "reply " + reply if reply else "comment"),
+            lambda rec, pol: records.comment(self.config, rec.data, full_text(rec), self.actor, self.now, pol, internal,
+                                             confidential),
         )
 
     def link(self, record_id: str, kind: str, other: str) -> Change:

@@ -119,13 +119,19 @@ def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering:
 def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
     """Show one record: its fields, its links both ways (what it links to, what links to it), its history.
 
+    Encrypted values (security incidents, confidential comments) are decrypted
+    with $ITSM_AGE_IDENTITY, else ~/.ssh/id_ed25519, else ~/.ssh/id_rsa; without
+    a key they read "(encrypted for the security group)".
+
     \b
     Example:
       itsm show INC-0042
+      ITSM_AGE_IDENTITY=~/.ssh/id_ed25519 itsm show INC-0026
     """
     from itsm_cli.store import yaml_io
 
     rec = obj.desk.get(record_id)
+    rec = revealed(rec, keep_armor=fmt != "table")
     if fmt == "json":
         click.echo(output.to_json(rec.data))
     elif fmt == "yaml":
@@ -135,6 +141,23 @@ def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
 
         incoming = linked_from(obj.desk, rec, everywhere=all_links)
         click.echo(render_record(rec, obj.desk.config, incoming or [], searched=incoming is not None))
+
+
+def revealed(rec: Any, keep_armor: bool) -> Any:
+    """``rec`` with its encrypted values decrypted where this person holds a key (see :mod:`itsm_cli.crypto`).
+
+    Without one, a value reads ``(encrypted for the security group)`` in the
+    table, and stays the age message in JSON and YAML (what the file holds).
+    """
+    from itsm_cli.core import security
+
+    if not security.has_encrypted(rec.data):
+        return rec
+    from itsm_cli.crypto import decryptor
+    from itsm_cli.store.desk import Record
+
+    data = security.reveal(rec.data, decryptor(), None if keep_armor else security.PLACEHOLDER)
+    return Record(rec.path, data, rec.kind, rec.body, rec.body_line)
 
 
 # How a link reads from the other end: INC-0002 "parent INC-0004" makes INC-0002 a child of INC-0004.
@@ -513,22 +536,27 @@ def assign_cmd(obj: Any, record_id: str, person: str | None, group: str | None, 
 @click.argument("text", required=False)
 @click.option("--internal", is_flag=True, help="Keep the comment off anything published.")
 @click.option("--reply", metavar="NAME", help="Start from the canned reply NAME of itsm.yaml (replies:).")
+@click.option("--confidential", is_flag=True,
+              help="Encrypt the comment for the security group (internal too; always so on a security incident).")
 @time_option
 @change_options
 @click.pass_obj
-def comment_cmd(obj: Any, record_id: str, text: str | None, internal: bool, reply: str | None, no_commit: bool,
-                fmt: str) -> None:
+def comment_cmd(obj: Any, record_id: str, text: str | None, internal: bool, reply: str | None, confidential: bool,
+                no_commit: bool, fmt: str) -> None:
     """Add a comment to a record ('-' reads the text from standard input).
 
     A public comment is e-mailed to the requester and the watchers by 'itsm notify'.
 
     Example: itsm comment INC-0042 --reply password-reset --time 15m
+
+    Example: itsm comment INC-0026 --confidential "Token revoked; attacker IP in the SIEM case"
     """
     if text is None and reply is None:
         raise BadArgument("give the comment TEXT, or --reply NAME")
     if record_id == "-" and text == "-":
         raise BadArgument("standard input can hold the IDs or the text, not both")
-    print_change(obj.app(commit=not no_commit).comment(record_id, read_text(text) or "", internal, reply), fmt)
+    print_change(obj.app(commit=not no_commit).comment(record_id, read_text(text) or "", internal, reply,
+                                                      confidential), fmt)
 
 
 @click.command("link")

@@ -193,11 +193,13 @@ def comment(
     now: str,
     policy: ApprovalPolicy | None,
     internal: bool = False,
+    confidential: bool = False,
 ) -> dict[str, Any]:
-    """Add a comment; ``internal`` keeps it off anything published."""
+    """Add a comment; ``internal`` keeps it off anything published, ``confidential`` (internal too) has it encrypted."""
     if not text.strip():
         raise BadArgument("the comment is empty")
-    entry = _entry(now, actor, "comment", note=text, internal=True if internal else None)
+    entry = _entry(now, actor, "comment", note=text, internal=True if internal or confidential else None,
+                   confidential=True if confidential else None)
     return _append(config, record, policy, entry)
 
 

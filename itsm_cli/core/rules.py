@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from itsm_cli.core import ids, records
+from itsm_cli.core import ids, records, security
 from itsm_cli.core.calendar import Calendar, calendar_from_config, parse_duration
 from itsm_cli.core.config import Config
 from itsm_cli.core.sla import compute_clocks, parse_timestamp, service_calendar
@@ -77,12 +77,15 @@ def template_values(config: Config, record: Mapping[str, Any], service: Mapping[
     """The values ``{field}`` placeholders may use: the record's plain fields, plus a few names.
 
     Scalars as text, lists of scalars joined with ", "; mappings and history are
-    left out. Extra names: ``service_name``, ``service_owner``, ``requester_name``,
-    ``assignee_name``, ``desk_name``.
+    left out, and so are a security incident's confidential fields. Extra names:
+    ``service_name``, ``service_owner``, ``requester_name``, ``assignee_name``,
+    ``desk_name``.
     """
     values: dict[str, str] = {}
+    # A security incident's confidential fields never reach a note or reply (the bot's notes stay readable).
+    secret = security.settings(config) if security.is_security(record, config) else None
     for key, value in record.items():
-        if key == "history":
+        if key == "history" or (secret is not None and key in secret.fields):
             continue
         if isinstance(value, bool):
             values[key] = "yes" if value else "no"
@@ -616,6 +619,28 @@ class Notice:
     subject: str
     text: str
     payload: dict[str, Any]
+    confidential: bool = False  # about a security incident: e-mail to the security group only, no webhook
+
+
+SECURITY_LINE = "This is a security incident: its details are encrypted. Read them with 'itsm show {id}'."
+
+
+def _for_security_group(config: Config, notice: Notice) -> Notice | None:
+    """A notice about a security incident as the security group may get it: its members only, no content.
+
+    The text and payload carry the ID, state and title (visible in the
+    repository too) but no note, resolution or other field; webhooks (which
+    reach other systems) are never sent it (:attr:`Notice.confidential`).
+    """
+    recipients = tuple(r for r in notice.recipients if security.may_be_told(r, config))
+    if not recipients:
+        return None
+    line = SECURITY_LINE.format(id=notice.record_id)
+    head = notice.text.split("\n\n", 1)[0]
+    payload = {k: notice.payload.get(k) for k in ("event", "id", "type", "title", "status", "priority", "at")}
+    payload.update(recipients=list(recipients), message=line)
+    return Notice(notice.key, notice.event, notice.record_id, notice.at, recipients, notice.subject,
+                  f"{head}\n\n{line}\n", payload, confidential=True)
 
 
 class _Notifier:
@@ -788,9 +813,12 @@ def plan_notices(
     for rec in sorted(items, key=lambda d: str(d.get("id"))):
         if rec.get("type") not in config.types or not rec.get("history"):
             continue
-        out.extend(notifier.from_history(rec, since, _iso(now_dt)))
+        found = notifier.from_history(rec, since, _iso(now_dt))
         if within and config.types[str(rec["type"])].kind == "ticket":
-            out.extend(notifier.breach_warnings(rec, parse_duration(within)))
+            found.extend(notifier.breach_warnings(rec, parse_duration(within)))
+        if security.is_security(rec, config):
+            found = [n for n in (_for_security_group(config, n) for n in found) if n is not None]
+        out.extend(found)
     return [n for n in out if n.event in subscribed]
 
 

@@ -42,6 +42,7 @@ from functools import lru_cache
 from typing import Any
 
 from itsm_cli.core.calendar import Calendar, calendar_from_config
+from itsm_cli.core.security import is_security
 from itsm_cli.core.sla import category_of, parse_timestamp, service_calendar
 
 __all__ = [
@@ -471,8 +472,8 @@ def availability_report(tickets: Iterable[Mapping[str, Any]], config: Mapping[st
 
     ``until`` defaults to ``now`` and ``since`` to the start of the status window that ends
     there (``status.days`` local days of the service's hours, the last one included); a period reaching past ``now``
-    stops at ``now``, since no one knows yet how the rest will go. Internal incidents are left
-    out, as on the published status page, so the figures are the same. Raises ValueError on a
+    stops at ``now``, since no one knows yet how the rest will go. Internal and security incidents
+    are left out, as on the published status page, so the figures are the same. Raises ValueError on a
     bad rule, calendar, profile or timestamp.
     """
     rules = StatusRules.from_config(config)
@@ -480,7 +481,8 @@ def availability_report(tickets: Iterable[Mapping[str, Any]], config: Mapping[st
     wanted = list(service_ids)
     outages: dict[str, list[Outage]] = {sid: [] for sid in wanted}
     for t in tickets:
-        if t.get("service") in outages and not (t.get("internal") is True or "internal" in (t.get("tags") or [])):
+        if t.get("service") in outages and not (t.get("internal") is True or "internal" in (t.get("tags") or [])
+                                                 or is_security(t, config)):
             outages[t["service"]].extend(incident_outages(t, config, rules, now))
     rows = []
     for sid in wanted:

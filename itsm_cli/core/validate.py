@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from itsm_cli.core import ids
+from itsm_cli.core import ids, security
 from itsm_cli.core.calendar import holiday_problem
 from itsm_cli.core.config import Config
 from itsm_cli.core.schema import SchemaSet
@@ -163,6 +163,7 @@ def validate_config(data: dict[str, Any], schemas: SchemaSet) -> list[tuple[tupl
     from itsm_cli.core.signing import key_problems
 
     out.extend(key_problems(data))
+    out.extend(security.config_problems(data))
     out.extend(check_automation_config(Config(data)))
     return out
 
@@ -251,6 +252,9 @@ def _check_record(
         states = config.workflow(rtype.name)["states"]
         if data.get("status") not in states:
             c.add(record, ("status",), f"'{data.get('status')}' is not a state of {rtype.name} ({', '.join(states)})", "status")
+    if "history" in data:
+        for path, message in security.record_problems(data, config):
+            c.add(record, path, message, "security")
     if rtype.kind == "ticket":
         _check_priority(c, config, record)
         why = standard_model_problem(config, data)

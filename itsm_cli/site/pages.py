@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from itsm_cli.core import ids
 from itsm_cli.core.config import Config
 from itsm_cli.core.publishing import site_settings
+from itsm_cli.core.security import is_security
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError
 from itsm_cli.site import charts
 from itsm_cli.site.sanitize import attr, front_matter, inline, one_line, render_markdown
@@ -158,6 +159,8 @@ def load_content(desk: Any, parallel: bool = False) -> DeskContent:
                 tickets.extend(marshal.loads(part))
             else:
                 add(part)
+    # A security incident never reaches the site: not its status, availability, metrics or search index.
+    tickets = [t for t in tickets if not is_security(t[1], config)]
     return DeskContent(config, services, articles, tickets, _internal_fields(desk, config), _schema_files(desk),
                        _public_suppliers(desk, config))
 

@@ -20,6 +20,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from itsm_cli.core import status as core
+from itsm_cli.core.security import is_security
 from itsm_cli.core.sla import category_of, parse_timestamp
 from itsm_cli.site.sanitize import attr, one_line
 
@@ -113,7 +114,7 @@ class StatusModel:
         changes = []
         live = list(live)
         for _path, data in tickets:
-            if _internal(data):
+            if _internal(data) or is_security(data, config):
                 continue
             if data.get("type") == "change" and data.get("service") in services:
                 changes.append(data)
