@@ -31,25 +31,13 @@ from zoneinfo import ZoneInfo
 from itsm_cli.core.customers import customers_of
 from itsm_cli.core.releases import describe
 from itsm_cli.core.report import mttr_report, sla_report
+from itsm_cli.core.security import is_security
 from itsm_cli.core.sla import OPEN_CATEGORIES, category_of, parse_timestamp, state_timeline
 from itsm_cli.core.status import availability_report
 from itsm_cli.core.worklog import csat_report
 
 IMPROVEMENT = "improvement"
 Ticket = Mapping[str, Any]
-
-
-def is_security(record: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
-    """True for a security incident, which no review reports.
-
-    Uses the desk's own predicate (:mod:`itsm_cli.core.security`) where this
-    itsm has one; otherwise an incident whose ``category`` is ``security``.
-    """
-    try:
-        from itsm_cli.core.security import is_security as desk_rule  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return record.get("category") == "security"
-    return bool(desk_rule(record, config))
 
 
 def last_full_month(now: datetime, config: Mapping[str, Any]) -> tuple[datetime, datetime]:
