@@ -48,7 +48,9 @@ def schemas() -> SchemaSet:
 
 
 def test_types_are_read_with_their_defaults(config: Config) -> None:
-    assert set(config.types) == {"incident", "request", "problem", "change", "article", "service"}
+    assert set(config.types) == {"incident", "request", "problem", "change", "improvement", "article", "service",
+                                 "supplier"}
+    assert config.types["supplier"].kind == "supplier" and config.types["improvement"].prefix == "IMP"
     change = config.types["change"]
     assert isinstance(change, RecordType)
     assert (change.kind, change.prefix, change.folder, change.workflow, change.schema) == \
@@ -68,8 +70,8 @@ def test_types_by_prefix_and_type_for_id(config: Config) -> None:
 
 
 def test_an_unknown_type_is_refused_with_the_known_ones(config: Config) -> None:
-    with pytest.raises(Refused, match="unknown record type 'bug'; this desk has: article, change, incident, problem, "
-                                      "request, service"):
+    with pytest.raises(Refused, match="unknown record type 'bug'; this desk has: article, change, improvement, "
+                                      "incident, problem, request, service, supplier"):
         config.record_type("bug")
     assert config.record_type("problem").prefix == "PRB"
 

@@ -80,7 +80,7 @@ def test_protected_fields_cannot_be_set_on_create_or_edit(config: Config, field:
 
 
 def test_an_unknown_type_names_the_known_ones(config: Config) -> None:
-    with pytest.raises(Refused, match="unknown record type 'ticket'; this desk has: article, change, incident"):
+    with pytest.raises(Refused, match="unknown record type 'ticket'; this desk has: article, change, improvement, incident"):
         records.new_record(config, "ticket", "X-1", {"title": "x"}, EVE, T0)
 
 
