@@ -459,7 +459,7 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
     ]
     evidence = change_evidence(rec.data, timeline, desk.config, desk.service(rec.data.get("service")), incoming,
                                _signing(desk.config)[0])
-    from itsm_cli.releases import implementation_details
+    from itsm_cli.app.releases import implementation_details
 
     evidence["implemented_by"] = implementation_details(desk, rec.data)
     if fmt == "json":

@@ -24,7 +24,7 @@ def watch_cmd(obj: Any, record_id: str, person: str | None, no_commit: bool, fmt
 
     Example: itsm watch INC-0042 lena.fischer@northwind.example
     """
-    from itsm_cli import collaboration
+    from itsm_cli.app import collaboration
 
     print_change(collaboration.watch(obj.app(commit=not no_commit), record_id, person), fmt)
 
@@ -39,7 +39,7 @@ def unwatch_cmd(obj: Any, record_id: str, person: str | None, no_commit: bool, f
 
     Example: itsm list --status resolved --format ids | itsm unwatch - me
     """
-    from itsm_cli import collaboration
+    from itsm_cli.app import collaboration
 
     print_change(collaboration.unwatch(obj.app(commit=not no_commit), record_id, person), fmt)
 
@@ -61,7 +61,7 @@ def attach_cmd(obj: Any, record_id: str, files: tuple[str, ...], note: str | Non
 
     Example: itsm attach INC-0042 ~/Desktop/error-screenshot.png --note "The error Lena sees"
     """
-    from itsm_cli import collaboration
+    from itsm_cli.app import collaboration
 
     app = obj.app(commit=not no_commit)
     loaded = [collaboration.read_file(app, path) for path in files]
@@ -86,7 +86,7 @@ def rate_cmd(obj: Any, record_id: str, score: int, note: str | None, no_commit: 
 
     Example: itsm --as lena.fischer@northwind.example rate INC-0042 5 --note "Fixed in ten minutes"
     """
-    from itsm_cli import collaboration
+    from itsm_cli.app import collaboration
 
     print_change(collaboration.rate(obj.app(commit=not no_commit), record_id, score, note), fmt)
 

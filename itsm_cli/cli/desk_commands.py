@@ -181,8 +181,8 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
                 raise click.BadParameter(f"{p} is outside the desk", param_hint="PATHS") from None
     result = check_against_base(desk, base, rels) if base else check_desk(desk, rels)
     if not any(p.path == "itsm.yaml" for p in result.problems):  # checks that need a sound itsm.yaml
-        from itsm_cli.releases import implementation_problems
-        from itsm_cli.service_review import customer_problems
+        from itsm_cli.app.releases import implementation_problems
+        from itsm_cli.app.service_review import customer_problems
 
         more = [*implementation_problems(desk, rels, result.listing), *customer_problems(desk, rels)]
         result.problems = sorted({*result.problems, *more})

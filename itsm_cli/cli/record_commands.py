@@ -144,7 +144,7 @@ def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
 
 
 def revealed(rec: Any, keep_armor: bool) -> Any:
-    """``rec`` with its encrypted values decrypted where this person holds a key (see :mod:`itsm_cli.crypto`).
+    """``rec`` with its encrypted values decrypted where this person holds a key (see :mod:`itsm_cli.store.crypto`).
 
     Without one, a value reads ``(encrypted for the security group)`` in the
     table, and stays the age message in JSON and YAML (what the file holds).
@@ -153,7 +153,7 @@ def revealed(rec: Any, keep_armor: bool) -> Any:
 
     if not security.has_encrypted(rec.data):
         return rec
-    from itsm_cli.crypto import decryptor
+    from itsm_cli.store.crypto import decryptor
     from itsm_cli.store.desk import Record
 
     data = security.reveal(rec.data, decryptor(), None if keep_armor else security.PLACEHOLDER)

@@ -2,7 +2,7 @@
 
 What a change's implemented_by means, and the report's figures, are in
 :mod:`itsm_cli.core.releases`; the repositories are looked at by
-:mod:`itsm_cli.releases`.
+:mod:`itsm_cli.app.releases`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def implement_cmd(obj: Any, record_id: str, commit: str | None, tag: str | None,
     Example: itsm implement CHG-0007 --commit 3f2a9c1 --repo shop-web --release v2.3
     Example: itsm implement CHG-0007 --pr 42 --repo shop-web
     """
-    from itsm_cli.releases import implement
+    from itsm_cli.app.releases import implement
 
     given = [(k, v) for k, v in (("commit", commit), ("tag", tag), ("pr", pr)) if v is not None]
     if len(given) != 1:
@@ -67,8 +67,8 @@ def releases_report(obj: Any, *, kind: str, since: Any, until: Any, service: str
     if fmt == "markdown":
         raise BadArgument("report releases is a table: --format table, json or csv")
     desk = obj.desk
+    from itsm_cli.app.releases import change_paths
     from itsm_cli.errors import ItsmError
-    from itsm_cli.releases import change_paths
 
     changes = []
     for rel in change_paths(desk, None):

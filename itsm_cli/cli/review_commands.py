@@ -1,7 +1,7 @@
 """``itsm report review``: a one-page review of a service for its customers, as Markdown or JSON.
 
 Registered in ``FURTHER_REPORTS`` (itsm_cli/cli/service_level_commands.py);
-the figures come from :mod:`itsm_cli.service_review`.
+the figures come from :mod:`itsm_cli.app.service_review`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def review_report(obj: Any, *, kind: str, since: Any, until: Any, service: str |
     writes the file atomically instead of printing.
     """
     from itsm_cli.app import now_utc
+    from itsm_cli.app.service_review import review
     from itsm_cli.core.review_render import to_markdown
     from itsm_cli.core.sla import parse_timestamp
-    from itsm_cli.service_review import review
 
     desk = obj.desk
     if service is None:

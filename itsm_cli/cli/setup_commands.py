@@ -30,7 +30,7 @@ def person_add_cmd(obj: Any, email: str, name: str, roles: tuple[str, ...], grou
 
     Example: itsm person add tom.fletcher@northwind.example --name "Tom Fletcher" --role agent --group service-desk
     """
-    from itsm_cli.setup_desk import add_person
+    from itsm_cli.app.setup_desk import add_person
 
     sha = add_person(obj.app(commit=not no_commit), email, name, list(roles), list(groups))
     click.echo(f"listed {email}" + (f" ({sha[:10]})" if sha else ""))
@@ -52,7 +52,7 @@ def group_add_cmd(obj: Any, group_id: str, name: str, email: str | None, no_comm
 
     Example: itsm group add field-support --name "Field support" --email field@northwind.example
     """
-    from itsm_cli.setup_desk import add_group
+    from itsm_cli.app.setup_desk import add_group
 
     sha = add_group(obj.app(commit=not no_commit), group_id, name, email)
     click.echo(f"added group {group_id}" + (f" ({sha[:10]})" if sha else ""))
@@ -80,7 +80,7 @@ def service_new_cmd(obj: Any, service_id: str, name: str, owner: str | None, gro
 
     Example: itsm service new field-kit --name "Field kit and rugged tablets" --group service-desk
     """
-    from itsm_cli.setup_desk import new_service
+    from itsm_cli.app.setup_desk import new_service
 
     rel, sha = new_service(obj.app(commit=not no_commit), service_id, name, owner, group, support_hours)
     click.echo(rel + (f" ({sha[:10]})" if sha else ""))

@@ -29,7 +29,7 @@ def escalate_cmd(obj: Any, record_id: str, supplier: str, reference: str | None,
 
     Example: itsm escalate INC-0042 kestrel-networks --ref KN-448213 --note "Lisbon uplink down since 08:10"
     """
-    from itsm_cli import suppliers
+    from itsm_cli.app import suppliers
 
     print_change(suppliers.escalate(obj.app(commit=not no_commit), record_id, supplier, reference, note), fmt)
 
@@ -42,8 +42,7 @@ def report_suppliers(obj: Any, *, kind: str, since: Any, until: Any, service: st
     ahead); escalated counts the incidents escalated to the supplier in the
     period (--since/--until; all time without them).
     """
-    from itsm_cli import suppliers
-    from itsm_cli.app import now_utc
+    from itsm_cli.app import now_utc, suppliers
     from itsm_cli.core.sla import parse_timestamp
     from itsm_cli.core.suppliers import COLUMNS, HEADERS
 

@@ -20,7 +20,7 @@ driver, ``validate --base``) sees a plain string. What is confidential:
   comment on any ticket.
 
 This module is pure: the encryption and decryption themselves are passed in
-as functions (see :mod:`itsm_cli.crypto`, which uses age via ``pyrage``).
+as functions (see :mod:`itsm_cli.store.crypto`, which uses age via ``pyrage``).
 """
 
 from __future__ import annotations

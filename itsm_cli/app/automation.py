@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from itsm_cli import __version__, collaboration
-from itsm_cli.app import App, normalise_time
+from itsm_cli import __version__
+from itsm_cli.app import App, collaboration, normalise_time
 from itsm_cli.core import attachments, collab, ids, records, rules
 from itsm_cli.core.calendar import parse_duration
 from itsm_cli.core.config import Config

@@ -1,4 +1,4 @@
-"""Unit tests of app.py: the application object behind every changing command (real desk, real git).
+"""Unit tests of app/changes.py: the application object behind every changing command (real desk, real git).
 
 The commands' own behaviour is tested through the CLI elsewhere; here the App is called as a library.
 """

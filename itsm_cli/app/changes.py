@@ -218,7 +218,7 @@ class App:
         if why:
             raise Refused(why)
         if self._encrypt is None:
-            from itsm_cli.crypto import encryptor
+            from itsm_cli.store.crypto import encryptor
 
             self._encrypt = encryptor(self.config)
         return security.seal(data, before, self.config, self._encrypt)
