@@ -21,7 +21,7 @@ from test_notify import Inbox, at, hook, ok, settings, smtp  # noqa: F401 - the 
 from test_rules import configure
 from test_sync import _driver_config, team  # noqa: F401 - the fixture is used by name
 
-from itsm_cli.app.automation import intake_mail
+from itsm_cli.app.mail_intake import intake_mail
 from itsm_cli.store.desk import Desk
 
 LENA = "lena@example.org"  # not listed: the requester's manager, watching

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rules import BOT, configure
 
-from itsm_cli.app.automation import html_to_text, intake_mail
+from itsm_cli.app.mail_intake import intake_mail
+from itsm_cli.core.html import html_to_text
 from itsm_cli.errors import InvalidRecord, ItsmError, Refused
 from itsm_cli.store.desk import Desk
 

@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from desk_testing import ANN, BOB, CAROL, DAN, EVE, git, head, run, status
 from test_rules import BOT, configure
 
-from itsm_cli.app.automation import _post
+from itsm_cli.app.notify import _post
 from itsm_cli.errors import EnvironmentProblem
 
 PASSWORD = "correct horse battery staple"

@@ -8,8 +8,9 @@ and store (files, git) sit the services, one module a job:
 - ``collaboration`` (watch, attach, rate), ``setup_desk`` (person, group,
   service), ``suppliers`` (escalate, the contracts report), ``releases``
   (implement; commits and tags checked where the repository is at hand),
-  ``service_review``, ``automation`` (sweep, notify, mail intake, import and
-  export).
+  ``service_review``, ``sweep`` (the time rules), ``notify`` (e-mail,
+  webhooks), ``mail_intake``, ``transfer`` (import and export), with ``bot``
+  for what sweep and notify share.
 
 What most callers need is re-exported here.
 """

@@ -33,7 +33,7 @@ def sweep_cmd(obj: Any, dry_run: bool, fmt: str) -> int:
     Each action is one commit by the desk's bot. Meant for a schedule (see
     .github/workflows/sweep.yml); a second run with nothing new changes nothing.
     """
-    from itsm_cli.app.automation import sweep
+    from itsm_cli.app.sweep import sweep
 
     result = sweep(obj.desk, _now(), dry_run=dry_run)
     if fmt == "json":
@@ -61,7 +61,7 @@ def notify_cmd(obj: Any, dry_run: bool) -> int:
     remembered in .itsm/notified.yaml, committed by the bot. Exits 3 when
     some could not be sent (they are tried again next time).
     """
-    from itsm_cli.app.automation import notify
+    from itsm_cli.app.notify import notify
 
     result = notify(obj.desk, _now(), dry_run=dry_run)
     if not result.configured:
@@ -88,7 +88,7 @@ def intake_mail_cmd(obj: Any, path: Path | None, type_name: str | None) -> int:
     description. A reply with [INC-0042] in the subject becomes a comment on
     that ticket. Prints the ID of each ticket created or commented on.
     """
-    from itsm_cli.app.automation import DEFAULT_MAIL_LIMIT, IntakeResult, intake_mail, intake_mailbox
+    from itsm_cli.app.mail_intake import DEFAULT_MAIL_LIMIT, IntakeResult, intake_mail, intake_mailbox
 
     desk = obj.desk
     now = _now()
@@ -133,7 +133,7 @@ def import_cmd(obj: Any, kind: str, file: Path, type_name: str, maps: tuple[str,
     Rows with a history (an itsm export) are kept as they are, IDs included;
     other rows become new records, moved along the workflow to their status.
     """
-    from itsm_cli.app.automation import import_records
+    from itsm_cli.app.transfer import import_records
 
     result = import_records(obj.desk, kind, file, type_name, _parse_mapping(maps), dry_run,
                             actor=obj.actor, now=_now(), skip_rejected=skip_rejected)
@@ -165,7 +165,7 @@ def export_cmd(obj: Any, out: Path | None, fmt: str, **filters: Any) -> None:
 
     'itsm import' of the output into an empty desk reproduces the records.
     """
-    from itsm_cli.app.automation import export_records
+    from itsm_cli.app.transfer import export_records
 
     query = build_query(obj, **filters)
     text = export_records(obj.desk, query, fmt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from itsm_cli.errors import one_line
 from itsm_cli.store.desk import Desk
@@ -113,6 +113,26 @@ def _interrupts_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
     if pending:
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def put_back(desk: Desk, before: Mapping[str, bytes | None]) -> Iterator[None]:
+    """Let a block write files uncommitted, then put ``before`` back (``None``: no file), however the block ends.
+
+    For a change made of several uncommitted steps (a record written, then
+    attachments added to it): the block works out the final files, which are
+    then written and committed by :func:`save` from the desk as it was, so the
+    commit has save's protection. A Ctrl-C while files are put back waits.
+    """
+    try:
+        yield
+    finally:
+        with _interrupts_deferred():
+            for rel, data in before.items():
+                if data is None:
+                    (desk.root / rel).unlink(missing_ok=True)
+                else:
+                    desk.write_bytes(rel, data)
 
 
 def save(
