@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from test_rules import BOT, configure
 
 from itsm_cli.app.mail_intake import intake_mail
-from itsm_cli.core.html import html_to_text
 from itsm_cli.errors import InvalidRecord, ItsmError, Refused
 from itsm_cli.store.desk import Desk
 
@@ -77,10 +76,6 @@ def test_html_is_turned_into_sanitised_text(desk: Path) -> None:
 def test_plain_text_wins_over_its_html_twin(desk: Path) -> None:
     intake_mail(Desk(desk), mail(body="plain words\n", html="<p>html words</p>"), NOW)
     assert ticket(desk)["description"] == "plain words"
-
-
-def test_html_to_text_keeps_no_markup() -> None:
-    assert html_to_text("<p>x</p><iframe src=//evil>y</iframe><svg onload=z>w</svg>") == "x\nyw"
 
 
 def test_a_reply_from_the_requester_becomes_a_comment(desk: Path) -> None:
