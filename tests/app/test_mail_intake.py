@@ -5,17 +5,16 @@ The command (`itsm intake-mail`, hostile messages, Maildir and mbox) is tested i
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 from desk_testing import EVE, git, head, load_ticket, status
+from interrupting import ctrl_c_in_commit
 from test_intake_mail import NOW, mail
 from test_rules import configure
 
 from itsm_cli.app.mail_intake import IntakeResult, clean_text, intake_mail, intake_mailbox
 from itsm_cli.store.desk import Desk
-from itsm_cli.store.gitstore import Git
 
 
 def test_a_message_becomes_a_ticket_and_a_reply_a_comment(desk: Path) -> None:
@@ -49,14 +48,7 @@ def test_ctrl_c_in_the_commit_of_a_mail_with_attachments_leaves_the_desk_as_befo
     before, index = head(desk), git(desk, "ls-files", "-s")
     files = {p.relative_to(desk).as_posix(): p.read_bytes() for p in desk.rglob("*")
              if p.is_file() and ".git" not in p.parts}
-    real_commit = Git.commit
-
-    def interrupted(self: Git, *args: object, **kwargs: object) -> str:
-        sha = real_commit(self, *args, **kwargs) if when == "after the commit" else ""
-        signal.raise_signal(signal.SIGINT)  # as Ctrl-C would: the default handler raises KeyboardInterrupt
-        return sha
-
-    monkeypatch.setattr(Git, "commit", interrupted)
+    ctrl_c_in_commit(monkeypatch, after_the_commit=when == "after the commit")
     subject = "Re: [INC-0001] the log" if reply else "Printer log"
     with pytest.raises(KeyboardInterrupt):
         intake_mail(Desk(desk), mail(subject=subject, attachments=[("log.txt", b"jam at 09:00\n")]), NOW)

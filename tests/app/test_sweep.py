@@ -5,16 +5,15 @@ The command (`itsm sweep`, every rule with controlled clocks) is tested in tests
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 from desk_testing import BOB, EVE, git, head, load_ticket, run, status, ticket_path
+from interrupting import ctrl_c_in_commit
 from test_rules import BOT, configure
 
 from itsm_cli.app.sweep import sweep
 from itsm_cli.store.desk import Desk
-from itsm_cli.store.gitstore import Git
 
 DUE = "2026-03-11T16:00:00Z"  # 24 support hours after the resolution below
 
@@ -55,14 +54,7 @@ def test_ctrl_c_in_the_sweeps_commit_leaves_work_tree_index_and_head_as_before(
     resolved_incident(desk, monkeypatch)
     before, index = head(desk), git(desk, "ls-files", "-s")
     original = (desk / ticket_path("INC-0001")).read_bytes()
-    real_commit = Git.commit
-
-    def interrupted(self: Git, *args: object, **kwargs: object) -> str:
-        sha = real_commit(self, *args, **kwargs) if when == "after the commit" else ""
-        signal.raise_signal(signal.SIGINT)  # as Ctrl-C would: the default handler raises KeyboardInterrupt
-        return sha
-
-    monkeypatch.setattr(Git, "commit", interrupted)
+    ctrl_c_in_commit(monkeypatch, after_the_commit=when == "after the commit")
     with pytest.raises(KeyboardInterrupt):
         sweep(Desk(desk), DUE)
     assert head(desk) == before and git(desk, "ls-files", "-s") == index and status(desk) == ""

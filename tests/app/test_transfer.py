@@ -6,17 +6,16 @@ The commands (`itsm import`, `itsm export`, round trips, bad files) are tested i
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import pytest
 from desk_testing import ANN, EVE, git, head, load_ticket, run, status
+from interrupting import ctrl_c_in_commit
 
 from itsm_cli.app.transfer import Rejection, export_records, import_records
 from itsm_cli.core.query import Query
 from itsm_cli.errors import Refused
 from itsm_cli.store.desk import Desk
-from itsm_cli.store.gitstore import Git
 
 NOW = "2026-03-02T09:00:00Z"
 ROWS = [
@@ -62,14 +61,7 @@ def test_export_as_csv_puts_lists_and_history_in_json_cells(desk: Path) -> None:
 def test_ctrl_c_in_the_imports_commit_leaves_work_tree_index_and_head_as_before(
         desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
     before, index = head(desk), git(desk, "ls-files", "-s")
-    real_commit = Git.commit
-
-    def interrupted(self: Git, *args: object, **kwargs: object) -> str:
-        sha = real_commit(self, *args, **kwargs) if when == "after the commit" else ""
-        signal.raise_signal(signal.SIGINT)  # as Ctrl-C would: the default handler raises KeyboardInterrupt
-        return sha
-
-    monkeypatch.setattr(Git, "commit", interrupted)
+    ctrl_c_in_commit(monkeypatch, after_the_commit=when == "after the commit")
     with pytest.raises(KeyboardInterrupt):
         import_records(Desk(desk), "json", rows_file(tmp_path), "incident", {}, dry_run=False, actor=ANN, now=NOW,
                        skip_rejected=True)

@@ -141,3 +141,26 @@ def test_a_signing_habit_on_a_desk_without_keys_is_no_ones_business(desk: Path) 
     transaction.check_signing_key(Desk(desk), Git(desk), BOB)  # no error
     git(desk, "config", "commit.gpgsign", "false")
     transaction.check_signing_key(Desk(desk), Git(desk), BOB)
+
+
+# --- put_back: uncommitted steps worked out, then saved in one commit -------------------------------
+
+
+def test_put_back_restores_the_files_after_the_block(desk: Path) -> None:
+    original = (desk / "catalog/email.yaml").read_bytes()
+    with transaction.put_back(Desk(desk), {"catalog/email.yaml": original, "catalog/new.yaml": None}):
+        (desk / "catalog/email.yaml").write_text("id: email\n")
+        (desk / "catalog/new.yaml").write_text("id: new\n")
+    assert (desk / "catalog/email.yaml").read_bytes() == original
+    assert not (desk / "catalog/new.yaml").exists() and status(desk) == ""
+
+
+def test_put_back_restores_the_files_after_a_ctrl_c(desk: Path) -> None:
+    original = (desk / "catalog/email.yaml").read_bytes()
+    with pytest.raises(KeyboardInterrupt), \
+            transaction.put_back(Desk(desk), {"catalog/email.yaml": original, "catalog/new.yaml": None}):
+        (desk / "catalog/email.yaml").write_text("id: email\n")
+        (desk / "catalog/new.yaml").write_text("id: new\n")
+        raise KeyboardInterrupt
+    assert (desk / "catalog/email.yaml").read_bytes() == original
+    assert not (desk / "catalog/new.yaml").exists() and status(desk) == ""
