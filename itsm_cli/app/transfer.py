@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from itsm_cli.app import App, normalise_time
+from itsm_cli.app import App
+from itsm_cli.clock import normalise_time, now_utc
 from itsm_cli.core import ids, records
 from itsm_cli.core.config import Config
 from itsm_cli.core.query import Query, run_query
@@ -265,8 +266,6 @@ def import_records(
     (``Itsm-Action: import``), and refuses if any row would be rejected unless
     ``skip_rejected``.
     """
-    from itsm_cli.app import now_utc
-
     app = App(desk, actor, now or now_utc())
     result = ImportResult()
     rows = _read_rows(kind, path)
