@@ -10,7 +10,8 @@ and store (files, git) sit the services, one module a job:
   (implement; commits and tags checked where the repository is at hand),
   ``service_review``, ``sweep`` (the time rules), ``notify`` (e-mail,
   webhooks), ``mail_intake``, ``transfer`` (import and export), with ``bot``
-  for what sweep and notify share.
+  for what sweep and notify share, and ``sync`` (itsm sync / settle: the
+  record-aware merge of a branch).
 
 What most callers need is re-exported here.
 """
