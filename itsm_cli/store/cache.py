@@ -22,12 +22,15 @@ fingerprint (the itsm version and code, and for validation results
 Three sections exist: ``validate`` (per-file validation facts, see
 :mod:`itsm_cli.store.check`), ``summary`` (the fields ``itsm list`` filters and
 shows) and ``text`` (what ``itsm list --search`` searches).
+
+Where the files live, the fingerprints, the file format, writing and
+discarding are :mod:`itsm_cli.store.cache_store`'s; what ``itsm list`` does
+with the summaries (filter, sort, search) is :mod:`itsm_cli.app.listing`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import re
 import sys
@@ -42,7 +45,7 @@ from itsm_cli.store.cache_store import DIRNAME, DISABLE_ENV, blob_id, code_finge
 
 __all__ = [
     "DIRNAME", "DISABLE_ENV", "MISSING", "SUMMARY_FIELDS", "Cache", "Listing", "Section", "blob_id", "clear",
-    "code_fingerprint", "find_records", "fingerprint", "git_dir", "highest_on_trees", "summaries", "summary_rows",
+    "code_fingerprint", "fingerprint", "git_dir", "highest_on_trees", "summaries", "summary_rows", "summary_table",
 ]
 
 MISSING: Any = object()
@@ -503,8 +506,6 @@ _ABSENT = None
 # Fields with few distinct values: interned, so each value is stored and loaded once.
 _CATEGORICAL = frozenset({"type", "status", "requester", "service", "offering", "change_class", "impact", "urgency",
                           "priority", "assignee", "group"})
-# What core.query.matches() looks at (besides the search text): rows alike in these are selected alike.
-_FILTER_FIELDS = ("type", "status", "service", "services", "assignee", "group", "priority")
 
 
 def _summary_row(data: dict[str, Any]) -> tuple:
@@ -550,7 +551,7 @@ def _summary_init(root: str) -> None:
     _SUMMARY_DESK[:] = [Desk(Path(root))]
 
 
-def _table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
+def summary_table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
     """Paths, summary rows (None: does not load) and, per path, the text or (given ``words``) whether it holds them all."""
     cache = Cache.open(desk)
     if cache is not None:
@@ -594,7 +595,7 @@ def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bo
     worker processes when there are many) and both their summary and their
     text are cached.
     """
-    paths, rows, texts = _table(desk, folders, None if with_text else [])
+    paths, rows, texts = summary_table(desk, folders, None if with_text else [])
     return [(rel, row, text if with_text else "") for rel, row, text in zip(paths, rows, texts) if row is not None]
 
 
@@ -605,104 +606,3 @@ def summaries(desk: Any, folders: Sequence[str] = ("tickets",)) -> list[dict[str
 
 def _as_dict(row: tuple) -> dict[str, Any]:
     return {name: value for name, value in zip(SUMMARY_FIELDS, row) if value is not None}
-
-
-class _Probe(dict):
-    """A summary that notices when it is asked for a field outside :data:`_FILTER_FIELDS`."""
-
-    strayed = False
-
-    def get(self, name: Any, default: Any = None) -> Any:
-        if name not in _FILTER_FIELDS:
-            self.strayed = True
-        return super().get(name, default)
-
-    def __getitem__(self, name: Any) -> Any:
-        if name not in _FILTER_FIELDS:
-            self.strayed = True
-        return super().__getitem__(name)
-
-    def __contains__(self, name: object) -> bool:
-        if name not in _FILTER_FIELDS:
-            self.strayed = True
-        return super().__contains__(name)
-
-
-def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False,
-                 strays: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """What ``itsm list`` prints: the records ``query`` selects, filtered, sorted and limited.
-
-    Answers from cached summaries; returns summary dicts (every field
-    ``itsm list`` shows), or, with ``full`` (``--format json``) or a sort
-    field outside :data:`SUMMARY_FIELDS`, the whole records, parsing only those
-    that match. Same records, same order as
-    ``run_query(config, (r.data for r in desk.records(folders)), query)``.
-    ``strays``, when given, receives the summary of every record (of the
-    query's type, if it names one) whose status is no state of its type: what
-    ``--open``/``--closed`` leave out and ``itsm list`` warns about, found in
-    the same pass.
-    """
-    from dataclasses import replace
-
-    from itsm_cli.core.query import matches, run_query
-
-    config = desk.config
-    words = query.search.lower().split() if query.search else []
-    plain = replace(query, search=None)
-    order = type(query)(sort=query.sort, limit=query.limit)  # only sorts and limits what already matched
-    found: list[tuple[str, dict[str, Any]]] = []
-    fields = SUMMARY_FIELDS
-    paths, table, hits = _table(desk, folders, words)
-    rows = [(rel, row, None) for rel, row, hit in zip(paths, table, hits) if row is not None and hit]
-    if strays is not None:
-        # The distinct (type, status) pairs are a handful whatever the desk's size: judge those, and walk
-        # the rows again only when one of them is no state of its type (a C-level pass, not a Python loop).
-        type_status = operator.itemgetter(fields.index("type"), fields.index("status"))
-        present = [row for row in table if row is not None]
-        unknown = {key for key in set(map(type_status, present))
-                   if isinstance(key[0], str) and key[0] in config.types and key[0] == (query.type_name or key[0])
-                   and config.category(key[0], str(key[1])) is None}
-        if unknown:
-            strays.extend(dict(zip(fields, row)) for row in present if type_status(row) in unknown)
-    # Rows alike in the fields matches() reads are selected alike: ask once per distinct combination,
-    # unless matches() turns out to read anything else (then every row is asked).
-    project = operator.itemgetter(*(fields.index(f) for f in _FILTER_FIELDS))
-    verdicts: dict[tuple, bool] | None = {}
-    for rel, row, _ in rows:
-        key = None
-        if verdicts is not None:
-            key = project(row)
-            try:
-                verdict = verdicts.get(key)
-            except TypeError:  # a list value (services): not hashable, ask directly
-                key, verdict = None, None
-            if verdict is not None:
-                if verdict:
-                    found.append((rel, dict(zip(fields, row))))
-                continue
-        summary = _Probe(zip(fields, row))  # absent fields are None, as record.get() would say
-        verdict = matches(config, summary, plain)
-        if summary.strayed:
-            verdicts = None
-        elif key is not None and verdicts is not None:
-            verdicts[key] = verdict
-        if verdict:
-            found.append((rel, dict(summary)))
-    sort_field = query.sort.lstrip("-")
-    if sort_field in SUMMARY_FIELDS:
-        ordered = run_query(config, [s for _, s in found], order)
-        if not full:
-            return ordered
-        where = {id(s): rel for rel, s in found}
-        chosen = [where[id(s)] for s in ordered]
-    else:
-        chosen = [rel for rel, _ in found]
-    from itsm_cli.errors import InvalidRecord
-
-    records = []
-    for rel in chosen:
-        try:
-            records.append(desk.load(rel).data)
-        except InvalidRecord:
-            continue  # changed since it was summarised: left out, as desk.records() would
-    return run_query(config, records, order)
