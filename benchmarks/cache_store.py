@@ -22,6 +22,10 @@ sqlite commits, itsm renames the delta into place); and the file size.
 *vs itsm* is the median of each run's difference with the itsm load of the
 same round (paired, so a busy moment cancels out); *load CPU* is the
 process's CPU time for the load, which other processes disturb least.
+
+Then ``itsm list --search``'s part: finding two words in every record's
+search text, itsm's packed text (one string, ``str.find``) against sqlite's
+``instr()`` in the query.
 """
 
 from __future__ import annotations
@@ -198,6 +202,64 @@ class SqliteColumns(SqliteBlob):
         db.close()
 
 
+# --- ``itsm list --search``: the text section ------------------------------------------------------
+
+WORDS = ["printer", "jams"]
+
+
+def synthetic_texts(rows: list[tuple]) -> list[str]:
+    """What ``--search`` looks in (title, description, public comments; lower case), ~300 characters each."""
+    title = FIELDS.index("title")
+    return [f"{row[title].lower()} the {row[title].split()[0].lower()} on the desk stopped working after "
+            f"the update; users report errors every morning. comment: looked at it, waiting on the "
+            f"supplier for part {i % 97}." for i, row in enumerate(rows)]
+
+
+def search_itsm(folder: Path, paths: list[str], keys: list[str]) -> list[Any]:
+    return cache_mod.Section(folder, "text", "env", packed=True).search(paths, keys, WORDS)
+
+
+def search_sqlite(db_file: Path, paths: list[str], keys: list[str]) -> list[Any]:
+    db = sqlite3.connect(db_file)
+    where = " AND ".join("instr(value, ?) > 0" for _ in WORDS)
+    stored = db.execute(f"SELECT path, key, {where} FROM text ORDER BY path", WORDS).fetchall()
+    db.close()
+    if [r[0] for r in stored] != paths:
+        raise AssertionError("the benchmark stores every path")
+    return [bool(hit) if k == key else cache_mod.MISSING for (_, k, hit), key in zip(stored, keys)]
+
+
+def bench_search(folder: Path, paths: list[str], keys: list[str], rows: list[tuple], repeat: int) -> None:
+    texts = synthetic_texts(rows)
+    cache_store.write_framed(folder / "text.bin", "env", "gen0", (paths, keys, cache_mod._Packed.pack(texts)))
+    db_file = folder / "text.sqlite"
+    db = sqlite3.connect(db_file)
+    with db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE text (path TEXT PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL)")
+        db.executemany("INSERT INTO text VALUES (?, ?, ?)", zip(paths, keys, texts))
+    db.close()
+    expected = [all(w in t for w in WORDS) for t in texts]
+    ways = {"itsm (packed text)": lambda: search_itsm(folder, paths, keys),
+            "sqlite instr()": lambda: search_sqlite(db_file, paths, keys)}
+    for fn in ways.values():
+        assert fn() == expected
+    walls: dict[str, list[float]] = {name: [] for name in ways}
+    cpus: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeat):
+        for name, fn in ways.items():
+            wall, cpu = cpu_timed(fn)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    sizes = {"itsm (packed text)": (folder / "text.bin").stat().st_size,
+             "sqlite instr()": sum(f.stat().st_size for f in folder.glob("text.sqlite*"))}
+    print(f"\nitsm list --search {' '.join(WORDS)}: the text section, {len(paths):,} texts")
+    print(f"{'format':<24}{'search (s)':>14}{'CPU (s)':>14}{'size (MB)':>11}")
+    for name in ways:
+        print(f"{name:<24}{statistics.median(walls[name]):>14.3f}{statistics.median(cpus[name]):>14.3f}"
+              f"{sizes[name] / 1e6:>11.1f}")
+
+
 def _flat(row: tuple) -> tuple:
     return tuple(json.dumps(v) if isinstance(v, list) else v for v in row)
 
@@ -257,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{fmt.name:<24}{statistics.median(loads[fmt.name]):>14.3f}{extra:>+13.3f}"
               f"{statistics.median(cpus[fmt.name]):>14.3f}{extra_cpu:>+13.3f}{after[fmt.name]:>15.3f}"
               f"{statistics.median(updates[fmt.name]):>15.4f}{sizes[fmt.name] / 1e6:>11.1f}")
+    with tempfile.TemporaryDirectory(prefix="itsm-cache-bench-") as tmp:
+        bench_search(Path(tmp), paths, keys, rows, args.repeat)
     return 0
 
 
