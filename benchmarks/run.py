@@ -88,13 +88,13 @@ SITE_PAGES = textwrap.dedent("""
 """)
 
 
-# `itsm list` through itsm_cli.store.cache.find_records, printed by the list command's own code.
+# `itsm list` through itsm_cli.app.listing.find_records, printed by the list command's own code.
 FIND_RECORDS = textwrap.dedent("""
     import sys
     import itsm_cli.cli  # the same imports as the command
     from itsm_cli.cli.record_commands import emit_records
     from itsm_cli.core.query import Query
-    from itsm_cli.store.cache import find_records
+    from itsm_cli.app.listing import find_records
     from itsm_cli.store.desk import Desk
 
     flag, value = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None

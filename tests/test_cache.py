@@ -18,11 +18,12 @@ import yaml
 from desk_testing import ANN, BOB, git, run
 
 from itsm_cli import parallel
+from itsm_cli.app.listing import find_records
 from itsm_cli.core.query import Query, run_query
 from itsm_cli.core.validate import Problem, dependency_cycles, validate_records
 from itsm_cli.errors import InvalidRecord, ItsmError
 from itsm_cli.store import cache as cache_module
-from itsm_cli.store.cache import Cache, find_records, summaries
+from itsm_cli.store.cache import Cache, summaries
 from itsm_cli.store.check import CheckResult, _problem_from_error, check_desk, load_config
 from itsm_cli.store.desk import Desk, Record, kind_of_path
 

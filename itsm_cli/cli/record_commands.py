@@ -344,7 +344,7 @@ def apply_view(config: Any, view_name: str | None, given: dict[str, Any]) -> tup
 
 def sort_keys(desk: Any, type_names: list[str]) -> list[str]:
     """The fields a list can be sorted by: what ``itsm list`` shows and the plain fields of the types' schemas."""
-    from itsm_cli.store.cache import SUMMARY_FIELDS
+    from itsm_cli.app.listing import SUMMARY_FIELDS
 
     keys = {f for f in SUMMARY_FIELDS if f not in _UNSORTABLE}
     schemas = desk.schemas()
@@ -462,8 +462,8 @@ def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt:
       itsm list --view unassigned --service email
       itsm list --tag outage --closed --format ids
     """
+    from itsm_cli.app.listing import find_records
     from itsm_cli.cli.service_level_commands import sla_filter
-    from itsm_cli.store.cache import find_records
 
     desk = obj.desk
     config = desk.config

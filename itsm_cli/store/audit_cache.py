@@ -7,7 +7,8 @@ each row's type): that is the cache's *environment*. Rows live in
 ``.git/itsm-cache/audit/`` (disposable, never committed, cleared with the rest
 of the cache) as *segments*: a run that had to compute commits writes one
 segment for them, streaming (a cold run over 100,000 commits holds no more
-than one chunk of rows), to a temp file renamed into place when complete.
+than one chunk of rows), put in place whole when complete (where and how:
+:mod:`itsm_cli.store.cache_store`).
 Too many segments are merged into one. A segment that is damaged, truncated
 or from another environment is ignored and removed, so its commits are simply
 computed again. When thousands of commits are to be computed (a cold cache),
@@ -35,12 +36,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import marshal
-import os
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from itsm_cli.store import cache_store
 
 __all__ = ["AuditCache", "indexed_changes", "listing"]
 
@@ -67,10 +69,8 @@ class AuditCache:
     @classmethod
     def open(cls, desk: Any, env: str) -> AuditCache | None:
         """The desk's audit cache, or None where the desk has no cache (no git directory, ``ITSM_NO_CACHE``)."""
-        from itsm_cli.store.cache import Cache
-
-        cache = Cache.open(desk)
-        return None if cache is None else cls(cache.directory / "audit", env)
+        found = cache_store.directory(desk.root)
+        return None if found is None else cls(found[0] / "audit", env)
 
     def _segments(self) -> list[Path]:
         try:
@@ -93,8 +93,7 @@ class AuditCache:
                 chunks = _scan_segment(f, self.env)
             except (OSError, ValueError, EOFError, TypeError, struct.error):
                 f.close()
-                with contextlib.suppress(OSError):
-                    path.unlink()
+                cache_store.discard(path)
                 continue
             known.add_segment(f, chunks)
         return known
@@ -103,25 +102,19 @@ class AuditCache:
     def adding(self) -> Iterator[Callable[..., None]]:
         """``add(sha, rows, more=False)`` records a commit's rows (``more``: a part; the rest follows); the
         segment is kept only if the block ends normally."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        number = max((int(p.stem) for p in self._segments() if p.stem.isdigit()), default=0) + 1
-        final = self.directory / f"{number:06d}.seg"
-        tmp = self.directory / f".{number:06d}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            writer = _SegmentWriter(f, self.env)
-            try:
-                yield writer.add
-                writer.finish()
-            except BaseException:
-                f.close()
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
-        if writer.count:
-            os.replace(tmp, final)
-            self.written = final
-        else:
-            tmp.unlink()
+        with cache_store.writer(self.directory / "segment") as out:
+            writer = _SegmentWriter(out.file, self.env)
+            yield writer.add
+            writer.finish()
+            if not writer.count:
+                out.discard()
+                return
+            # Numbered when complete, under the lock, so two runs writing at once never take the same name.
+            with cache_store.locked(self.directory):
+                number = max((int(p.stem) for p in self._segments() if p.stem.isdigit()), default=0) + 1
+                final = self.directory / f"{number:06d}.seg"
+                out.commit(final)
+        self.written = final
 
     def merge_if_many(self, known: KnownRows, wanted: Iterable[str]) -> None:
         """With more than :data:`MAX_SEGMENTS` segments, rewrite them as one holding the ``wanted`` commits.
@@ -147,8 +140,7 @@ class AuditCache:
         if self.written is None:  # nothing wanted is known: keep what there is
             return
         for path in old:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            cache_store.discard(path)
 
 
 class _SegmentWriter:
@@ -339,7 +331,7 @@ def environment(config: Any, keys: Any = None, allowed_signers: str = "") -> str
     """
     import json
 
-    from itsm_cli.store.cache import code_fingerprint, fingerprint
+    from itsm_cli.store.cache_store import code_fingerprint, fingerprint
 
     signing = "-" if keys is None else json.dumps([sorted(keys.items()), allowed_signers])
     return fingerprint("audit", code_fingerprint(), json.dumps(config.data.get("types"), sort_keys=True, default=str),

@@ -22,114 +22,38 @@ fingerprint (the itsm version and code, and for validation results
 Three sections exist: ``validate`` (per-file validation facts, see
 :mod:`itsm_cli.store.check`), ``summary`` (the fields ``itsm list`` filters and
 shows) and ``text`` (what ``itsm list --search`` searches).
+
+Where the files live, the fingerprints, the file format, writing and
+discarding are :mod:`itsm_cli.store.cache_store`'s; what ``itsm list`` does
+with the summaries (filter, sort, search) is :mod:`itsm_cli.app.listing`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import marshal
-import operator
 import os
 import re
-import struct
 import sys
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from itsm_cli.errors import ItsmError
 from itsm_cli.parallel import parallel_map
+from itsm_cli.store import cache_store
+from itsm_cli.store.cache_store import DIRNAME, DISABLE_ENV, blob_id, code_fingerprint, fingerprint, git_dir
 
-CACHE_FORMAT = 1
-MAGIC = b"ITSMCCH1"
-DIRNAME = "itsm-cache"
-DISABLE_ENV = "ITSM_NO_CACHE"
+__all__ = [
+    "DIRNAME", "DISABLE_ENV", "MISSING", "SUMMARY_FIELDS", "Cache", "Listing", "Section", "blob_id", "clear",
+    "code_fingerprint", "fingerprint", "git_dir", "highest_on_trees", "summaries", "summary_rows", "summary_table",
+]
+
 MISSING: Any = object()
 # A delta larger than this share of its base (or than DELTA_MAX rows) is folded into a new base.
 DELTA_SHARE = 0.1
 DELTA_MAX = 5000
 
-
-# --- where, and what the environment is ----------------------------------------------------
-
-
-def git_dir(root: Path) -> Path | None:
-    """The git directory of the desk at ``root`` (a linked worktree's own), or None when it has none."""
-    dot = root / ".git"
-    if dot.is_dir():
-        return dot
-    if dot.is_file():
-        with contextlib.suppress(OSError, UnicodeDecodeError, IndexError):
-            first = dot.read_text(encoding="utf-8").splitlines()[0]
-            if first.startswith("gitdir:"):
-                found = (root / first.partition(":")[2].strip()).resolve()
-                return found if found.is_dir() else None
-        return None
-    from itsm_cli.store import gitprocess
-
-    try:
-        code, out, _ = gitprocess.run(["rev-parse", "--absolute-git-dir"], root)
-    except (OSError, ItsmError):
-        return None
-    found = out.decode("utf-8", "replace").strip()
-    return Path(found) if code == 0 and found else None
-
-
-def fingerprint(*parts: bytes | str) -> str:
-    """A short digest of ``parts`` (order matters)."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-        h.update(b"%d:" % len(data))
-        h.update(data)
-    return h.hexdigest()
-
-
-_CODE: str | None = None
-# The modules whose code decides a cached result (parsing, validation, summaries). Their size and
-# mtime are part of every cache's environment, so an edited checkout never reuses stale results.
-CODE_FILES = (
-    "errors.py", "core/validate.py", "core/workflow.py", "core/config.py", "core/schema.py", "core/ids.py",
-    "core/query.py", "core/audit.py", "store/yaml_io.py", "store/desk.py", "store/check.py", "store/cache.py",
-    "store/history.py", "store/audit_cache.py",
-)
-
-
-def code_fingerprint() -> str:
-    """The itsm version, the code that computes cached results, and the libraries it relies on."""
-    global _CODE
-    if _CODE is None:
-        import importlib.util
-
-        import yaml
-
-        from itsm_cli import __version__
-        from itsm_cli.store.yaml_io import HAVE_LIBYAML
-
-        package = Path(__file__).resolve().parents[1]
-        parts: list[str] = [__version__, str(CACHE_FORMAT), sys.version, yaml.__version__, str(HAVE_LIBYAML)]
-        spec = importlib.util.find_spec("jsonschema")  # it words the messages of schema problems
-        files = [package / name for name in CODE_FILES]
-        if spec is not None and spec.origin:
-            files.append(Path(spec.origin))
-        for path in files:
-            try:
-                st = path.stat()
-            except OSError:
-                parts.append(f"{path}:-")
-                continue
-            parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
-        _CODE = fingerprint(*parts)
-    return _CODE
-
-
-def blob_id(data: bytes) -> str:
-    """The git (SHA-1) blob ID of ``data``."""
-    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
+# Where the files live, the environment fingerprints, the file format, atomic writes: itsm_cli.store.cache_store.
 
 
 # --- the cache -------------------------------------------------------------------------------
@@ -148,16 +72,8 @@ class Cache:
     @classmethod
     def open(cls, desk: Any) -> Cache | None:
         """The desk's cache, or None when it has no git directory or ``ITSM_NO_CACHE`` is set."""
-        if os.environ.get(DISABLE_ENV):
-            return None
-        gdir = git_dir(desk.root)
-        if gdir is None:
-            return None
-        directory = gdir / DIRNAME
-        if not (desk.root / ".git").exists():
-            # A desk in a sub-folder of a repository: one cache per desk.
-            directory = directory / fingerprint(str(desk.root.resolve()))[:12]
-        return cls(desk, directory, gdir)
+        found = cache_store.directory(desk.root)
+        return None if found is None else cls(desk, *found)
 
     def keys(self, paths: Sequence[str]) -> dict[str, str]:
         """Key of each of ``paths`` whose content can be identified; files that cannot be read get none."""
@@ -177,7 +93,7 @@ class Cache:
             self._started = (folders, None, None, None, None)
             return
         snapshot_env = fingerprint(str(before), " ".join(folders))
-        known = _read(self.directory / "index.bin", snapshot_env) if before else None
+        known = cache_store.read_framed(self.directory / "index.bin", snapshot_env) if before else None
         if known is not None:
             payload = known[1]
             ok = isinstance(payload, tuple) and len(payload) == 2 and all(isinstance(x, list) for x in payload)
@@ -229,8 +145,7 @@ class Cache:
                 blobs.append(blob)
             if before is not None and _trailer(index_file) == before:
                 with contextlib.suppress(OSError, ValueError):
-                    self.directory.mkdir(parents=True, exist_ok=True)
-                    _write(snapshot, snapshot_env, "", (names, blobs))
+                    cache_store.write_framed(snapshot, snapshot_env, "", (names, blobs))
         else:
             names, blobs = known
         if df.returncode != 0:
@@ -337,7 +252,7 @@ class Section:
         if self._loaded:
             return
         self._loaded = True
-        base = _read(self.directory / f"{self.name}.bin", self.env)
+        base = cache_store.read_framed(self.directory / f"{self.name}.bin", self.env)
         if base is None:
             return
         generation, payload = base
@@ -355,7 +270,7 @@ class Section:
         self._paths = paths
         self._keys = keys
         self._values = values
-        delta = _read(self.directory / f"{self.name}.delta", self.env)
+        delta = cache_store.read_framed(self.directory / f"{self.name}.delta", self.env)
         if delta is not None and delta[0] == generation:
             with contextlib.suppress(TypeError, ValueError):
                 rows = delta[1]
@@ -445,23 +360,22 @@ class Section:
             return
         if not self._loaded:
             # Only a few rows to add: the base's header is enough (a big base is not read at all).
-            header = _read_header(self.directory / f"{self.name}.bin", self.env)
+            header = cache_store.read_framed_header(self.directory / f"{self.name}.bin", self.env)
             if header is not None:
                 generation, count = header
-                old = _read(self.directory / f"{self.name}.delta", self.env)
+                old = cache_store.read_framed(self.directory / f"{self.name}.delta", self.env)
                 delta = old[1] if old is not None and old[0] == generation and isinstance(old[1], dict) else {}
                 rows = {**delta, **self._new}
                 if count and len(rows) <= min(DELTA_MAX, max(100, int(count * DELTA_SHARE))):
                     with contextlib.suppress(OSError, ValueError):
-                        _write(self.directory / f"{self.name}.delta", self.env, generation, rows)
+                        cache_store.write_framed(self.directory / f"{self.name}.delta", self.env, generation, rows)
                     self._new = {}
                     return
             self._load()
         rows = {**self._delta, **self._new}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
             if self._paths and len(rows) <= min(DELTA_MAX, max(100, int(len(self._paths) * DELTA_SHARE))):
-                _write(self.directory / f"{self.name}.delta", self.env, self.generation, rows)
+                cache_store.write_framed(self.directory / f"{self.name}.delta", self.env, self.generation, rows)
                 self._new = {}
                 return
             paths, keys, values = [], [], []
@@ -477,9 +391,8 @@ class Section:
                 values.append(row[1])
             generation = os.urandom(8).hex()
             stored: Any = _Packed.pack(values) if self.packed else values
-            _write(self.directory / f"{self.name}.bin", self.env, generation, (paths, keys, stored))
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.directory / f"{self.name}.delta")
+            cache_store.write_framed(self.directory / f"{self.name}.bin", self.env, generation, (paths, keys, stored))
+            cache_store.discard(self.directory / f"{self.name}.delta")
         except (OSError, ValueError):
             pass  # a read-only .git or a full disk: the cache is only ever an optimisation
         self._new = {}
@@ -544,63 +457,6 @@ class _Packed:
         return result if result is not None else bytearray(b"\1") * len(self)
 
 
-# --- the file format: magic, header length, header (format, env, generation, size, checksum), payload
-
-
-def _write(path: Path, env: str, generation: str, payload: Any) -> None:
-    body = marshal.dumps(payload, 4)
-    count = len(payload[0]) if isinstance(payload, tuple) and payload and isinstance(payload[0], list) else len(payload)
-    header = marshal.dumps((CACHE_FORMAT, env, generation, len(body), zlib.adler32(body), count), 4)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<I", len(header)) + header)
-            f.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _read(path: Path, env: str) -> tuple[str, Any] | None:
-    """(generation, payload) of a cache file, or None when it is missing, foreign, stale or damaged."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    try:
-        if data[:8] != MAGIC:
-            return None
-        (size,) = struct.unpack_from("<I", data, 8)
-        header = marshal.loads(data[12 : 12 + size])
-        fmt, stored_env, generation, length, checksum, _ = header
-        body = memoryview(data)[12 + size :]
-        if fmt != CACHE_FORMAT or stored_env != env or len(body) != length or zlib.adler32(body) != checksum:
-            return None
-        return generation, marshal.loads(body)
-    except Exception:  # any damage at all means "no cache"
-        return None
-
-
-def _read_header(path: Path, env: str) -> tuple[str, int] | None:
-    """(generation, row count) from a cache file's header, without reading its body."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if head[:8] != MAGIC:
-                return None
-            (size,) = struct.unpack_from("<I", head, 8)
-            fmt, stored_env, generation, length, _, count = marshal.loads(f.read(size))
-            f.seek(0, os.SEEK_END)
-            if fmt != CACHE_FORMAT or stored_env != env or f.tell() != 12 + size + length:
-                return None
-            return generation, count
-    except Exception:  # any damage at all means "no cache"
-        return None
-
-
 def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Callable[[list[str]], list[int]]) -> int:
     """The highest record number with ``prefix`` in any of the git trees ``tree_ids`` (0 when none).
 
@@ -614,13 +470,11 @@ def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Call
     cache = Cache.open(desk)
     path = cache.directory / "highest.bin" if cache is not None else None
     try:  # the code that reads the numbers (the name rules, the tree reader) is part of what the answers depend on
-        package = Path(__file__).resolve().parents[1]
-        stats = [(package / name).stat() for name in ("core/ids.py", "store/gitstore.py")]
-        env = "highest:" + ":".join([__version__, *(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)])
+        env = f"highest:{__version__}:{cache_store.code_stamp('core/ids.py', 'store/gitstore.py')}"
     except OSError:
         path = None
         env = ""
-    found = _read(path, env) if path is not None else None
+    found = cache_store.read_framed(path, env) if path is not None else None
     known: dict[str, int] = found[1] if found is not None and isinstance(found[1], dict) else {}
     todo = [t for t in tree_ids if f"{t}:{prefix}" not in known]
     if todo:
@@ -629,18 +483,13 @@ def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Call
     if path is not None and (todo or len(known) > 4 * len(current) + 16):
         kept = {k: v for k, v in known.items() if k.partition(":")[0] in current}
         with contextlib.suppress(OSError, ValueError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write(path, env, "", kept)
+            cache_store.write_framed(path, env, "", kept)
     return max((known.get(f"{t}:{prefix}", 0) for t in tree_ids), default=0)
 
 
 def clear(desk: Any) -> None:
     """Remove the desk's cache (``itsm validate`` then starts cold)."""
-    import shutil
-
-    cache = Cache.open(desk)
-    if cache is not None:
-        shutil.rmtree(cache.directory, ignore_errors=True)
+    cache_store.clear(desk.root)
 
 
 # --- summaries for `itsm list` ---------------------------------------------------------------
@@ -657,8 +506,6 @@ _ABSENT = None
 # Fields with few distinct values: interned, so each value is stored and loaded once.
 _CATEGORICAL = frozenset({"type", "status", "requester", "service", "offering", "change_class", "impact", "urgency",
                           "priority", "assignee", "group"})
-# What core.query.matches() looks at (besides the search text): rows alike in these are selected alike.
-_FILTER_FIELDS = ("type", "status", "service", "services", "assignee", "group", "priority")
 
 
 def _summary_row(data: dict[str, Any]) -> tuple:
@@ -704,7 +551,7 @@ def _summary_init(root: str) -> None:
     _SUMMARY_DESK[:] = [Desk(Path(root))]
 
 
-def _table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
+def summary_table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
     """Paths, summary rows (None: does not load) and, per path, the text or (given ``words``) whether it holds them all."""
     cache = Cache.open(desk)
     if cache is not None:
@@ -748,7 +595,7 @@ def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bo
     worker processes when there are many) and both their summary and their
     text are cached.
     """
-    paths, rows, texts = _table(desk, folders, None if with_text else [])
+    paths, rows, texts = summary_table(desk, folders, None if with_text else [])
     return [(rel, row, text if with_text else "") for rel, row, text in zip(paths, rows, texts) if row is not None]
 
 
@@ -759,104 +606,3 @@ def summaries(desk: Any, folders: Sequence[str] = ("tickets",)) -> list[dict[str
 
 def _as_dict(row: tuple) -> dict[str, Any]:
     return {name: value for name, value in zip(SUMMARY_FIELDS, row) if value is not None}
-
-
-class _Probe(dict):
-    """A summary that notices when it is asked for a field outside :data:`_FILTER_FIELDS`."""
-
-    strayed = False
-
-    def get(self, name: Any, default: Any = None) -> Any:
-        if name not in _FILTER_FIELDS:
-            self.strayed = True
-        return super().get(name, default)
-
-    def __getitem__(self, name: Any) -> Any:
-        if name not in _FILTER_FIELDS:
-            self.strayed = True
-        return super().__getitem__(name)
-
-    def __contains__(self, name: object) -> bool:
-        if name not in _FILTER_FIELDS:
-            self.strayed = True
-        return super().__contains__(name)
-
-
-def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False,
-                 strays: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """What ``itsm list`` prints: the records ``query`` selects, filtered, sorted and limited.
-
-    Answers from cached summaries; returns summary dicts (every field
-    ``itsm list`` shows), or, with ``full`` (``--format json``) or a sort
-    field outside :data:`SUMMARY_FIELDS`, the whole records, parsing only those
-    that match. Same records, same order as
-    ``run_query(config, (r.data for r in desk.records(folders)), query)``.
-    ``strays``, when given, receives the summary of every record (of the
-    query's type, if it names one) whose status is no state of its type: what
-    ``--open``/``--closed`` leave out and ``itsm list`` warns about, found in
-    the same pass.
-    """
-    from dataclasses import replace
-
-    from itsm_cli.core.query import matches, run_query
-
-    config = desk.config
-    words = query.search.lower().split() if query.search else []
-    plain = replace(query, search=None)
-    order = type(query)(sort=query.sort, limit=query.limit)  # only sorts and limits what already matched
-    found: list[tuple[str, dict[str, Any]]] = []
-    fields = SUMMARY_FIELDS
-    paths, table, hits = _table(desk, folders, words)
-    rows = [(rel, row, None) for rel, row, hit in zip(paths, table, hits) if row is not None and hit]
-    if strays is not None:
-        # The distinct (type, status) pairs are a handful whatever the desk's size: judge those, and walk
-        # the rows again only when one of them is no state of its type (a C-level pass, not a Python loop).
-        type_status = operator.itemgetter(fields.index("type"), fields.index("status"))
-        present = [row for row in table if row is not None]
-        unknown = {key for key in set(map(type_status, present))
-                   if isinstance(key[0], str) and key[0] in config.types and key[0] == (query.type_name or key[0])
-                   and config.category(key[0], str(key[1])) is None}
-        if unknown:
-            strays.extend(dict(zip(fields, row)) for row in present if type_status(row) in unknown)
-    # Rows alike in the fields matches() reads are selected alike: ask once per distinct combination,
-    # unless matches() turns out to read anything else (then every row is asked).
-    project = operator.itemgetter(*(fields.index(f) for f in _FILTER_FIELDS))
-    verdicts: dict[tuple, bool] | None = {}
-    for rel, row, _ in rows:
-        key = None
-        if verdicts is not None:
-            key = project(row)
-            try:
-                verdict = verdicts.get(key)
-            except TypeError:  # a list value (services): not hashable, ask directly
-                key, verdict = None, None
-            if verdict is not None:
-                if verdict:
-                    found.append((rel, dict(zip(fields, row))))
-                continue
-        summary = _Probe(zip(fields, row))  # absent fields are None, as record.get() would say
-        verdict = matches(config, summary, plain)
-        if summary.strayed:
-            verdicts = None
-        elif key is not None and verdicts is not None:
-            verdicts[key] = verdict
-        if verdict:
-            found.append((rel, dict(summary)))
-    sort_field = query.sort.lstrip("-")
-    if sort_field in SUMMARY_FIELDS:
-        ordered = run_query(config, [s for _, s in found], order)
-        if not full:
-            return ordered
-        where = {id(s): rel for rel, s in found}
-        chosen = [where[id(s)] for s in ordered]
-    else:
-        chosen = [rel for rel, _ in found]
-    from itsm_cli.errors import InvalidRecord
-
-    records = []
-    for rel in chosen:
-        try:
-            records.append(desk.load(rel).data)
-        except InvalidRecord:
-            continue  # changed since it was summarised: left out, as desk.records() would
-    return run_query(config, records, order)

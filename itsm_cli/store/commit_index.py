@@ -22,11 +22,13 @@ Files, under the desk's cache directory (disposable, never committed):
   after the commits' paths are stored, so a crash only means doing them again);
 - ``commits/pNN``: 64 shards, each a marshalled ``{path: entries}``, an
   entry being three binary object IDs (the commit, the file's blob before and
-  after) and the path's place in the commit's diff, replaced whole (write to a
-  temp file, rename);
+  after) and the path's place in the commit's diff, replaced whole;
 - ``commits/order-TIP``: ``git rev-list --date-order TIP``, newest first.
 
-Writers hold an exclusive ``flock`` on ``commits/lock``; readers need none.
+Where they live, how they are written (whole, atomically) and the lock
+writers hold (``commits/lock``; readers need none) are
+:mod:`itsm_cli.store.cache_store`'s; a file found damaged or of another
+format means the index starts afresh.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from itsm_cli.errors import EnvironmentProblem
+from itsm_cli.store import cache_store
 
 __all__ = ["CommitIndex", "Touch"]
 
@@ -79,16 +82,12 @@ class CommitIndex:
     @classmethod
     def open(cls, desk: Any, git: Any) -> CommitIndex | None:
         """The desk's index, or None where it cannot keep one (no cache: ``ITSM_NO_CACHE``, no git; no flock)."""
-        from itsm_cli.store.cache import Cache
-
-        try:
-            import fcntl  # noqa: F401  (POSIX only: without a lock two writers could lose each other's paths)
-        except ImportError:
+        if not cache_store.can_lock():  # without a lock two writers could lose each other's paths
             return None
-        cache = Cache.open(desk)
-        if cache is None:
+        found = cache_store.directory(desk.root)
+        if found is None:
             return None
-        return cls(git, cache.directory / "commits", git.locations()["prefix"])
+        return cls(git, found[0] / "commits", git.locations()["prefix"])
 
     # -- the question ----------------------------------------------------------------------------
 
@@ -222,7 +221,7 @@ class CommitIndex:
             missing = [sha for sha in newest_first if bytes.fromhex(sha) not in seen]
             if missing:
                 self._add(missing)
-            _write(kept, MAGIC + order)
+            cache_store.write(kept, MAGIC + order)
             self._forget_old_orders()
         return order
 
@@ -257,14 +256,8 @@ class CommitIndex:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        import fcntl
-
-        with open(self.directory / "lock", "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with cache_store.locked(self.directory):
+            yield
 
     def _seen(self, width: int) -> set[bytes]:
         try:
@@ -290,12 +283,12 @@ class CommitIndex:
                 have = {old[i:i + width] for i in range(0, len(old), 3 * width + _POSITION.size)}
                 fresh = [e for e in entries if e[:width] not in have]  # a crash may have stored some already
                 shard[path] = old + b"".join(fresh)
-            _write(self._shard_path(number), MAGIC + marshal.dumps(shard, 4))
+            cache_store.write(self._shard_path(number), MAGIC + marshal.dumps(shard, 4))
         seen = self.directory / "seen"
         first = not seen.exists()
         if first:  # every shard exists from the start, so a missing one means damage
             for number in set(range(SHARDS)) - set(by_shard):
-                _write(self._shard_path(number), MAGIC + marshal.dumps({}, 4))
+                cache_store.write(self._shard_path(number), MAGIC + marshal.dumps({}, 4))
         with open(seen, "ab") as f:
             if first:
                 f.write(MAGIC)
@@ -342,18 +335,6 @@ class _Damaged(Exception):
 
 def _shard_of(path: str) -> int:
     return zlib.crc32(path.encode("utf-8", "surrogateescape")) % SHARDS
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 # -- diffing commits ------------------------------------------------------------------------------
