@@ -85,3 +85,15 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
             wrong += [f"{module} imports {n}" for n in names
                       if any(n == b or n.startswith(b + ".") for b in banned)]
     assert wrong == []
+
+
+def test_the_app_package_re_exports_lazily() -> None:
+    import subprocess
+
+    import itsm_cli.app as app
+
+    assert all(getattr(app, name) is not None for name in app.__all__)
+    # Importing one service must not drag in App (itsm list imports app.listing on every run).
+    code = "import sys, itsm_cli.app.listing; print('itsm_cli.app.changes' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

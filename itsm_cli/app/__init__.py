@@ -18,7 +18,25 @@ What most callers need is re-exported here.
 
 from __future__ import annotations
 
-from itsm_cli.app.changes import App, BulkRefused, Change, resolve_actor, review_date
-from itsm_cli.clock import normalise_time, now_utc
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from itsm_cli.app.changes import App, BulkRefused, Change, resolve_actor, review_date
+    from itsm_cli.clock import normalise_time, now_utc
+
+# Where each re-exported name lives. Looked up on first use (PEP 562), so that
+# importing one service (app.listing for `itsm list`) does not import App too.
+_EXPORTS = {
+    "App": "itsm_cli.app.changes", "BulkRefused": "itsm_cli.app.changes", "Change": "itsm_cli.app.changes",
+    "resolve_actor": "itsm_cli.app.changes", "review_date": "itsm_cli.app.changes",
+    "normalise_time": "itsm_cli.clock", "now_utc": "itsm_cli.clock",
+}
 __all__ = ["App", "BulkRefused", "Change", "normalise_time", "now_utc", "resolve_actor", "review_date"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'itsm_cli.app' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
