@@ -15,7 +15,7 @@ from typing import Any
 
 from itsm_cli.core import ids, records, security
 from itsm_cli.core.collab import with_time_spent
-from itsm_cli.core.config import RecordType
+from itsm_cli.core.config import Config, RecordType
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import validate_records
 from itsm_cli.core.workflow import ApprovalPolicy, approval_policy
@@ -116,7 +116,7 @@ class App:
         return self._actor  # type: ignore[return-value]
 
     @property
-    def config(self):
+    def config(self) -> Config:
         """The desk configuration."""
         return self.desk.config
 
