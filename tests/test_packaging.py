@@ -63,3 +63,25 @@ def test_the_package_has_no_import_cycle() -> None:
 
     cycles = [c for c in (cycle_from(m) for m in sorted(graph)) if c]
     assert cycles == [], cycles
+
+
+# Who may import whom (README, "Development"): each layer only what lies below it.
+LAYERS = {
+    "itsm_cli.core": ("itsm_cli.store", "itsm_cli.app", "itsm_cli.cli", "itsm_cli.site"),
+    "itsm_cli.store": ("itsm_cli.app", "itsm_cli.cli", "itsm_cli.site"),
+    "itsm_cli.site": ("itsm_cli.app", "itsm_cli.cli"),
+    "itsm_cli.app": ("itsm_cli.cli",),
+}
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    wrong = []
+    for path in (ROOT / "itsm_cli").rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        banned = next((b for layer, b in LAYERS.items() if module == layer or module.startswith(layer + ".")), ())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            wrong += [f"{module} imports {n}" for n in names
+                      if any(n == b or n.startswith(b + ".") for b in banned)]
+    assert wrong == []

@@ -16,14 +16,7 @@ What most callers need is re-exported here.
 
 from __future__ import annotations
 
-from itsm_cli.app.changes import (
-    App,
-    BulkRefused,
-    Change,
-    normalise_time,
-    now_utc,
-    resolve_actor,
-    review_date,
-)
+from itsm_cli.app.changes import App, BulkRefused, Change, resolve_actor, review_date
+from itsm_cli.clock import normalise_time, now_utc
 
 __all__ = ["App", "BulkRefused", "Change", "normalise_time", "now_utc", "resolve_actor", "review_date"]

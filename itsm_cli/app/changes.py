@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from itsm_cli.core import ids, records, security
@@ -38,25 +38,6 @@ class BulkRefused(Refused):
     def __init__(self, refusals: list[str], total: int):
         super().__init__(f"{len(refusals)} of {total} records refused; nothing was changed")
         self.details = refusals
-
-
-def now_utc(env: Mapping[str, str] = os.environ) -> str:
-    """The current time as ``YYYY-MM-DDTHH:MM:SSZ``: ``ITSM_NOW`` when set, else the system clock."""
-    text = env.get("ITSM_NOW")
-    if not text:
-        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return normalise_time(text, "ITSM_NOW")
-
-
-def normalise_time(text: str, what: str) -> str:
-    """An ISO 8601 time (with Z or an offset; a bare date means midnight UTC) as a UTC ``...Z`` string."""
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadArgument(f"{what}: '{text}' is not an ISO 8601 time (e.g. 2026-03-02T09:15:00Z)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def review_date(now: str, type_config: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ def sync_cmd(obj: Ctx, target: str | None, remote: str, push: bool) -> int:
     or undo it with 'git merge --abort'. Ctrl-C or a failure leaves the
     repository as git left it.
     """
-    from itsm_cli.store.sync import sync
+    from itsm_cli.app.sync import sync
 
     outcome = sync(obj.desk, target, remote, push)
     result = outcome.result
@@ -60,7 +60,7 @@ def settle_cmd(obj: Ctx, record_id: str, state: str, note: str | None) -> None:
     the sides reached; the acting person must be a listed agent. The record is
     written and staged (git add); commit the merge yourself (git commit --no-edit).
     """
-    from itsm_cli.store.sync import settle
+    from itsm_cli.app.sync import settle
 
     app = obj.app()
     rel = settle(app, record_id, state, note)

@@ -214,7 +214,7 @@ def _derived_config(user: dict[str, Any], site: Any, site_dir: Path, site_name: 
 def _build_zensical(desk: Any, strict: bool, out: Path | None, site_url: str | None = None) -> Path:
     import yaml
 
-    from itsm_cli.app import now_utc
+    from itsm_cli.clock import now_utc
     from itsm_cli.site import pages
 
     path = _config_path(desk)

@@ -59,7 +59,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         """Read the desk once and build every page; set the navigation and assets the pages need."""
         if not self.config.enabled:
             return config
-        from itsm_cli.app import now_utc
+        from itsm_cli.clock import now_utc
         from itsm_cli.site import pages
         from itsm_cli.store.desk import Desk
 
