@@ -11,11 +11,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.core import ids, records, security
 from itsm_cli.core.collab import with_time_spent
-from itsm_cli.core.config import RecordType
+from itsm_cli.core.config import Config, RecordType
 from itsm_cli.core.schema import SchemaSet
 from itsm_cli.core.validate import validate_records
 from itsm_cli.core.workflow import ApprovalPolicy, approval_policy
@@ -23,6 +23,9 @@ from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, Itsm
 from itsm_cli.store import transaction
 from itsm_cli.store.desk import Desk, Record
 from itsm_cli.store.gitstore import Git, tree_names
+
+if TYPE_CHECKING:
+    from collections.abc import Set as AbstractSet
 
 # Fields that hold one person, and lists of people: where `me` names the acting person.
 PERSON_FIELDS = frozenset({"assignee", "requester", "requester_override", "owner"})
@@ -97,7 +100,7 @@ class App:
         return self._actor  # type: ignore[return-value]
 
     @property
-    def config(self):
+    def config(self) -> Config:
         """The desk configuration."""
         return self.desk.config
 
@@ -124,7 +127,7 @@ class App:
             line, col = record.locate(path)
             raise InvalidRecord(f"{message}; fix the file (see 'itsm validate') before changing it", record.path, line, col)
 
-    def check(self, changed: list[Record], known: set[str] | None = None) -> None:
+    def check(self, changed: list[Record], known: AbstractSet[str] | None = None) -> None:
         """Validate records about to be written (links checked against ``known``, default: the desk's IDs)."""
         schemas = self.schema_set()
         self.check_services_load(changed)
@@ -152,7 +155,9 @@ class App:
                     raise InvalidRecord(f"service '{sid}' cannot be used while its file is invalid: {e.message} "
                                         "(fix it first; see 'itsm validate')", e.path, e.line, e.col) from None
 
-    def run_rules(self, data: dict[str, Any], event: str, known: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    def run_rules(
+        self, data: dict[str, Any], event: str, known: AbstractSet[str] | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
         """Apply the desk's event rules (acting as the bot) to a record just changed by ``event``."""
         if not self.config.data.get("rules"):
             return data, []
@@ -168,7 +173,7 @@ class App:
         summary: str,
         notes: list[str] | None = None,
         removed: Record | None = None,
-        known: set[str] | None = None,
+        known: AbstractSet[str] | None = None,
         files: list[tuple[str, bytes]] | None = None,
         checked: bool = False,
     ) -> str | None:

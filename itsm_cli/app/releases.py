@@ -21,7 +21,11 @@ from itsm_cli.store.desk import Desk
 from itsm_cli.store.gitstore import Git
 
 if TYPE_CHECKING:  # the App is needed by implement only; validate imports this module too
+    from collections.abc import Callable
+
     from itsm_cli.app import App, Change
+    from itsm_cli.core.workflow import ApprovalPolicy
+    from itsm_cli.store.desk import Record
 
 
 class Repositories:
@@ -85,7 +89,7 @@ def implement(app: App, record_id: str, kind: str, value: str, repo: str | None,
     elif git is not None and kind == "tag" and not git.has_tag(ref["tag"]):
         raise Refused(f"tag {value} does not exist in {where}")
 
-    def op(rec: Any, pol: Any) -> dict[str, Any]:
+    def op(rec: Record, pol: ApprovalPolicy | None) -> dict[str, Any]:
         rtype = app.config.types.get(rec.type_name)
         if rtype is None or "implemented_by" not in _properties(app.schema_set().schemas, rtype.schema):
             raise Refused(f"{rec.id} is a {rec.type_name}: only changes record what implemented them")
@@ -183,7 +187,7 @@ def implementation_problems(desk: Desk, rels: Sequence[str] | None = None, listi
     return out
 
 
-def repos_exists(repos: Repositories, declared: Mapping[str, Any]) -> Any:
+def repos_exists(repos: Repositories, declared: Mapping[str, Any]) -> Callable[[str | None, str, str], bool | None]:
     """``exists(repo, kind, value)`` for :func:`itsm_cli.core.releases.existence_problems`: an undeclared
     repository is not asked (it is its own problem, reported by the main check)."""
     def exists(repo: str | None, kind: str, value: str) -> bool | None:

@@ -11,24 +11,31 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli import __version__
 from itsm_cli.errors import ItsmError
 
+if TYPE_CHECKING:  # for annotations only: `itsm --help` imports neither the store nor the app
+    from itsm_cli.app import App
+    from itsm_cli.store.desk import Desk
+
 
 class Ctx:
     """What every command shares: where the desk is and who is acting."""
 
+    assignee_given: str  # what --assignee said, set by a listing command (see record_commands.build_query)
+
     def __init__(self, directory: str | None, actor: str | None):
         self.directory = directory
         self.actor = actor
-        self._desk = None
+        self._desk: Desk | None = None
         self.time_spent: int | None = None  # minutes, from a command's --time
 
     @property
-    def desk(self):
+    def desk(self) -> Desk:
         """The desk at ``-C`` (or the current directory), found on first use."""
         if self._desk is None:
             from itsm_cli.store.desk import Desk
@@ -36,7 +43,7 @@ class Ctx:
             self._desk = Desk.find(self.directory or ".")
         return self._desk
 
-    def app(self, commit: bool = True):
+    def app(self, commit: bool = True) -> App:
         """The library object for changing commands (an ID of '-' reads IDs from standard input)."""
         from itsm_cli.app import App, now_utc
         from itsm_cli.cli.bulk import read_ids

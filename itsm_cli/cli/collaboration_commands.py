@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.cli.bulk import time_option
 from itsm_cli.cli.record_commands import change_options, print_change
+
+if TYPE_CHECKING:
+    from itsm_cli.cli import Ctx
 
 
 @click.command("watch")
@@ -15,7 +18,7 @@ from itsm_cli.cli.record_commands import change_options, print_change
 @click.argument("person", required=False)
 @change_options
 @click.pass_obj
-def watch_cmd(obj: Any, record_id: str, person: str | None, no_commit: bool, fmt: str) -> None:
+def watch_cmd(obj: Ctx, record_id: str, person: str | None, no_commit: bool, fmt: str) -> None:
     """Follow a ticket: PERSON (default: you; 'me' works too) is e-mailed its public comments.
 
     Any e-mail address may watch (as a Cc in Request Tracker): a requester's
@@ -34,7 +37,7 @@ def watch_cmd(obj: Any, record_id: str, person: str | None, no_commit: bool, fmt
 @click.argument("person", required=False)
 @change_options
 @click.pass_obj
-def unwatch_cmd(obj: Any, record_id: str, person: str | None, no_commit: bool, fmt: str) -> None:
+def unwatch_cmd(obj: Ctx, record_id: str, person: str | None, no_commit: bool, fmt: str) -> None:
     """Stop PERSON (default: you) following a ticket.
 
     Example: itsm list --status resolved --format ids | itsm unwatch - me
@@ -51,7 +54,7 @@ def unwatch_cmd(obj: Any, record_id: str, person: str | None, no_commit: bool, f
 @time_option
 @change_options
 @click.pass_obj
-def attach_cmd(obj: Any, record_id: str, files: tuple[str, ...], note: str | None, no_commit: bool, fmt: str) -> None:
+def attach_cmd(obj: Ctx, record_id: str, files: tuple[str, ...], note: str | None, no_commit: bool, fmt: str) -> None:
     """Keep files with a ticket, in attachments/<ID>/, committed with the ticket.
 
     The name is made safe (no folders, no leading dot, no odd characters) and
@@ -77,7 +80,7 @@ def attach_cmd(obj: Any, record_id: str, files: tuple[str, ...], note: str | Non
 @click.option("--note", help="What went well or not, in your words.")
 @change_options
 @click.pass_obj
-def rate_cmd(obj: Any, record_id: str, score: int, note: str | None, no_commit: bool, fmt: str) -> None:
+def rate_cmd(obj: Ctx, record_id: str, score: int, note: str | None, no_commit: bool, fmt: str) -> None:
     """Rate how a resolved ticket was handled, 1 (very unhappy) to 5 (very happy): its requester, once.
 
     A requester can also rate by e-mail: a reply to the ticket (with [ID] in

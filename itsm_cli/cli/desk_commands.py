@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.cli import output
+
+if TYPE_CHECKING:
+    from itsm_cli.cli import Ctx
+    from itsm_cli.core.validate import Problem
+    from itsm_cli.store.desk import Desk
 
 
 @click.command("init")
@@ -17,7 +22,7 @@ from itsm_cli.cli import output
 @click.option("--package", metavar="SPEC",
               help="What the desk's workflows pip-install as itsm, written as given (default: exactly this itsm).")
 @click.pass_obj
-def init_cmd(obj: Any, path: str, demo: bool, desk_name: str | None, package: str | None) -> None:
+def init_cmd(obj: Ctx, path: str, demo: bool, desk_name: str | None, package: str | None) -> None:
     """Create a new desk at PATH as its own git repository, with a first commit.
 
     The desk's workflows install exactly the itsm that runs this command:
@@ -65,7 +70,7 @@ def first_agent_text(base: Path) -> str:
 
 @click.command("upgrade")
 @click.pass_obj
-def upgrade_cmd(obj: Any) -> None:
+def upgrade_cmd(obj: Ctx) -> None:
     """Bring a desk up to this itsm, in one commit: the ticket layout and the schemas.
 
     A desk of the earlier flat layout (tickets/INC-0042.yaml) moves to
@@ -122,7 +127,7 @@ def _shipped_types() -> list[str]:
 @click.command("upgrade-tool")
 @click.option("--package", metavar="SPEC", help="Pin this instead of the running itsm, written as given.")
 @click.pass_obj
-def upgrade_tool_cmd(obj: Any, package: str | None) -> None:
+def upgrade_tool_cmd(obj: Ctx, package: str | None) -> None:
     """Make the desk's workflows install the running itsm (or SPEC), in one commit.
 
     Rewrites the ITSM_PACKAGE pin in .github/workflows/ and, when the desk
@@ -161,7 +166,7 @@ def _escape_property(text: str) -> str:
 @click.option("--base", metavar="REF", help="Check in depth only what changed since REF, plus the rules only a diff can see.")
 @output.format_option("text", "json", "github", default="text")
 @click.pass_obj
-def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -> int:
+def validate_cmd(obj: Ctx, paths: tuple[str, ...], base: str | None, fmt: str) -> int:
     """Check the desk: YAML safety, schemas, references, workflows, priorities; every problem is reported."""
     from itsm_cli.errors import one_line
     from itsm_cli.store.basecheck import check_against_base
@@ -216,7 +221,7 @@ def validate_cmd(obj: Any, paths: tuple[str, ...], base: str | None, fmt: str) -
     return 1 if n else 0
 
 
-def _pages_warnings(desk: Any, rels: list[str] | None) -> list[Any]:
+def _pages_warnings(desk: Desk, rels: list[str] | None) -> list[Problem]:
     """The internal-site-on-public-Pages warning as a validate warning, at the publish workflow's deploy step."""
     from itsm_cli.core.publishing import PUBLISH_WORKFLOW, pages_warning, site_settings
     from itsm_cli.core.validate import Problem
@@ -240,7 +245,7 @@ def _pages_warnings(desk: Any, rels: list[str] | None) -> list[Any]:
 @click.option("--check", is_flag=True, help="Exit 1 if .github/CODEOWNERS is out of date instead of writing it.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print instead of writing the file.")
 @click.pass_obj
-def codeowners_cmd(obj: Any, check: bool, to_stdout: bool) -> int:
+def codeowners_cmd(obj: Ctx, check: bool, to_stdout: bool) -> int:
     """Write .github/CODEOWNERS from the catalog's owners and the approving groups."""
     from itsm_cli.core.codeowners import codeowners
 

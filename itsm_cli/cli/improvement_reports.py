@@ -7,12 +7,17 @@ tickets and prints.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from itsm_cli.cli import output
 from itsm_cli.errors import BadArgument, InvalidRecord
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from itsm_cli.cli import Ctx
 
 # The tickets a trend counts: what users bring to the desk. Problems, changes and improvements are the desk's
 # own work and would blur it; a desk without these types gets every ticket type.
@@ -41,8 +46,8 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def trends(obj: Any, *, kind: str, since: Any, until: Any, service: str | None, group: str | None,
-           group_by: str | None, fmt: str, out: str | None) -> None:
+def trends(obj: Ctx, *, kind: str, since: datetime | None, until: datetime | None, service: str | None,
+           group: str | None, group_by: str | None, fmt: str, out: str | None) -> None:
     """Print ``itsm report trends``: per service and month (default: the last 6 full months), then all services."""
     from itsm_cli.app import now_utc
     from itsm_cli.cli.service_level_commands import check_targets

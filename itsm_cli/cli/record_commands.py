@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,13 @@ from itsm_cli.cli import output
 from itsm_cli.cli.bulk import time_option
 from itsm_cli.cli.output import format_option
 from itsm_cli.errors import BadArgument
+
+if TYPE_CHECKING:
+    from itsm_cli.app import Change
+    from itsm_cli.cli import Ctx
+    from itsm_cli.core.config import Config
+    from itsm_cli.core.query import Query
+    from itsm_cli.store.desk import Desk, Record
 
 FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_-]{0,63})?")
 LIST_COLUMNS = ("id", "type", "status", "priority", "assignee", "service", "updated", "title")
@@ -56,7 +63,7 @@ def read_text(value: str | None) -> str | None:
     return value
 
 
-def print_change(change: Any, fmt: str) -> None:
+def print_change(change: Change, fmt: str) -> None:
     """What a changing command prints: the ID, or the record with ``--format json``.
 
     What the desk's rules did goes to stderr, so stdout stays just the ID.
@@ -90,7 +97,7 @@ def change_options(f: Any) -> Any:
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Set another field (repeatable).")
 @change_options
 @click.pass_obj
-def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering: str | None, impact: str | None,
+def new_cmd(obj: Ctx, type_name: str, title: str, service: str | None, offering: str | None, impact: str | None,
             urgency: str | None, description: str | None, requester: str | None, template: str | None,
             sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
     """Create a record (incident, request, problem, change, article); prints its ID."""
@@ -116,7 +123,7 @@ def new_cmd(obj: Any, type_name: str, title: str, service: str | None, offering:
               help="Look up what links to it even on a desk of more than 20,000 records (reads every record file).")
 @format_option("table", "json", "yaml")
 @click.pass_obj
-def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
+def show_cmd(obj: Ctx, record_id: str, all_links: bool, fmt: str) -> None:
     """Show one record: its fields, its links both ways (what it links to, what links to it), its history.
 
     Encrypted values (security incidents, confidential comments) are decrypted
@@ -143,7 +150,7 @@ def show_cmd(obj: Any, record_id: str, all_links: bool, fmt: str) -> None:
         click.echo(render_record(rec, obj.desk.config, incoming or [], searched=incoming is not None))
 
 
-def revealed(rec: Any, keep_armor: bool) -> Any:
+def revealed(rec: Record, keep_armor: bool) -> Record:
     """``rec`` with its encrypted values decrypted where this person holds a key (see :mod:`itsm_cli.store.crypto`).
 
     Without one, a value reads ``(encrypted for the security group)`` in the
@@ -197,7 +204,7 @@ def _offering(value: dict[str, Any]) -> str:
     return output.cell(head + (": " + "; ".join(parts) if parts else ""))
 
 
-def render_record(rec: Any, config: Any, incoming: list[tuple[str, str]] | None = None, searched: bool = True) -> str:
+def render_record(rec: Record, config: Config, incoming: list[tuple[str, str]] | None = None, searched: bool = True) -> str:
     """A record as people read it: title, fields, links both ways, then the history as a timeline.
 
     ``incoming`` is (ID, kind) of the records that link to this one; ``searched``
@@ -317,7 +324,7 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
-def apply_view(config: Any, view_name: str | None, given: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def apply_view(config: Config, view_name: str | None, given: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The filter options with a saved view's values for those not given; and whether the view asks for --breached.
 
     Options given on the command line win over the view's (``--closed`` over a
@@ -342,7 +349,7 @@ def apply_view(config: Any, view_name: str | None, given: dict[str, Any]) -> tup
     return out, bool(v.get("breached"))
 
 
-def sort_keys(desk: Any, type_names: list[str]) -> list[str]:
+def sort_keys(desk: Desk, type_names: list[str]) -> list[str]:
     """The fields a list can be sorted by: what ``itsm list`` shows and the plain fields of the types' schemas."""
     from itsm_cli.app.listing import SUMMARY_FIELDS
 
@@ -354,7 +361,7 @@ def sort_keys(desk: Any, type_names: list[str]) -> list[str]:
     return sorted(keys)
 
 
-def resolve_person(obj: Any, value: str) -> str:
+def resolve_person(obj: Ctx, value: str) -> str:
     """A person as a command line names one: ``me`` (the acting person), a listed e-mail or name, or an address."""
     from itsm_cli.app import resolve_actor
 
@@ -372,7 +379,7 @@ def resolve_person(obj: Any, value: str) -> str:
     return value
 
 
-def unknown_person(config: Any, value: str) -> str:
+def unknown_person(config: Config, value: str) -> str:
     """``unknown person 'tom'; did you mean 'tom.fletcher@...'? (valid: ...)``, matching names and addresses."""
     from itsm_cli.core.query import unknown
 
@@ -390,10 +397,10 @@ def unknown_person(config: Any, value: str) -> str:
     return unknown(value, valid, "person")
 
 
-def build_query(obj: Any, type_name: str | None, statuses: tuple[str, ...], service: str | None,
+def build_query(obj: Ctx, type_name: str | None, statuses: tuple[str, ...], service: str | None,
                 assignee: str | None, group: str | None, priorities: tuple[str, ...], tags: tuple[str, ...],
                 open_: bool, closed: bool, search: str | None, sort_key: str | None, limit: int | None,
-                view_name: str | None = None) -> Any:
+                view_name: str | None = None) -> Query:
     """The :class:`~itsm_cli.core.query.Query` the shared filter options (and ``--view``) describe, checked.
 
     Every value is checked against the desk: an unknown state, priority,
@@ -428,7 +435,7 @@ def build_query(obj: Any, type_name: str | None, statuses: tuple[str, ...], serv
     return query
 
 
-def unlisted_assignee(obj: Any, query: Any) -> None:
+def unlisted_assignee(obj: Ctx, query: Query) -> None:
     """When nothing matched an assignee no one in itsm.yaml is: say so (a typo), rather than print nothing."""
     config = obj.desk.config
     if not query.assignee or query.assignee == "none" or config.person(query.assignee) is not None:
@@ -446,7 +453,7 @@ def unlisted_assignee(obj: Any, query: Any) -> None:
 @click.option("--breached", is_flag=True, help="Only tickets whose response or resolution clock has breached.")
 @format_option("table", "json", "csv", "ids")
 @click.pass_obj
-def list_cmd(obj: Any, breaching: bool, within: str | None, breached: bool, fmt: str, **filters: Any) -> None:
+def list_cmd(obj: Ctx, breaching: bool, within: str | None, breached: bool, fmt: str, **filters: Any) -> None:
     """List records (tickets unless TYPE says otherwise), filtered, searched and sorted.
 
     An unknown state, priority, service, group, person or sort key is refused,
@@ -509,7 +516,7 @@ def emit_records(found: list[dict[str, Any]], fmt: str) -> None:
 @time_option
 @change_options
 @click.pass_obj
-def transition_cmd(obj: Any, record_id: str, state: str, note: str | None, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
+def transition_cmd(obj: Ctx, record_id: str, state: str, note: str | None, sets: tuple[str, ...], no_commit: bool, fmt: str) -> None:
     """Move a record to STATE along its workflow; an illegal move names the legal ones."""
     print_change(obj.app(commit=not no_commit).transition(record_id, state, note, parse_sets(sets)), fmt)
 
@@ -520,7 +527,7 @@ def transition_cmd(obj: Any, record_id: str, state: str, note: str | None, sets:
 @click.option("--group", help="The group responsible.")
 @change_options
 @click.pass_obj
-def assign_cmd(obj: Any, record_id: str, person: str | None, group: str | None, no_commit: bool, fmt: str) -> None:
+def assign_cmd(obj: Ctx, record_id: str, person: str | None, group: str | None, no_commit: bool, fmt: str) -> None:
     """Assign a record to a listed agent (PERSON, or 'me' for yourself) and/or a --group.
 
     \b
@@ -541,7 +548,7 @@ def assign_cmd(obj: Any, record_id: str, person: str | None, group: str | None, 
 @time_option
 @change_options
 @click.pass_obj
-def comment_cmd(obj: Any, record_id: str, text: str | None, internal: bool, reply: str | None, confidential: bool,
+def comment_cmd(obj: Ctx, record_id: str, text: str | None, internal: bool, reply: str | None, confidential: bool,
                 no_commit: bool, fmt: str) -> None:
     """Add a comment to a record ('-' reads the text from standard input).
 
@@ -565,7 +572,7 @@ def comment_cmd(obj: Any, record_id: str, text: str | None, internal: bool, repl
 @click.argument("other_id", metavar="OTHER_ID")
 @change_options
 @click.pass_obj
-def link_cmd(obj: Any, record_id: str, kind: str, other_id: str, no_commit: bool, fmt: str) -> None:
+def link_cmd(obj: Ctx, record_id: str, kind: str, other_id: str, no_commit: bool, fmt: str) -> None:
     """Link a record to another: parent, child, duplicate-of, caused-by, fixed-by, relates, implements."""
     print_change(obj.app(commit=not no_commit).link(record_id, kind, other_id), fmt)
 
@@ -581,7 +588,7 @@ def link_cmd(obj: Any, record_id: str, kind: str, other_id: str, no_commit: bool
 @time_option
 @change_options
 @click.pass_obj
-def edit_cmd(obj: Any, record_id: str, sets: tuple[str, ...], adds: tuple[str, ...], removes: tuple[str, ...],
+def edit_cmd(obj: Ctx, record_id: str, sets: tuple[str, ...], adds: tuple[str, ...], removes: tuple[str, ...],
              done: tuple[str, ...], undone: tuple[str, ...], no_commit: bool, fmt: str) -> None:
     """Change fields of a record (not its identity, status, history or links).
 
@@ -619,7 +626,7 @@ def pairs(option: str, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.argument("original_id", metavar="OF_ID")
 @change_options
 @click.pass_obj
-def duplicate_cmd(obj: Any, record_id: str, original_id: str, no_commit: bool, fmt: str) -> None:
+def duplicate_cmd(obj: Ctx, record_id: str, original_id: str, no_commit: bool, fmt: str) -> None:
     """Close ID as a duplicate of OF_ID: link it, close it with a note, make its requester a watcher of OF_ID.
 
     ID goes to the first closed state its workflow allows now (an incident
@@ -638,7 +645,7 @@ def duplicate_cmd(obj: Any, record_id: str, original_id: str, no_commit: bool, f
 @click.option("--note", help="A remark for the record.")
 @change_options
 @click.pass_obj
-def approve_cmd(obj: Any, record_id: str, note: str | None, no_commit: bool, fmt: str) -> None:
+def approve_cmd(obj: Ctx, record_id: str, note: str | None, no_commit: bool, fmt: str) -> None:
     """Approve a change or request (a member of the approving group, not its requester or assignee)."""
     print_change(obj.app(commit=not no_commit).approve(record_id, note), fmt)
 
@@ -648,7 +655,7 @@ def approve_cmd(obj: Any, record_id: str, note: str | None, no_commit: bool, fmt
 @click.option("--note", required=True, help="Why it is rejected.")
 @change_options
 @click.pass_obj
-def reject_cmd(obj: Any, record_id: str, note: str, no_commit: bool, fmt: str) -> None:
+def reject_cmd(obj: Ctx, record_id: str, note: str, no_commit: bool, fmt: str) -> None:
     """Reject a change or request awaiting approval."""
     print_change(obj.app(commit=not no_commit).reject(record_id, note), fmt)
 
@@ -657,7 +664,7 @@ def reject_cmd(obj: Any, record_id: str, note: str, no_commit: bool, fmt: str) -
 @click.argument("record_id", metavar="ID")
 @change_options
 @click.pass_obj
-def renumber_cmd(obj: Any, record_id: str, no_commit: bool, fmt: str) -> None:
+def renumber_cmd(obj: Ctx, record_id: str, no_commit: bool, fmt: str) -> None:
     """Give a record the next free ID across all branches, rewriting links to it; prints the new ID."""
     print_change(obj.app(commit=not no_commit).renumber(record_id), fmt)
 

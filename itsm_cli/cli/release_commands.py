@@ -7,13 +7,18 @@ What a change's implemented_by means, and the report's figures, are in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.cli import output
 from itsm_cli.cli.record_commands import change_options, print_change
 from itsm_cli.errors import BadArgument
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from itsm_cli.cli import Ctx
 
 
 @click.command("implement")
@@ -26,7 +31,7 @@ from itsm_cli.errors import BadArgument
 @click.option("--release", metavar="TAG", help="The release the work shipped in (a tag name).")
 @change_options
 @click.pass_obj
-def implement_cmd(obj: Any, record_id: str, commit: str | None, tag: str | None, pr: str | None, repo: str | None,
+def implement_cmd(obj: Ctx, record_id: str, commit: str | None, tag: str | None, pr: str | None, repo: str | None,
                   release: str | None, no_commit: bool, fmt: str) -> None:
     """Record a commit, tag or pull request that implemented a change (one of --commit, --tag, --pr).
 
@@ -53,8 +58,8 @@ COLUMNS = ("release", "change", "service", "status", "done_at", "items", "title"
 HEADERS = ("RELEASE", "CHANGE", "SERVICE", "STATUS", "DONE", "IMPLEMENTED BY", "TITLE")
 
 
-def releases_report(obj: Any, *, kind: str, since: Any, until: Any, service: str | None, group: str | None,
-                    group_by: str | None, fmt: str, out: str | None) -> None:
+def releases_report(obj: Ctx, *, kind: str, since: datetime | None, until: datetime | None, service: str | None,
+                    group: str | None, group_by: str | None, fmt: str, out: str | None) -> None:
     """``itsm report releases``: changes by release tag, done (reviewed or closed) in the period."""
     from itsm_cli.app import now_utc
     from itsm_cli.core.releases import releases_report as compute

@@ -7,16 +7,21 @@ the figures come from :mod:`itsm_cli.app.service_review`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.cli import output
 from itsm_cli.errors import BadArgument, EnvironmentProblem
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def review_report(obj: Any, *, kind: str, since: Any, until: Any, service: str | None, group: str | None,
-                  group_by: str | None, fmt: str, out: str | None) -> None:
+    from itsm_cli.cli import Ctx
+
+
+def review_report(obj: Ctx, *, kind: str, since: datetime | None, until: datetime | None, service: str | None,
+                  group: str | None, group_by: str | None, fmt: str, out: str | None) -> None:
     """Write the review of ``--service`` over the period (default: the last full calendar month).
 
     ``--format markdown`` (also the default, table) or ``json``; ``--out FILE``

@@ -9,13 +9,20 @@ InvalidRecord naming ``itsm.yaml``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from itsm_cli.cli import output
 from itsm_cli.cli.output import format_option
 from itsm_cli.errors import BadArgument, InvalidRecord, Refused
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from itsm_cli.cli import Ctx
+    from itsm_cli.core.sla import TicketClocks
+    from itsm_cli.store.desk import Desk, Record
 
 REPORT_COLUMNS = {
     "sla": ("key", "response_met", "response_breached", "response_pending", "response_pct",
@@ -99,7 +106,7 @@ def _config_position(where: tuple) -> tuple[int | None, int | None]:
 
 
 def clocks_for(ticket: Mapping[str, Any], path: str, config: Mapping[str, Any], service: Mapping[str, Any] | None,
-               now: Any) -> Any:
+               now: datetime) -> TicketClocks:
     """A ticket's clocks at ``now``; config errors name itsm.yaml, ticket errors (bad times) the ticket."""
     from itsm_cli.core.sla import compute_clocks
 
@@ -116,7 +123,7 @@ def clocks_for(ticket: Mapping[str, Any], path: str, config: Mapping[str, Any], 
               help="As the ticket stood at commit REV, with that commit's date as the clock: what it said then.")
 @format_option("table", "json")
 @click.pass_obj
-def sla_cmd(obj: Any, record_id: str, rev: str | None, fmt: str) -> None:
+def sla_cmd(obj: Ctx, record_id: str, rev: str | None, fmt: str) -> None:
     """A ticket's response and resolution clocks: target, elapsed, paused, remaining, breached, when it breaches.
 
     Times are business time in the calendar of the ticket's service
@@ -166,7 +173,9 @@ def sla_cmd(obj: Any, record_id: str, rev: str | None, fmt: str) -> None:
     click.echo("\n".join(lines))
 
 
-def _at_revision(desk: Any, record_id: str, rev: str) -> tuple[Any, dict[str, Any], dict[str, Any] | None, Any]:
+def _at_revision(
+    desk: Desk, record_id: str, rev: str
+) -> tuple[Record, dict[str, Any], dict[str, Any] | None, datetime]:
     """The ticket, config and service as they were at commit ``rev``, and that commit's date."""
     from itsm_cli.core.sla import parse_timestamp
     from itsm_cli.store import yaml_io
@@ -218,7 +227,7 @@ AVAILABILITY_HEADERS = ("SERVICE", "TARGET %", "AVAILABLE %", "MET", "AGREED H",
               help="Write the report to FILE instead of standard output (reports that write a document).")
 @format_option("table", "json", "csv", "markdown")
 @click.pass_obj
-def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, service: str | None, group: str | None,
+def report_cmd(obj: Ctx, kind: str, since: str | None, until: str | None, service: str | None, group: str | None,
                group_by: str, out: str | None, fmt: str) -> None:
     """Service-level figures: sla (attainment), mttr (mean/median times), volume, backlog (ageing),
     time (time spent, from --time), csat (requesters' ratings, from itsm rate), availability.
@@ -320,7 +329,8 @@ def report_cmd(obj: Any, kind: str, since: str | None, until: str | None, servic
         click.echo(output.to_json(rows))
 
 
-def worklog_rows(kind: str, tickets: list[dict[str, Any]], start: Any, end: Any, group_by: str) -> list[dict[str, Any]]:
+def worklog_rows(kind: str, tickets: list[dict[str, Any]], start: datetime | None, end: datetime | None,
+                 group_by: str) -> list[dict[str, Any]]:
     """The rows of ``report time`` / ``report csat`` (see :mod:`itsm_cli.core.worklog`)."""
     from itsm_cli.core import worklog
 
@@ -333,8 +343,8 @@ def worklog_rows(kind: str, tickets: list[dict[str, Any]], start: Any, end: Any,
     return fn(tickets, since=since, until=until, group_by=group_by)
 
 
-def _availability(desk: Any, config: Mapping[str, Any], service: str | None, group: str | None, start: Any, end: Any,
-                  now: Any, fmt: str) -> None:
+def _availability(desk: Desk, config: Mapping[str, Any], service: str | None, group: str | None,
+                  start: datetime | None, end: datetime | None, now: datetime, fmt: str) -> None:
     """``itsm report availability``: one row per live service (or the one ``--service`` names)."""
     from itsm_cli.core.status import availability_report
 
@@ -372,7 +382,7 @@ def _availability(desk: Any, config: Mapping[str, Any], service: str | None, gro
 COMMANDS = [sla_cmd, report_cmd]
 
 
-def sla_filter(desk: Any, records: list[dict[str, Any]], *, breaching: bool, within: str | None,
+def sla_filter(desk: Desk, records: list[dict[str, Any]], *, breaching: bool, within: str | None,
                breached: bool) -> list[dict[str, Any]]:
     """For ``itsm list --breaching [--within D]`` / ``--breached``: the tickets among ``records`` that qualify.
 

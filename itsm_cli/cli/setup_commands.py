@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.cli import Group
+
+if TYPE_CHECKING:
+    from itsm_cli.cli import Ctx
 
 
 @click.group("person", cls=Group)
@@ -21,7 +24,7 @@ def person_group() -> None:
 @click.option("--group", "groups", multiple=True, metavar="GROUP", help="A group they belong to (repeatable).")
 @click.option("--no-commit", is_flag=True, help="Write itsm.yaml but leave committing to you (for a pull request).")
 @click.pass_obj
-def person_add_cmd(obj: Any, email: str, name: str, roles: tuple[str, ...], groups: tuple[str, ...],
+def person_add_cmd(obj: Ctx, email: str, name: str, roles: tuple[str, ...], groups: tuple[str, ...],
                    no_commit: bool) -> None:
     """List a person in itsm.yaml, keeping its comments and order; one commit.
 
@@ -47,7 +50,7 @@ def group_group() -> None:
 @click.option("--email", metavar="EMAIL", help="The group's shared mailbox (notifications go there).")
 @click.option("--no-commit", is_flag=True, help="Write itsm.yaml but leave committing to you (for a pull request).")
 @click.pass_obj
-def group_add_cmd(obj: Any, group_id: str, name: str, email: str | None, no_commit: bool) -> None:
+def group_add_cmd(obj: Ctx, group_id: str, name: str, email: str | None, no_commit: bool) -> None:
     """Add a group to itsm.yaml, keeping its comments and order; one commit.
 
     Example: itsm group add field-support --name "Field support" --email field@northwind.example
@@ -71,7 +74,7 @@ def service_group() -> None:
 @click.option("--support-hours", metavar="CALENDAR", help="Its support hours (default: business).")
 @click.option("--no-commit", is_flag=True, help="Write the file but leave committing to you (for a pull request).")
 @click.pass_obj
-def service_new_cmd(obj: Any, service_id: str, name: str, owner: str | None, group: str | None,
+def service_new_cmd(obj: Ctx, service_id: str, name: str, owner: str | None, group: str | None,
                     support_hours: str | None, no_commit: bool) -> None:
     """Write catalog/ID.yaml: a complete, valid service with comments saying what to fill in; one commit.
 

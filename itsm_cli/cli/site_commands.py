@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.core.intake import FORM_PATH
 from itsm_cli.errors import BadArgument, EnvironmentProblem
+
+if TYPE_CHECKING:
+    from itsm_cli.cli import Ctx
 
 
 @click.group("site")
@@ -27,7 +30,7 @@ def site_group() -> None:
               help="The address the site is served from, e.g. https://org.github.io/repo/ (default: site_url of "
                    "mkdocs.yml, else site.url of itsm.yaml).")
 @click.pass_obj
-def build_cmd(obj: Any, engine: str, strict: bool, out: str | None, site_url: str | None) -> None:
+def build_cmd(obj: Ctx, engine: str, strict: bool, out: str | None, site_url: str | None) -> None:
     """Build the site from catalog/, kb/ and tickets/ (nothing generated is committed).
 
     \b
@@ -47,7 +50,7 @@ def build_cmd(obj: Any, engine: str, strict: bool, out: str | None, site_url: st
 @click.option("--addr", default="127.0.0.1:8000", show_default=True, metavar="HOST:PORT",
               help="Where to serve the preview.")
 @click.pass_obj
-def serve_cmd(obj: Any, addr: str) -> None:
+def serve_cmd(obj: Ctx, addr: str) -> None:
     """Preview the site, rebuilding it when a record changes."""
     from itsm_cli.site.build import check_addr, serve_site
 
@@ -60,7 +63,7 @@ def serve_cmd(obj: Any, addr: str) -> None:
 @click.option("-o", "--output", "out", metavar="PATH", help=f"Write here instead of {FORM_PATH}; '-' for stdout.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the form is out of date with the catalog.")
 @click.pass_obj
-def intake_forms_cmd(obj: Any, out: str | None, check: bool) -> int:
+def intake_forms_cmd(obj: Ctx, out: str | None, check: bool) -> int:
     """Write the Git host's request form (a GitHub issue form) from the catalog's live services."""
     from itsm_cli.store.desk import write_atomic
     from itsm_cli.store.skeleton import request_form_text
@@ -109,7 +112,7 @@ def _read_event(path: str) -> bytes:
 @click.option("--format", "fmt", type=click.Choice(["id", "json"]), default="id",
               help="Print the ID (default) or the whole record as JSON.")
 @click.pass_obj
-def intake_cmd(obj: Any, event: str, no_commit: bool, fmt: str) -> None:
+def intake_cmd(obj: Ctx, event: str, no_commit: bool, fmt: str) -> None:
     """Create a request from a GitHub 'issues' event payload (EVENT.json, or '-' for stdin); prints its ID."""
     from itsm_cli.cli import output
     from itsm_cli.core.intake import request_from_event

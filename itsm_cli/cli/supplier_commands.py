@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from itsm_cli.cli import output
 from itsm_cli.cli.record_commands import change_options, print_change
 from itsm_cli.errors import BadArgument
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from itsm_cli.cli import Ctx
 
 
 @click.command("escalate")
@@ -18,7 +23,7 @@ from itsm_cli.errors import BadArgument
 @click.option("--note", help="What was asked of the supplier, for the history.")
 @change_options
 @click.pass_obj
-def escalate_cmd(obj: Any, record_id: str, supplier: str, reference: str | None, note: str | None, no_commit: bool,
+def escalate_cmd(obj: Ctx, record_id: str, supplier: str, reference: str | None, note: str | None, no_commit: bool,
                  fmt: str) -> None:
     """Escalate an incident to a supplier (suppliers/<id>.yaml), with the supplier's own reference.
 
@@ -34,8 +39,8 @@ def escalate_cmd(obj: Any, record_id: str, supplier: str, reference: str | None,
     print_change(suppliers.escalate(obj.app(commit=not no_commit), record_id, supplier, reference, note), fmt)
 
 
-def report_suppliers(obj: Any, *, kind: str, since: Any, until: Any, service: str | None, group: str | None,
-                     group_by: str | None, fmt: str, out: str | None) -> None:
+def report_suppliers(obj: Ctx, *, kind: str, since: datetime | None, until: datetime | None, service: str | None,
+                     group: str | None, group_by: str | None, fmt: str, out: str | None) -> None:
     """``itsm report suppliers``: one row per contract: when to act (notice, end), whether due, escalations.
 
     Due means the next date to act on falls within --until (default: 90 days

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from itsm_cli.cli import Ctx
 
 
 @click.command("sync")
@@ -12,7 +15,7 @@ import click
 @click.option("--remote", default="origin", show_default=True, metavar="NAME", help="The remote to fetch from and push to.")
 @click.option("--push", is_flag=True, help="Push the branch when the merged result is valid.")
 @click.pass_obj
-def sync_cmd(obj: Any, target: str | None, remote: str, push: bool) -> int:
+def sync_cmd(obj: Ctx, target: str | None, remote: str, push: bool) -> int:
     """Bring the current branch up to date with its target, merging records with the record-aware driver.
 
     Fetches REMOTE, merges the target branch with the itsm merge driver (enabled
@@ -49,7 +52,7 @@ def sync_cmd(obj: Any, target: str | None, remote: str, push: bool) -> int:
 @click.argument("state")
 @click.option("--note", help="Why this state (kept in the settling entry).")
 @click.pass_obj
-def settle_cmd(obj: Any, record_id: str, state: str, note: str | None) -> None:
+def settle_cmd(obj: Ctx, record_id: str, state: str, note: str | None) -> None:
     """Settle a workflow fork a merge left in ID: keep both sides' entries, add one settling entry to STATE.
 
     For a merge in progress (itsm sync, git merge) that stopped because both

@@ -18,9 +18,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.errors import BadArgument, Refused
+
+if TYPE_CHECKING:
+    from itsm_cli.core.config import Config
 
 FORM_PATH = ".github/ISSUE_TEMPLATE/request.yml"
 FORM_HEADER = (
@@ -47,14 +50,14 @@ _ID_IN_OPTION = re.compile(r"\(([a-z0-9][a-z0-9-]{0,62})\)\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _live(config: Any, service: Mapping[str, Any]) -> bool:
+def _live(config: Config, service: Mapping[str, Any]) -> bool:
     stype = config.service_type()
     status = str(service.get("status"))
     category = config.category(stype.name, status) if stype else None
     return category == "open" if category else status == "live"
 
 
-def issue_form(config: Any, services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def issue_form(config: Config, services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The GitHub issue form for service requests, as a mapping ready to write as YAML."""
     live = {sid: s for sid, s in sorted(services.items()) if _live(config, s)}
     offerings = sorted({str(o["id"]) for s in live.values() for o in s.get("offerings") or [] if o.get("id")})
@@ -142,7 +145,7 @@ def _load(raw: bytes) -> dict[str, Any]:
     return event
 
 
-def request_from_event(raw: bytes, config: Any, services: Mapping[str, Mapping[str, Any]]) -> IssueRequest:
+def request_from_event(raw: bytes, config: Config, services: Mapping[str, Mapping[str, Any]]) -> IssueRequest:
     """The request an ``issues`` event asks for; BadArgument for a malformed payload, Refused for a bad request."""
     event = _load(raw)
     if event.get("action") != "opened":

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.core import ids, records, security
 from itsm_cli.core.calendar import Calendar, calendar_from_config, parse_duration
@@ -39,6 +39,9 @@ from itsm_cli.core.config import Config
 from itsm_cli.core.sla import compute_clocks, parse_timestamp, service_calendar
 from itsm_cli.core.workflow import ApprovalPolicy, approval_policy, find_offering
 from itsm_cli.errors import BadArgument, ItsmError, Refused
+
+if TYPE_CHECKING:
+    from collections.abc import Set as AbstractSet
 
 __all__ = [
     "EVENTS",
@@ -175,7 +178,7 @@ class _Context:
     services: Mapping[str, Mapping[str, Any]]
     bot: str
     now: str
-    known_ids: set[str] | None
+    known_ids: AbstractSet[str] | None
 
     def service(self, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return self.services.get(record.get("service") or "")
@@ -251,7 +254,7 @@ def apply_event_rules(
     now: str,
     bot: str,
     services: Mapping[str, Mapping[str, Any]],
-    known_ids: set[str] | None = None,
+    known_ids: AbstractSet[str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Run the desk's event rules on a record just changed by ``event``; return it and what was done.
 

@@ -28,7 +28,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from itsm_cli.core.config import Config
 
 ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
@@ -62,7 +65,7 @@ def _data(config: Any) -> Mapping[str, Any]:
     return getattr(config, "data", config) or {}
 
 
-def settings(config: Any) -> SecuritySettings | None:
+def settings(config: Config | Mapping[str, Any]) -> SecuritySettings | None:
     """The desk's security settings, or None when ``itsm.yaml`` has no ``security:`` block (feature off)."""
     block = _data(config).get("security")
     if not isinstance(block, Mapping):
@@ -75,7 +78,7 @@ def settings(config: Any) -> SecuritySettings | None:
     )
 
 
-def is_security(record: Mapping[str, Any], config: Any) -> bool:
+def is_security(record: Mapping[str, Any], config: Config | Mapping[str, Any]) -> bool:
     """True when ``record`` is a security incident: a ticket whose ``category`` is ``security.category``.
 
     The one predicate the site, the status page, availability and
@@ -160,7 +163,7 @@ def ssh_tag(key_line: str) -> str | None:
     return base64.b64encode(hashlib.sha256(blob).digest()[:4]).decode("ascii").rstrip("=")
 
 
-def recipients(config: Any) -> list[str]:
+def recipients(config: Config | Mapping[str, Any]) -> list[str]:
     """The public keys security incidents are encrypted for, in order, each once.
 
     Every member of the security group: the SSH keys among their
@@ -186,7 +189,7 @@ def recipients(config: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def config_problems(config: Any) -> list[tuple[tuple, str]]:
+def config_problems(config: Config | Mapping[str, Any]) -> list[tuple[tuple, str]]:
     """Problems in the ``security:`` block the schema cannot see, as (path in itsm.yaml, message)."""
     s = settings(config)
     if s is None:
@@ -205,7 +208,7 @@ def config_problems(config: Any) -> list[tuple[tuple, str]]:
     return out
 
 
-def record_problems(record: Mapping[str, Any], config: Any) -> list[tuple[tuple, str]]:
+def record_problems(record: Mapping[str, Any], config: Config | Mapping[str, Any]) -> list[tuple[tuple, str]]:
     """What validate can check of a record's encryption without a key, as (JSON path, message).
 
     On a security incident (with ``encrypt`` on) each confidential field holds
@@ -238,7 +241,7 @@ def record_problems(record: Mapping[str, Any], config: Any) -> list[tuple[tuple,
 def seal(
     record: dict[str, Any],
     before: Mapping[str, Any] | None,
-    config: Any,
+    config: Config | Mapping[str, Any],
     encrypt: Callable[[str], str],
 ) -> dict[str, Any]:
     """``record`` about to be written, with its confidential plain text encrypted.
@@ -293,7 +296,9 @@ def seal(
     return out
 
 
-def unmark_problem(before: Mapping[str, Any], after: Mapping[str, Any], config: Any) -> str | None:
+def unmark_problem(
+    before: Mapping[str, Any], after: Mapping[str, Any], config: Config | Mapping[str, Any]
+) -> str | None:
     """Why a change may not turn a security incident into an ordinary one (None when it does not).
 
     Un-marking would publish it (site, status page, notifications to the
@@ -341,7 +346,7 @@ def has_encrypted(record: Mapping[str, Any]) -> bool:
     return walk(record)
 
 
-def may_be_told(email: str, config: Any) -> bool:
+def may_be_told(email: str, config: Config | Mapping[str, Any]) -> bool:
     """True when a notification about a security incident may go to ``email``: a member of the group, or its address."""
     s = settings(config)
     if s is None:

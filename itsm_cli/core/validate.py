@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from itsm_cli.core import ids, security
 from itsm_cli.core.calendar import holiday_problem
@@ -25,6 +25,9 @@ from itsm_cli.core.workflow import (
     standard_model_problem,
 )
 from itsm_cli.errors import one_line
+
+if TYPE_CHECKING:
+    from collections.abc import Set as AbstractSet
 
 CONFIG_FILE = "itsm.yaml"
 TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
@@ -193,7 +196,7 @@ def validate_records(
     config: Config,
     schemas: SchemaSet,
     records: Iterable[RecordLike],
-    known_ids: set[str],
+    known_ids: AbstractSet[str],
     services: dict[str, dict[str, Any]],
 ) -> list[Problem]:
     """Check each record in depth; references are checked against ``known_ids`` and ``services``."""
@@ -214,7 +217,7 @@ def _check_record(
     config: Config,
     schemas: SchemaSet,
     record: RecordLike,
-    known_ids: set[str],
+    known_ids: AbstractSet[str],
     services: dict[str, dict[str, Any]],
 ) -> None:
     data = record.data
@@ -263,7 +266,7 @@ def _check_record(
 
 
 def _check_references(
-    c: _Collector, config: Config, record: RecordLike, known_ids: set[str], services: dict[str, dict[str, Any]]
+    c: _Collector, config: Config, record: RecordLike, known_ids: AbstractSet[str], services: dict[str, dict[str, Any]]
 ) -> None:
     data = record.data
     service_id = data.get("service")

@@ -12,16 +12,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.core import security
 from itsm_cli.errors import EnvironmentProblem, Refused
+
+if TYPE_CHECKING:
+    from itsm_cli.core.config import Config
 
 IDENTITY_ENV = "ITSM_AGE_IDENTITY"
 DEFAULT_KEYS = (".ssh/id_ed25519", ".ssh/id_rsa")
 
 
-def encryptor(config: Any) -> Callable[[str], str]:
+def encryptor(config: Config) -> Callable[[str], str]:
     """A function that encrypts text for the security group's keys as an armored age message.
 
     The keys are read, and pyrage imported, at the first call only: a change
@@ -43,7 +46,7 @@ def encryptor(config: Any) -> Callable[[str], str]:
     return encrypt
 
 
-def _recipients(config: Any) -> list[Any]:
+def _recipients(config: Config) -> list[Any]:
     import pyrage
 
     s = security.settings(config)

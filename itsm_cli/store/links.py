@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from itsm_cli.errors import ItsmError
 from itsm_cli.store.gitstore import Git
+
+if TYPE_CHECKING:
+    from itsm_cli.store.desk import Desk, Record
 
 #: Up to this many record files, ``itsm show`` looks up what links to a record every time
 #: (``git grep`` reads every file: 0.2 s at 20,000 records, 1.3 s at 100,000); beyond, on request.
 SEARCH_UP_TO = 20_000
 
 
-def records_at_most(desk: Any, folders: list[str], stop_above: int | None = None) -> int:
+def records_at_most(desk: Desk, folders: list[str], stop_above: int | None = None) -> int:
     """An upper bound of the record files in ``folders``, from folder listings only (a ticket bucket counts 1,000).
 
     ``os.scandir`` tells folders from files without a stat each; counting
@@ -40,7 +43,7 @@ def records_at_most(desk: Any, folders: list[str], stop_above: int | None = None
     return total
 
 
-def linked_from(desk: Any, rec: Any, everywhere: bool = False) -> list[tuple[str, str]] | None:
+def linked_from(desk: Desk, rec: Record, everywhere: bool = False) -> list[tuple[str, str]] | None:
     """(ID, link kind) of every record whose ``links`` name ``rec``, in ID order.
 
     None when the desk holds more than :data:`SEARCH_UP_TO` records and
