@@ -50,16 +50,13 @@ def trends(obj: Ctx, *, kind: str, since: datetime | None, until: datetime | Non
            group: str | None, group_by: str | None, fmt: str, out: str | None) -> None:
     """Print ``itsm report trends``: per service and month (default: the last 6 full months), then all services."""
     from itsm_cli.app import now_utc
-    from itsm_cli.cli.service_level_commands import check_targets
+    from itsm_cli.cli.service_level_commands import check_targets, refuse_document_options
     from itsm_cli.core import trends as core
     from itsm_cli.core.sla import parse_timestamp
 
     if group_by is not None:
         raise BadArgument("report trends is one row per service and month: --by does not apply")
-    if out is not None:
-        raise BadArgument("report trends prints to standard output: --out goes with reports that write a document")
-    if fmt == "markdown":
-        raise BadArgument("report trends is a table: --format table, json or csv")
+    refuse_document_options(kind, fmt, out)
     desk = obj.desk
     config = desk.config_data
     now = parse_timestamp(now_utc())

@@ -62,15 +62,13 @@ def releases_report(obj: Ctx, *, kind: str, since: datetime | None, until: datet
                     group: str | None, group_by: str | None, fmt: str, out: str | None) -> None:
     """``itsm report releases``: changes by release tag, done (reviewed or closed) in the period."""
     from itsm_cli.app import now_utc
+    from itsm_cli.cli.service_level_commands import refuse_document_options
     from itsm_cli.core.releases import releases_report as compute
     from itsm_cli.core.sla import parse_timestamp
 
     if group is not None or group_by is not None:
         raise BadArgument("report releases groups by release: --group and --by do not apply")
-    if out is not None:
-        raise BadArgument("report releases prints to standard output: --out goes with reports that write a document")
-    if fmt == "markdown":
-        raise BadArgument("report releases is a table: --format table, json or csv")
+    refuse_document_options(kind, fmt, out)
     desk = obj.desk
     from itsm_cli.app.releases import change_paths
     from itsm_cli.errors import ItsmError

@@ -56,6 +56,14 @@ FURTHER_REPORTS: dict[str, str] = {
 }
 
 
+def refuse_document_options(kind: str, fmt: str, out: str | None) -> None:
+    """A table report takes neither --out nor --format markdown (those go with reports that write a document)."""
+    if out is not None:
+        raise BadArgument(f"report {kind} prints to standard output: --out goes with reports that write a document")
+    if fmt == "markdown":
+        raise BadArgument(f"report {kind} is a table: --format table, json or csv")
+
+
 def format_seconds(seconds: float | None) -> str:
     """Business seconds for people: ``1h 30m``, ``45m 10s``, ``-2h 05m`` when overdue, ``-`` for none."""
     if seconds is None:
@@ -283,10 +291,7 @@ def report_cmd(obj: Ctx, kind: str, since: str | None, until: str | None, servic
         getattr(importlib.import_module(module), name)(
             obj, kind=kind, since=start, until=end, service=service, group=group, group_by=group_by, fmt=fmt, out=out)
         return
-    if out is not None:
-        raise BadArgument(f"report {kind} prints to standard output: --out goes with reports that write a document")
-    if fmt == "markdown":
-        raise BadArgument(f"report {kind} is a table: --format table, json or csv")
+    refuse_document_options(kind, fmt, out)
     if kind == "availability":
         if group_by is not None:
             raise BadArgument("availability is one row per service: --by does not apply")

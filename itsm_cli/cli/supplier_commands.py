@@ -48,13 +48,11 @@ def report_suppliers(obj: Ctx, *, kind: str, since: datetime | None, until: date
     period (--since/--until; all time without them).
     """
     from itsm_cli.app import now_utc, suppliers
+    from itsm_cli.cli.service_level_commands import refuse_document_options
     from itsm_cli.core.sla import parse_timestamp
     from itsm_cli.core.suppliers import COLUMNS, HEADERS
 
-    if fmt not in ("table", "json", "csv"):
-        raise BadArgument(f"report {kind} is a table: --format table, json or csv")
-    if out is not None:
-        raise BadArgument(f"report {kind} prints to standard output: --out goes with reports that write a document")
+    refuse_document_options(kind, fmt, out)
     if group is not None or group_by is not None:
         raise BadArgument(f"report {kind} is one row per contract: --group and --by do not apply")
     rows = suppliers.report_rows(obj.desk, parse_timestamp(now_utc()), since, until, service)
