@@ -106,8 +106,7 @@ class RecordTrail:
 
     ``entry_commit[i]``: the commit that introduced entry ``i`` (None: not
     committed, or changed since); ``timeline`` is the core's pairing, which
-    :func:`itsm_cli.core.audit.change_evidence` reads; ``keys``: the desk's
-    signing keys (fingerprint -> person; empty when signatures were not read).
+    :func:`itsm_cli.core.audit.change_evidence` reads.
     """
 
     record: Record
@@ -115,11 +114,10 @@ class RecordTrail:
     commits: list[TrailCommit]
     entry_commit: list[str | None]
     timeline: RecordTimeline
-    keys: dict[str, str]
 
 
 def record_trail(desk: Desk, record_id: str) -> RecordTrail:
-    """The trail of one record (NotFound when there is none): its entries and the commits behind them."""
+    """The trail of one record (Refused when there is none): its entries and the commits behind them."""
     return _trail(desk, desk.get(record_id))
 
 
@@ -140,7 +138,7 @@ def _trail(desk: Desk, rec: Record) -> RecordTrail:
         )
         for c in timeline.commits
     ]
-    return RecordTrail(rec, entries, commits, timeline.entry_commit, timeline, keys)
+    return RecordTrail(rec, entries, commits, timeline.entry_commit, timeline)
 
 
 def _record_history(desk: Desk, rec: Record) -> list[CommitInfo]:
