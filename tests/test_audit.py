@@ -639,13 +639,13 @@ def test_a_first_history_of_a_long_history_walks_git_and_leaves_the_index_to_aud
     """On a clone of a long history, `history` does not diff every commit: git walks the path, the graph comes later."""
     import time
 
-    from itsm_cli.cli import audit_commands
+    from itsm_cli.app import trail
     from itsm_cli.store.commit_index import CommitIndex
     from itsm_cli.store.desk import Desk
     from itsm_cli.store.gitstore import Git
 
     incident_life(monkeypatch)
-    monkeypatch.setattr(audit_commands, "LONG_HISTORY", 3)  # this desk's few commits count as a long history
+    monkeypatch.setattr(trail, "LONG_HISTORY", 3)  # this desk's few commits count as a long history
     walked = run("history", "INC-0001", "--format", "json")
     assert walked.exit_code == 0, walked.stderr
     index = CommitIndex.open(Desk(desk), Git(desk))

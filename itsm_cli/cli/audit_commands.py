@@ -1,10 +1,8 @@
 """The trail from git: ``itsm history``, ``itsm audit`` (list, ``verify``, ``change``).
 
-Every command here reads the history through :class:`itsm_cli.store.history.Trail`
-(one ``git log`` and one ``git cat-file`` process, whatever the length of the
-history). A record's commits (``history``, ``audit change``) come from the
-desk's commit index (:mod:`itsm_cli.store.commit_index`), so git shows only
-those instead of walking every commit for them.
+Parse the options, call :mod:`itsm_cli.app.trail` (which follows records
+through history, the commit index and the audit cache), print its answer as
+a table, JSON or CSV.
 """
 
 from __future__ import annotations
@@ -13,7 +11,9 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,61 +21,14 @@ from itsm_cli.cli import output
 from itsm_cli.cli.output import format_option
 from itsm_cli.errors import BadArgument
 
+if TYPE_CHECKING:
+    from itsm_cli.app.trail import AuditRow, RecordTrail, TrailCommit
+    from itsm_cli.cli import Ctx
+    from itsm_cli.core.config import Config
+
 HISTORY_COLUMNS = ("date", "commit", "author", "subject", "at", "by", "action", "from", "to", "committer", "signer")
 AUDIT_TABLE = (("date", 20), ("commit", 10), ("author", 24), ("by", 24), ("id", 12), ("action", 18), ("change", 0))
 FINDING_COLUMNS = ("commit", "date", "record", "check", "message")
-MAX_RENUMBER_HOPS = 20
-
-
-def _git(desk: Any) -> Any:
-    """The desk's git, for a walk over every commit (which git's commit-graph filters would not speed up)."""
-    from itsm_cli.store.gitstore import Git
-
-    return Git(desk.root)
-
-
-def _record_history(desk: Any, rec: Any) -> list[Any]:
-    """:func:`record_commits` with the desk's commit index where it keeps one (else git walks, commit-graph fresh)."""
-    from itsm_cli.store.commit_index import CommitIndex
-    from itsm_cli.store.gitstore import Git
-    from itsm_cli.store.history import ensure_commit_graph
-
-    git = Git(desk.root)
-    index = CommitIndex.open(desk, git)
-    if index is not None and not index.started() and _long_history(git):
-        # A first question on a clone of a long history: git walks the record's own path (small trees: seconds at
-        # 100,000 commits) rather than diffing every commit; that is left to `itsm audit`, which needs it anyway.
-        # git's commit-graph, which makes the next walks fast, is written meanwhile in the background.
-        index = None
-        ensure_commit_graph(git, background=True)
-    else:
-        ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
-    keys, signers = _signing(desk.config)
-    return record_commits(git, rec, index, signatures=keys is not None, allowed_signers=signers)
-
-
-#: Commits from which a first ``itsm history`` walks git rather than building the commit index (a short
-#: history is indexed in a moment, and then answers every later question from the index).
-LONG_HISTORY = 5000
-
-
-def _long_history(git: Any) -> bool:
-    """True when HEAD has more than :data:`LONG_HISTORY` commits (git stops counting there)."""
-    count = git.run("rev-list", "--count", f"--max-count={LONG_HISTORY + 1}", "HEAD", check=False).strip()
-    return count.isdigit() and int(count) > LONG_HISTORY
-
-
-def _signing(config: Any) -> tuple[dict[str, str] | None, str]:
-    """(fingerprint -> person, allowed-signers text) when the desk lists keys or requires signing, else (None, "").
-
-    Only then are signatures worth checking (git runs gpg or ssh-keygen on every signed commit it shows).
-    """
-    from itsm_cli.core.signing import allowed_signers, desk_keys
-
-    keys = desk_keys(config.data)
-    if not keys and config.desk.get("require_signed_commits") is not True:
-        return None, ""
-    return keys, allowed_signers(config.data)
 
 
 def _who(name: str, email: str) -> str:
@@ -88,62 +41,6 @@ def _move(entry: dict[str, Any]) -> str:
     return output.cell(f"-> {entry['to']}") if entry.get("to") else ""
 
 
-def record_commits(
-    git: Any, rec: Any, index: Any = None, *, signatures: bool = False, allowed_signers: str = ""
-) -> list[Any]:
-    """Commits that touched a record's file, oldest first, following ``itsm renumber`` back to the old ID.
-
-    With the desk's commit ``index`` (:class:`~itsm_cli.store.commit_index.CommitIndex`),
-    git shows only the commits it names; without one, git walks the whole history.
-    ``signatures``: read each commit's signature too (see :class:`~itsm_cli.store.history.Trail`).
-    """
-    from itsm_cli.store.history import Trail
-
-    sig = {"signatures": signatures, "allowed_signers": allowed_signers}
-
-    def touching(path: str, rev: str = "HEAD") -> list[Any]:
-        if index is None:
-            return list(Trail(git, (path,), rev=rev, **sig).commits())
-        touches = index.commits(path, rev)
-        changes = {t.sha: [(t.old, t.new, "M", path)] for t in touches}
-        return list(Trail(git, (path,), commits=list(changes), changes=changes, **sig).commits()) if touches else []
-
-    commits = touching(rec.path)
-    path = rec.path
-    for _ in range(MAX_RENUMBER_HOPS):
-        first = next((c for c in commits if any(f.path == path and f.parents == (None,) for f in c.files)), None)
-        old_path = _path_before(path, first) if first is not None else None
-        if first is None or old_path is None:
-            break
-        older = touching(old_path, first.sha)
-        if not older or older[-1].sha != first.sha:
-            break
-        older[-1].files.extend(first.files)
-        commits = older[:-1] + [older[-1]] + [c for c in commits if c.sha != first.sha]
-        path = old_path
-    return commits
-
-
-def _path_before(path: str, first: Any) -> str | None:
-    """Where a record's file was before ``first``, the commit that created ``path``, when that moved it.
-
-    ``itsm upgrade`` moved a ticket from its flat place to its bucket folder;
-    ``itsm renumber`` moved a record from its old ID's file (in the layout of
-    the time, the folder depth says which). Both places follow from IDs alone.
-    """
-    from itsm_cli.core import ids
-
-    folder = path.partition("/")[0]
-    name = path.rpartition("/")[2]
-    record_id, ext = name[: name.rfind(".")], name[name.rfind("."):]
-    if first.action == "upgrade" and path.count("/") == 3:
-        return ids.flat_ticket_path(folder, record_id)
-    if first.action != "renumber" or len(first.ids) < 2 or not ids.is_record_id(first.ids[1]):
-        return None
-    old_id = first.ids[1]
-    return ids.ticket_path(folder, old_id) if path.count("/") == 3 else f"{folder}/{old_id}{ext}"
-
-
 # -- itsm history ----------------------------------------------------------------------------
 
 
@@ -151,7 +48,7 @@ def _path_before(path: str, first: Any) -> str | None:
 @click.argument("record_id", metavar="ID")
 @format_option("table", "json", "csv")
 @click.pass_obj
-def history_cmd(obj: Any, record_id: str, fmt: str) -> None:
+def history_cmd(obj: Ctx, record_id: str, fmt: str) -> None:
     """A record's history entries side by side with the commits that made them.
 
     Each commit that touched the record's file is listed (oldest first) with the
@@ -160,48 +57,43 @@ def history_cmd(obj: Any, record_id: str, fmt: str) -> None:
     last. JSON: {"id", "path", "entries": [entry + "commit"], "commits": [commit +
     "entries", "brought_in" (indices into entries), "rewrote_history"]}.
     """
-    from itsm_cli.core.audit import record_timeline
+    from itsm_cli.app.trail import record_trail
 
-    desk = obj.desk
-    rec = desk.get(record_id)
-    entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
-    timeline = record_timeline(entries, _record_history(desk, rec))
-    config = desk.config
-    keys = _signing(config)[0] or {}
+    trail = record_trail(obj.desk, record_id)
+    rec, entries = trail.record, trail.entries
     if fmt == "json":
         click.echo(output.to_json({
             "id": rec.id,
             "path": rec.path,
-            "entries": [{**e, "commit": timeline.entry_commit[i]} for i, e in enumerate(entries)],
-            "commits": [_commit_json(c, timeline, keys) for c in timeline.commits],
+            "entries": [{**e, "commit": trail.entry_commit[i]} for i, e in enumerate(entries)],
+            "commits": [asdict(c) for c in trail.commits],
         }))
         return
-    rows = list(_history_rows(timeline, keys))
     if fmt == "csv":
-        click.echo(output.csv_text(rows, HISTORY_COLUMNS), nl=False)
+        click.echo(output.csv_text(list(_history_rows(trail)), HISTORY_COLUMNS), nl=False)
         return
+    config = obj.desk.config
     lines = [output.style(f"{rec.id}  {rec.data.get('title') or rec.data.get('name', '')}", bold=True)]
-    for c in timeline.commits:
-        mark = " (merge)" if c.is_merge else ""
-        lines.append(f"{output.style(c.sha[:10], fg='yellow')}  {output.cell(c.commit_date)}  "
-                     f"{_who(c.author_name, c.author_email)}{_differs(c, keys)}  {output.cell(c.subject)}{mark}")
-        for i in timeline.introduced.get(c.sha, []):
-            lines.append(_entry_line(entries[i], config))
-        brought = timeline.brought.get(c.sha, [])
-        if brought:
-            lines.append(f"    brought in {len(brought)} entr{'y' if len(brought) == 1 else 'ies'} from the merged branch")
-        if timeline.rewritten.get(c.sha):
+    for c in trail.commits:
+        mark = " (merge)" if c.merge else ""
+        lines.append(f"{output.style(c.commit[:10], fg='yellow')}  {output.cell(c.date)}  "
+                     f"{_who(c.author_name, c.author_email)}{_differs(c)}  {output.cell(c.subject)}{mark}")
+        lines.extend(_entry_line(entries[i], config) for i in c.entries)
+        if c.brought_in:
+            n = len(c.brought_in)
+            lines.append(f"    brought in {n} entr{'y' if n == 1 else 'ies'} from the merged branch")
+        if c.rewrote_history:
             lines.append("    " + output.style("rewrote earlier history entries", fg="red"))
-        if c.sha not in timeline.introduced and not brought and not c.is_merge:
+        if not c.entries and not c.brought_in and not c.merge:
             lines.append("    (no history entry)")
-    loose = [i for i, sha in enumerate(timeline.entry_commit) if sha is None]
+    loose = [i for i, sha in enumerate(trail.entry_commit) if sha is None]
     if loose:
         lines.append(output.style("not in any commit (uncommitted, or changed since it was committed)", fg="red"))
         lines.extend(_entry_line(entries[i], config) for i in loose)
     click.echo("\n".join(lines))
 
 
-def _entry_line(entry: dict[str, Any], config: Any) -> str:
+def _entry_line(entry: dict[str, Any], config: Config) -> str:
     who = config.display_name(str(entry.get("by", "")))
     move = _move(entry)
     return output.cell(f"    {entry.get('at')}  {who}: {entry.get('action')}{' ' + move if move else ''}")
@@ -214,41 +106,24 @@ def _not_the_author(author: Any, committer: Any, signer: Any) -> list[str]:
             if who and str(who).lower() != author]
 
 
-def _differs(c: Any, keys: dict[str, str]) -> str:
+def _differs(c: TrailCommit) -> str:
     """" (committed by X, signed by Y)" where committer or signer are not the author; "" otherwise."""
-    from itsm_cli.core.signing import signer_label
-
-    notes = _not_the_author(c.author_email, c.committer_email, signer_label(c.signature, keys))
+    notes = _not_the_author(c.author_email, c.committer_email, c.signer)
     return output.cell(f" ({', '.join(notes)})") if notes else ""
 
 
-def _commit_json(c: Any, timeline: Any, keys: dict[str, str]) -> dict[str, Any]:
-    from itsm_cli.core.signing import signer_label
-
-    return {
-        "commit": c.sha, "date": c.commit_date, "author_date": c.author_date, "author_name": c.author_name,
-        "author_email": c.author_email, "committer_name": c.committer_name or c.author_name,
-        "committer_email": c.committer_email or c.author_email, "signer": signer_label(c.signature, keys),
-        "subject": c.subject, "parents": list(c.parents), "merge": c.is_merge,
-        "action": c.action, "entries": timeline.introduced.get(c.sha, []),
-        "brought_in": timeline.brought.get(c.sha, []), "rewrote_history": timeline.rewritten.get(c.sha, False),
-    }
-
-
-def _history_rows(timeline: Any, keys: dict[str, str]) -> Iterator[dict[str, Any]]:
-    from itsm_cli.core.signing import signer_label
-
-    for c in timeline.commits:
-        base = {"date": c.commit_date, "commit": c.sha, "author": c.author_email, "subject": c.subject,
-                "committer": c.committer_email or c.author_email, "signer": signer_label(c.signature, keys)}
-        indices = timeline.introduced.get(c.sha, [])
-        if not indices:
+def _history_rows(trail: RecordTrail) -> Iterator[dict[str, Any]]:
+    """The CSV rows: one a commit and entry it introduced (a commit without entries: one row), then loose entries."""
+    for c in trail.commits:
+        base = {"date": c.date, "commit": c.commit, "author": c.author_email, "subject": c.subject,
+                "committer": c.committer_email, "signer": c.signer}
+        if not c.entries:
             yield base
-        for i in indices:
-            yield {**base, **_entry_cells(timeline.entries[i])}
-    for i, sha in enumerate(timeline.entry_commit):
+        for i in c.entries:
+            yield {**base, **_entry_cells(trail.entries[i])}
+    for i, sha in enumerate(trail.entry_commit):
         if sha is None:
-            yield _entry_cells(timeline.entries[i])
+            yield _entry_cells(trail.entries[i])
 
 
 def _entry_cells(e: dict[str, Any]) -> dict[str, Any]:
@@ -281,50 +156,28 @@ def audit_group(ctx: click.Context, since: str | None, until: str | None, types:
         if since or until or types:
             raise BadArgument("--since, --until and --type belong to the listing, not to a subcommand")
         return
-    from itsm_cli.app import normalise_time
+    from itsm_cli.app.trail import audit_listing
     from itsm_cli.core.audit import ROW_KEYS
 
-    obj = ctx.obj
-    desk = obj.desk
-    config = desk.config
-    start = normalise_time(since, "--since") if since else None
-    end = normalise_time(until, "--until") if until else None
+    start = _moment(since, "--since") if since else None
+    end = _moment(until, "--until") if until else None
     if start and end and start >= end:
         raise BadArgument("--since must be before --until")
-    wanted = None
-    if types:
-        for t in types:
-            if t != "config":
-                config.record_type(t)
-        wanted = frozenset(types)
-    from itsm_cli.store import audit_cache
-
-    # Rows of commits an earlier run saw come from the cache; git streams the others.
-    keys, signers = _signing(config)
-    rows = audit_cache.listing(desk, _git(desk), _type_namer(config), since=start, until=end, types=wanted,
-                               keys=keys, allowed_signers=signers)
-    _emit_stream(rows, ROW_KEYS, fmt)
+    _emit_stream(audit_listing(ctx.obj.desk, since=start, until=end, types=types), ROW_KEYS, fmt)
 
 
-def _type_namer(config: Any) -> Any:
-    service_type = config.service_type()
+def _moment(text: str, what: str) -> datetime:
+    """An option's time, to the second (a bare date: midnight UTC); BadArgument names ``what`` when it is none."""
+    from itsm_cli.app import normalise_time
 
-    def type_of(change: Any) -> str:
-        if change.kind == "config":
-            return "config"
-        if change.kind == "service":
-            return service_type.name if service_type else "service"
-        rtype = config.type_for_id(change.record_id)
-        return rtype.name if rtype else "unknown"
-
-    return type_of
+    return datetime.fromisoformat(normalise_time(text, what).replace("Z", "+00:00"))
 
 
 def _text(value: Any) -> str:
     return output.cell(value)
 
 
-def _csv_cells(row: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+def _csv_cells(row: AuditRow, keys: tuple[str, ...]) -> list[str]:
     """The row's cells in ``keys`` order: text as it is when it needs no escaping, None empty, the rest as a cell.
 
     An audit at 100,000 commits prints half a million rows; one function call
@@ -335,7 +188,7 @@ def _csv_cells(row: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
             for v in map(get, keys)]
 
 
-def _emit_stream(rows: Iterator[dict[str, Any]], keys: tuple[str, ...], fmt: str, batch: int = 512) -> None:
+def _emit_stream(rows: Iterator[AuditRow], keys: tuple[str, ...], fmt: str, batch: int = 512) -> None:
     """Print rows as they come, a batch at a time: a JSON array, CSV, or a table with fixed column widths."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -369,7 +222,7 @@ def _emit_stream(rows: Iterator[dict[str, Any]], keys: tuple[str, ...], fmt: str
 @audit_group.command("verify")
 @format_option("table", "json")
 @click.pass_obj
-def verify_cmd(obj: Any, fmt: str) -> int:
+def verify_cmd(obj: Ctx, fmt: str) -> int:
     """Check the trail: every entry backed by a commit of its author, no history rewritten, approvals independent.
 
     Also, where itsm.yaml sets desk.require_signed_commits, every commit since
@@ -382,56 +235,26 @@ def verify_cmd(obj: Any, fmt: str) -> int:
     (squashed, rebased). Entries of records added by 'itsm init' or an import
     are the baseline and need no backing commit. Exit 1 when anything is found.
     """
-    from itsm_cli.core.audit import verify
-    from itsm_cli.core.signing import allowed_signers
-    from itsm_cli.store.history import Trail
+    from itsm_cli.app.trail import verify_trail
 
-    desk = obj.desk
-    config = desk.config
-    required = config.desk.get("require_signed_commits") is True
-    counted = [0]
-
-    def counting(commits: Iterator[Any]) -> Iterator[Any]:
-        for c in commits:
-            counted[0] += 1
-            yield c
-
-    from itsm_cli.store.audit_cache import indexed_changes
-
-    git = _git(desk)
-    indexed = indexed_changes(desk, git)  # what each commit changed, diffed on every core and kept
-    signers = allowed_signers(config.data) if required else ""
-    sig = {"signatures": required, "allowed_signers": signers, "signature_cache": _signature_cache(desk, signers)}
-    trail = Trail(git, **sig) if indexed is None else Trail(git, commits=indexed[0], changes=indexed[1], **sig)
-    findings = [f.as_dict() for f in verify(counting(trail.commits()), config, desk.services(), require_signed=required)]
+    check = verify_trail(obj.desk)
+    findings = [f.as_dict() for f in check.findings]
     if fmt == "json":
-        click.echo(output.to_json({"ok": not findings, "commits": counted[0], "findings": findings}))
+        click.echo(output.to_json({"ok": check.ok, "commits": check.commits, "findings": findings}))
     else:
         if findings:
             click.echo(output.table(findings, FINDING_COLUMNS, max_width=200))
         n = len(findings)
         summary = f"{n} finding(s)" if n else "the trail is intact"
-        click.echo(f"itsm: {counted[0]} commit(s) checked, {summary}", err=True)
-    return 1 if findings else 0
-
-
-def _signature_cache(desk: Any, signers: str) -> Any:
-    """Where git's verdicts on signatures are kept for this allowed-signers list (None: the desk keeps no cache).
-
-    Checking a signature runs ssh-keygen or gpg (about 9 ms a commit): a long
-    signed history is checked once, and later runs read the verdicts.
-    """
-    from itsm_cli.store.cache import Cache, fingerprint
-
-    cache = Cache.open(desk)
-    return None if cache is None else cache.directory / f"signatures-{fingerprint('signatures', signers)[:16]}"
+        click.echo(f"itsm: {check.commits} commit(s) checked, {summary}", err=True)
+    return 0 if check.ok else 1
 
 
 @audit_group.command("change")
 @click.argument("record_id", metavar="CHG-ID")
 @format_option("table", "json")
 @click.pass_obj
-def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
+def change_cmd(obj: Ctx, record_id: str, fmt: str) -> None:
     """The evidence chain of a change: request, assessment, approvals, schedule, work, links, commits.
 
     Approvals show the approver's groups and whether they were independent
@@ -442,30 +265,13 @@ def change_cmd(obj: Any, record_id: str, fmt: str) -> None:
     committed and signed it where they are someone else;
     merge commits (pull requests) that brought the work in are listed too.
     """
-    from itsm_cli.core.audit import change_evidence, record_timeline
+    from itsm_cli.app.trail import change_evidence
 
-    desk = obj.desk
-    rec = desk.get(record_id)
-    if rec.kind != "ticket":
-        raise BadArgument(f"{record_id} is not a ticket; 'audit change' shows changes and other tickets")
-    entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
-    timeline = record_timeline(entries, _record_history(desk, rec))
-    incoming = [
-        {"kind": link.get("kind"), "id": other.id}
-        for other in desk.records()
-        if other.id != rec.id
-        for link in (other.data.get("links") or [])
-        if isinstance(link, dict) and link.get("id") == rec.id
-    ]
-    evidence = change_evidence(rec.data, timeline, desk.config, desk.service(rec.data.get("service")), incoming,
-                               _signing(desk.config)[0])
-    from itsm_cli.app.releases import implementation_details
-
-    evidence["implemented_by"] = implementation_details(desk, rec.data)
+    evidence = change_evidence(obj.desk, record_id)
     if fmt == "json":
         click.echo(output.to_json(evidence))
     else:
-        click.echo(_render_evidence(evidence, desk.config))
+        click.echo(_render_evidence(evidence, obj.desk.config))
 
 
 def _implementation_row(item: dict[str, Any]) -> str:
@@ -482,7 +288,7 @@ def _implementation_row(item: dict[str, Any]) -> str:
     return row
 
 
-def _render_evidence(ev: dict[str, Any], config: Any) -> str:
+def _render_evidence(ev: dict[str, Any], config: Config) -> str:
     short = {c["commit"]: c["commit"][:10] for c in ev["commits"]}
 
     def at_commit(item: dict[str, Any]) -> str:
