@@ -8,10 +8,12 @@ and store (files, git) sit the services, one module a job:
 - ``collaboration`` (watch, attach, rate), ``setup_desk`` (person, group,
   service), ``suppliers`` (escalate, the contracts report), ``releases``
   (implement; commits and tags checked where the repository is at hand),
-  ``service_review``, ``sweep`` (the time rules), ``notify`` (e-mail,
-  webhooks), ``mail_intake``, ``transfer`` (import and export), with ``bot``
-  for what sweep and notify share, and ``sync`` (itsm sync / settle: the
-  record-aware merge of a branch).
+  ``service_review``;
+- ``listing`` (the ``itsm list`` engine), ``trail`` (history, audit, audit
+  change, audit verify);
+- ``sweep`` (the time rules), ``notify`` (e-mail, webhooks), ``mail_intake``,
+  ``transfer`` (import and export), with ``bot`` for what sweep and notify
+  share; ``sync`` (itsm sync / settle: the record-aware merge of a branch).
 
 What most callers need is re-exported here.
 """
