@@ -16,15 +16,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.sax.saxutils import escape as xml_escape
 
 from itsm_cli.core import status as core
 from itsm_cli.core.security import is_security
 from itsm_cli.core.sla import category_of, parse_timestamp
-from itsm_cli.site.sanitize import attr, one_line
+from itsm_cli.site.links import md_link, page_url, rel_url
+from itsm_cli.site.sanitize import attr, inline, one_line
 
-__all__ = ["FEED", "ServiceStatus", "StatusModel"]
+if TYPE_CHECKING:
+    from itsm_cli.site.builder import Builder, SitePage
+
+__all__ = ["FEED", "ServiceStatus", "StatusModel", "status_page"]
 
 FEED = "status/feed.xml"
 LABELS = {"operational": "Operational", "degraded": "Degraded", "down": "Down", "closed": "No service hours"}
@@ -81,6 +85,16 @@ class IncidentInfo:
                 break
             start = o.start
         return start
+
+
+class FeedEntry(NamedTuple):
+    """One status change in the feed: when, which service, its new level, and the entry's title and text."""
+
+    at: datetime
+    service: str
+    level: str
+    title: str
+    text: str
 
 
 @dataclass
@@ -319,7 +333,7 @@ class StatusModel:
     def feed(self, status_href: str) -> str:
         """An Atom feed of status changes over the last days, newest first (``status_href``: from the feed)."""
         namespace = uuid.uuid5(uuid.NAMESPACE_URL, "itsm:" + self.desk_name)
-        entries = []
+        entries: list[FeedEntry] = []
         for sid, s in self.by_service.items():
             titles = {i.id: i.title for i in s.past}
             for at, level, ids in core.status_changes(s.spans):
@@ -329,10 +343,10 @@ class StatusModel:
                 why = "; ".join(f"{i} {titles.get(i, '')}".strip() for i in ids)
                 text = (f"{name} is {LABELS[level].lower()} as of {self.when(at)} ({why})." if level != "operational"
                         else f"{name} is operational again as of {self.when(at)} ({why} ended).")
-                entries.append((at, sid, level, f"{name}: {LABELS[level].lower()}", text))
-        entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+                entries.append(FeedEntry(at, sid, level, f"{name}: {LABELS[level].lower()}", text))
+        entries.sort(key=lambda e: (e.at, e.service), reverse=True)
         entries = entries[:FEED_ENTRIES]
-        updated = entries[0][0] if entries else self.now
+        updated = entries[0].at if entries else self.now
         out = ['<?xml version="1.0" encoding="utf-8"?>', '<feed xmlns="http://www.w3.org/2005/Atom">',
                f"<title>{xml_escape(one_line(self.desk_name))}: service status</title>",
                f"<id>urn:uuid:{namespace}</id>", f"<updated>{_iso(updated)}</updated>",
@@ -356,3 +370,82 @@ def feed_link(from_uri: str, page_url: str) -> str:
     """The feed's URL from a page at site-relative URL ``page_url``."""
     base = page_url if page_url.endswith("/") or page_url == "" else posixpath.dirname(page_url) + "/"
     return posixpath.relpath(FEED, base.rstrip("/") or ".")
+
+
+# --- the status page ---------------------------------------------------------------
+
+
+def status_page(b: Builder) -> SitePage:
+    """The status page: every live service's status now and why, maintenance, incidents and availability."""
+    uri = "status.md"
+    model = b.status
+    states = model.by_service
+    live = list(states)
+    counts = {lvl: sum(1 for st in states.values() if st.level == lvl) for lvl in ("down", "degraded")}
+    lines = ["# Service status", ""]
+    feed = feed_link(uri, page_url(uri, b.directory_urls))
+    lines += [f'<p class="itsm-feed"><a href="{attr(feed)}" type="application/atom+xml">Status changes as an Atom '
+              "feed</a></p>", ""]
+    if counts["down"] or counts["degraded"]:
+        parts = [f"{counts['down']} down" if counts["down"] else "",
+                 f"{counts['degraded']} degraded" if counts["degraded"] else ""]
+        lines.append(f"**{' and '.join(p for p in parts if p)}** of {len(live)} live services.")
+    else:
+        lines.append(f"**All {len(live)} live services are operating normally.**")
+    lines += ["", f"As of {b.now.strftime('%Y-%m-%d %H:%M')} UTC. {inline(model.rules_text())}", ""]
+    if not live:
+        return b.page(uri, "Service status", "\n".join(lines), in_nav=True)
+    rows = []
+    order = sorted(live, key=lambda s: (-{"down": 2, "degraded": 1}.get(states[s].level, 0),
+                                        b.services[s]["name"].lower()))
+    for sid in order:
+        st = states[sid]
+        # The reasons sit under the status in its cell: three columns still fit a phone.
+        why = "".join(f"<br>{model.reason_html(i, '#' + i.id.lower())}" for i in st.reasons)
+        name = rel_url(uri, f"services/{sid}.md", b.directory_urls)
+        rows.append(f'<tr id="svc-{attr(sid)}" data-itsm-level="{st.level}"><th scope="row"><a href="{attr(name)}">'
+                    f"{attr(b.services[sid]['name'])}</a></th><td>{model.badge(st.level, st.since)}{why}</td>"
+                    f"<td>{attr(model.figure_short(st))}</td></tr>")
+    lines += ['<div class="itsm-status" data-search-exclude><table><thead><tr><th scope="col">Service</th>'
+              '<th scope="col">Status and why</th>'
+              f'<th scope="col">Availability, {model.rules.days} days</th></tr></thead>'
+              "<tbody>" + "".join(rows) + "</tbody></table></div>", ""]
+    lines += ["## Scheduled maintenance", ""]
+    if model.maintenance:
+        lines += ["| Change | Service | Window |", "|---|---|---|"]
+        for c in model.maintenance:
+            lines.append(f"| {inline(c['id'])}: {inline(c['title'])} "
+                         f"| {md_link(uri, 'services/' + c['service'] + '.md', b.services[c['service']]['name'])} "
+                         f"| {inline(model.when(c['start']))} to {inline(model.when(c['end']))} |")
+    else:
+        lines.append("No maintenance is scheduled.")
+    lines.append("")
+    incidents = {i.id: i for st in states.values() for i in st.past}
+    lines += ["## Incidents", ""]
+    if not incidents:
+        lines += [f"No incident affected a live service in the last {model.rules.days} days.", ""]
+    for info in sorted(incidents.values(), key=lambda i: (i.level == "operational", -i.outages[0].start.timestamp())):
+        lines += [f"### {inline(info.id)}: {inline(info.title)} {{#{info.id.lower()}}}", ""]
+        spans = "; ".join(f"{o.level} from {model.when(o.start)} to {model.when(o.end) if o.end else 'now'}"
+                          for o in info.outages)
+        lines += [f"**Service:** {md_link(uri, 'services/' + info.service + '.md', b.services[info.service]['name'])}"
+                  f" · **Status:** {'ongoing, ' + info.level if info.level != 'operational' else 'ended'}"
+                  + (f" · **Priority:** {inline(info.priority)}" if info.priority else "")
+                  + f" · **Last update:** {inline(model.when(info.last_update))}", "",
+                  f"Affected the service: {inline(spans)}.", ""]
+    # Day by day for the services something happened to; every service's own page has its strip.
+    affected = [sid for sid in b.service_order(live) if states[sid].past]
+    lines += [f"## Availability over the last {model.rules.days} days {{: data-search-exclude }}", ""]
+    if affected:
+        lines += ["Each bar is a day (hover one for its figures); the table under each strip lists every day "
+                  "that was not fully operational.", ""]
+    for sid in affected:
+        st = states[sid]
+        lines += [f"### {inline(b.services[sid]['name'])} {{#availability-{sid}}}", "",
+                  model.figure_text(st), "", model.strip(st), ""]
+    rest = len(live) - len(affected)
+    if rest:
+        lines += [f"{'The other' if affected else 'All'} {rest} live service{'s' if rest != 1 else ''} had no "
+                  f"incident that changed {'their' if rest != 1 else 'its'} status in these {model.rules.days} days; "
+                  "each service's page shows its days.", ""]
+    return b.page(uri, "Service status", "\n".join(lines), in_nav=True)
