@@ -22,7 +22,7 @@ from itsm_cli.core import ids
 from itsm_cli.site.content import DeskContent, SiteContentError
 from itsm_cli.site.links import natural, rel_url, slug
 from itsm_cli.site.sanitize import attr, front_matter, one_line, render_markdown
-from itsm_cli.site.status_pages import StatusModel
+from itsm_cli.site.status_model import StatusModel
 
 __all__ = ["BOOST", "EXCLUDE", "Builder", "SitePage"]
 

@@ -19,7 +19,7 @@ from itsm_cli.site.builder import BOOST, SitePage
 from itsm_cli.site.content import SiteContentError
 from itsm_cli.site.links import URL_OK, contact_html, md_link, natural, prefill, rel_url
 from itsm_cli.site.sanitize import attr, inline, one_line
-from itsm_cli.site.status_pages import pct
+from itsm_cli.site.status_model import pct
 
 if TYPE_CHECKING:
     from itsm_cli.site.builder import Builder

@@ -11,12 +11,12 @@ Zensical). Same content, same URLs. Each kind of page has its module:
 :mod:`~itsm_cli.site.status_pages` and :mod:`~itsm_cli.site.metrics_pages`;
 all of them work from one :class:`~itsm_cli.site.builder.Builder`.
 
-What may be published is decided here, by allow-list:
+What may be published is decided by these modules, by allow-list:
 
 - services and their offerings (never an offering's fulfilment checklist);
 - knowledge articles whose state is published (the article workflow's
   ``resolved`` category); drafts, articles in review and retired ones never appear;
-- of tickets, for the status (:mod:`itsm_cli.site.status_pages`): incidents'
+- of tickets, for the status (:mod:`itsm_cli.site.status_model`): incidents'
   ``id``, ``service``, ``priority`` and ``title`` (the title only when the schema
   does not mark it ``x-internal``), their outage windows and the time of their
   last update (never its text); changes' ``id``, ``title``, ``service`` and
@@ -44,7 +44,8 @@ from itsm_cli.site import catalog_pages, kb_pages, metrics_pages
 from itsm_cli.site.builder import Builder, SitePage
 from itsm_cli.site.content import DeskContent, SiteContentError, load_content
 from itsm_cli.site.links import page_url
-from itsm_cli.site.status_pages import FEED, status_page
+from itsm_cli.site.status_model import FEED
+from itsm_cli.site.status_pages import status_page
 
 __all__ = ["DeskContent", "Site", "SiteContentError", "SitePage", "add_noindex", "build_site", "load_content"]
 

@@ -133,7 +133,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         """Announce the status feed in the status page's head (``<link rel=alternate>``)."""
         if not self.config.enabled or self.site is None or page.file.src_uri != self.site.status_uri:
             return output
-        from itsm_cli.site.status_pages import feed_link
+        from itsm_cli.site.status_model import feed_link
 
         link = (f'<link rel="alternate" type="application/atom+xml" title="Service status changes" '
                 f'href="{feed_link(page.file.src_uri, page.url)}">')
