@@ -4,6 +4,10 @@ Two ways, for two kinds of work. :func:`parallel_map` sets each worker up from
 arguments (so it also works where processes are started fresh); :func:`fork_map`
 lets forked workers share what this process already holds (a site builder with
 every record loaded) and runs here instead whenever forking is not safe.
+
+Either way a worker finds what it works from with :func:`worker_state`: what
+``parallel_map``'s set-up returned (:func:`open_desk` for work that only needs
+the desk), or what :func:`shared` made available to forked workers.
 """
 
 from __future__ import annotations
@@ -12,9 +16,14 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_imap", "fork_map", "parallel_map"]
+if TYPE_CHECKING:
+    from itsm_cli.store.desk import Desk
+
+__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_imap", "fork_map", "open_desk", "parallel_map", "shared",
+           "worker_state"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,18 +40,68 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def parallel_map(func: Any, items: list, initializer: Any, initargs: tuple, chunk: int | None = None) -> list:
+# What this process's work reads (worker_state): set once per worker by parallel_map's set-up, or for the
+# length of a `shared` block (forked workers inherit it). One slot: the work of one call at a time.
+_STATE: list[Any] = []
+
+
+def worker_state() -> Any:
+    """What this worker works from: what ``parallel_map``'s set-up returned, or the value :func:`shared` holds.
+
+    Raises LookupError outside such work (a programming error, not a user's).
+    """
+    if not _STATE:
+        raise LookupError("no worker state: call from work run by parallel_map, fork_map or inside shared()")
+    return _STATE[0]
+
+
+@contextmanager
+def shared(value: Any) -> Iterator[None]:
+    """Make ``value`` what :func:`worker_state` returns here and in workers forked inside the block.
+
+    The value before the block is restored after it, so nothing outlives the work.
+    """
+    before = list(_STATE)
+    _STATE[:] = [value]
+    try:
+        yield
+    finally:
+        _STATE[:] = before
+
+
+def _set_up(setup: Callable[..., Any], args: tuple) -> None:
+    """A worker's initializer: run the caller's set-up once and keep what it returns (:func:`worker_state`)."""
+    _STATE[:] = [setup(*args)]
+
+
+def open_desk(root: str) -> Desk:
+    """The set-up of work that reads records: the desk at ``root``, opened once per worker.
+
+    Pass it with ``(str(desk.root),)`` to :func:`parallel_map`; ``func`` then
+    gets the desk from :func:`worker_state`.
+    """
+    from pathlib import Path
+
+    from itsm_cli.store.desk import Desk
+
+    return Desk(Path(root))
+
+
+def parallel_map(func: Any, items: list, initializer: Callable[..., Any], initargs: tuple,
+                 chunk: int | None = None) -> list:
     """``func`` over chunks of ``items`` in worker processes (one per core), results in order.
 
-    ``initializer(*initargs)`` sets up each worker; ``func`` takes a list of items
-    and returns a list of results. Runs in this process when there is little to do.
+    ``initializer(*initargs)`` sets up each worker once, and what it returns is
+    what ``func`` gets from :func:`worker_state` (e.g. :func:`open_desk`);
+    ``func`` takes a list of items and returns a list of results. Runs in this
+    process when there is little to do (the set-up's value lasts for the call).
     ``chunk`` defaults to :data:`CHUNK` as it is when called.
     """
     chunk = chunk or CHUNK
     workers = min(cpu_count(), max(1, len(items) // chunk))
     if len(items) < PARALLEL_MIN or workers < 2:
-        initializer(*initargs)
-        return func(items)
+        with shared(initializer(*initargs)):
+            return func(items)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -52,7 +111,7 @@ def parallel_map(func: Any, items: list, initializer: Any, initargs: tuple, chun
         method = "spawn"
     out: list = []
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                             initializer=initializer, initargs=initargs) as pool:
+                             initializer=_set_up, initargs=(initializer, initargs)) as pool:
         for part in pool.map(func, [items[i : i + chunk] for i in range(0, len(items), chunk)]):
             out.extend(part)
     return out
@@ -67,8 +126,8 @@ def fork_map(func: Callable[[T], R], items: Sequence[T], chunk: int) -> list[R]:
     """``func`` over ``items`` in forked workers (one per core, ``chunk`` items at a time), results in order.
 
     The workers see this process's memory as it was when they started, so
-    ``func`` may read module state set just before the call; what it returns is
-    pickled back. Runs in this process when there are fewer than two chunks,
+    ``func`` may read what :func:`shared` holds around the call
+    (:func:`worker_state`); what it returns is pickled back. Runs in this process when there are fewer than two chunks,
     one core, or forking is not safe (:func:`can_fork`), e.g. under MkDocs'
     development server, whose watcher runs in a thread.
     """

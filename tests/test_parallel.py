@@ -86,3 +86,55 @@ def test_fork_imap_stays_here_when_a_thread_runs_or_for_one_item() -> None:
         thread.join()
     assert out == [(os.getpid(), n * n) for n in range(6)]
     assert list(parallel.fork_imap(_pid_and_square, [7])) == [(os.getpid(), 49)]
+
+
+def _state_plus(offset: int) -> dict[str, int]:
+    return {"offset": offset, "pid": os.getpid()}
+
+
+def _add_offset(items: list[int]) -> list[tuple[int, int, int]]:
+    state = parallel.worker_state()
+    return [(n + state["offset"], state["pid"], os.getpid()) for n in items]
+
+
+def _record_ids(paths: list[str]) -> list[str]:
+    desk = parallel.worker_state()
+    return [desk.load(rel).id for rel in paths]
+
+
+def test_parallel_map_hands_each_worker_what_its_set_up_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    out = parallel.parallel_map(_add_offset, list(range(30)), _state_plus, (100,), chunk=4)
+    assert [n for n, _, _ in out] == list(range(100, 130))
+    # The set-up ran in the process that did the work (a worker, or here with one core).
+    assert all(setup_pid == worker_pid for _, setup_pid, worker_pid in out)
+    if parallel.cpu_count() >= 2:
+        assert os.getpid() not in {pid for _, _, pid in out}
+    assert not parallel._STATE  # nothing is left behind here
+
+
+def test_parallel_map_in_process_sets_up_once_and_clears_after() -> None:
+    out = parallel.parallel_map(_add_offset, [1, 2], _state_plus, (10,))
+    assert out == [(11, os.getpid(), os.getpid()), (12, os.getpid(), os.getpid())]
+    with pytest.raises(LookupError, match="no worker state"):
+        parallel.worker_state()
+
+
+def test_shared_restores_what_was_there_before() -> None:
+    with parallel.shared("outer"):
+        with parallel.shared("inner"):
+            assert parallel.worker_state() == "inner"
+        assert parallel.worker_state() == "outer"
+    assert not parallel._STATE
+
+
+def test_open_desk_gives_workers_the_desk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from itsm_cli.store.desk import Desk
+
+    demo = Path(__file__).resolve().parent.parent
+    paths = Desk(demo).record_paths(("catalog",))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    ids = parallel.parallel_map(_record_ids, paths, parallel.open_desk, (str(demo),), chunk=2)
+    assert ids == [Path(p).stem for p in paths] and len(ids) > 4

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["DAY_NAMES", "Calendar", "calendar_from_config", "parse_duration"]
+__all__ = ["DAY_NAMES", "DURATION", "Calendar", "calendar_from_config", "parse_duration"]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -37,7 +37,8 @@ _US_PER_MIN = 60 * _US_PER_S
 _US_PER_DAY = 86400 * _US_PER_S
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _HHMM = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([mhd])$")
+# A duration as desks write them (SLA targets, fulfilment times): 30m, 4h, 1.5d; the site shows them in words.
+DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([mhd])$")
 
 Interval = tuple[int, int]  # [start, end) in microseconds since the Unix epoch
 
@@ -325,7 +326,7 @@ def parse_duration(text: str, calendar: Calendar | None = None) -> int:
     ``d`` is one standard working day of ``calendar`` (:attr:`Calendar.day_seconds`;
     86400 for 24x7 or when no calendar is given). Raises ValueError on anything else.
     """
-    match = _DURATION.match(str(text).strip())
+    match = DURATION.match(str(text).strip())
     if not match:
         raise ValueError(f"bad duration {text!r}: expected a number and m, h or d, e.g. 15m, 1.5h, 3d")
     unit = {"m": 60, "h": 3600, "d": calendar.day_seconds if calendar is not None else 86400}[match.group(2)]

@@ -17,9 +17,13 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.errors import BadArgument, EnvironmentProblem, InvalidRecord, ItsmError, Refused
+
+if TYPE_CHECKING:
+    from itsm_cli.site.pages import Site
+    from itsm_cli.store.desk import Desk
 
 __all__ = ["ENGINES", "build_site", "check_addr", "pages_warning_for", "serve_site", "write_pages"]
 
@@ -28,7 +32,7 @@ CONFIG = "mkdocs.yml"
 BUILD_DIR = ".itsm-build"
 
 
-def _config_path(desk: Any) -> Path:
+def _config_path(desk: Desk) -> Path:
     path = Path(desk.root) / CONFIG
     if not path.is_file():
         raise EnvironmentProblem(f"the desk has no {CONFIG}; copy one from 'itsm init' to publish a site", CONFIG)
@@ -76,7 +80,7 @@ def _mkdocs_error(e: Exception, errors: list[str]) -> ItsmError:
     return Refused(f"site build failed: {text}")
 
 
-def pages_warning_for(desk: Any) -> str | None:
+def pages_warning_for(desk: Desk) -> str | None:
     """The warning of :func:`itsm_cli.core.publishing.pages_warning` for this desk's publish workflow."""
     from itsm_cli.core.publishing import PUBLISH_WORKFLOW, pages_warning, site_settings
 
@@ -96,7 +100,7 @@ def _check_site_url(url: str | None) -> str | None:
     return url if url.endswith("/") else url + "/"
 
 
-def build_site(desk: Any, engine: str = "mkdocs", strict: bool = True, out: Path | str | None = None,
+def build_site(desk: Desk, engine: str = "mkdocs", strict: bool = True, out: Path | str | None = None,
                site_url: str | None = None) -> Path:
     """Build the desk's site with ``engine``; returns the folder holding it.
 
@@ -142,7 +146,7 @@ def check_addr(addr: str) -> str:
     return addr
 
 
-def serve_site(desk: Any, addr: str = "127.0.0.1:8000") -> None:
+def serve_site(desk: Desk, addr: str = "127.0.0.1:8000") -> None:
     """Serve the site with live reload (MkDocs' development server) until interrupted."""
     from mkdocs.commands.serve import serve
     from mkdocs.exceptions import MkDocsException
@@ -174,7 +178,7 @@ def _read_user_config(path: Path, quiet: bool = False) -> dict[str, Any]:
     return data
 
 
-def write_pages(site: Any, docs: Path) -> None:
+def write_pages(site: Site, docs: Path) -> None:
     """Write every page and asset of a built :class:`~itsm_cli.site.pages.Site` under ``docs``."""
     root = docs.resolve()
     for uri, text in [*((p.uri, p.markdown) for p in site.pages), *site.assets.items()]:
@@ -185,7 +189,7 @@ def write_pages(site: Any, docs: Path) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def _derived_config(user: dict[str, Any], site: Any, site_dir: Path, site_name: str = "") -> dict[str, Any]:
+def _derived_config(user: dict[str, Any], site: Site, site_dir: Path, site_name: str = "") -> dict[str, Any]:
     """The user's mkdocs.yml for Zensical: our pages folder and site folder, no itsm plugin, nav and assets spelled out."""
     derived = dict(user)
     derived["docs_dir"] = "docs"
@@ -211,7 +215,7 @@ def _derived_config(user: dict[str, Any], site: Any, site_dir: Path, site_name: 
     return derived
 
 
-def _build_zensical(desk: Any, strict: bool, out: Path | None, site_url: str | None = None) -> Path:
+def _build_zensical(desk: Desk, strict: bool, out: Path | None, site_url: str | None = None) -> Path:
     import yaml
 
     from itsm_cli.clock import now_utc

@@ -125,7 +125,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         """The outage banner on pages of the docs folder too (the generated pages carry it already)."""
         if not self.config.enabled or self.site is None or "data-itsm-banner" in html:
             return html
-        from itsm_cli.site.pages import rel_url
+        from itsm_cli.site.links import rel_url
 
         return self.site.banner(rel_url(page.file.src_uri, self.site.status_uri, bool(config.use_directory_urls))) + html
 
@@ -133,7 +133,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
         """Announce the status feed in the status page's head (``<link rel=alternate>``)."""
         if not self.config.enabled or self.site is None or page.file.src_uri != self.site.status_uri:
             return output
-        from itsm_cli.site.status_pages import feed_link
+        from itsm_cli.site.status_model import feed_link
 
         link = (f'<link rel="alternate" type="application/atom+xml" title="Service status changes" '
                 f'href="{feed_link(page.file.src_uri, page.url)}">')
@@ -145,7 +145,7 @@ class ItsmPlugin(BasePlugin[ItsmConfig]):
             return output_content
         from urllib.parse import urlsplit
 
-        from itsm_cli.site.pages import page_url
+        from itsm_cli.site.links import page_url
 
         root = (urlsplit(config.site_url or "").path or "/").rstrip("/") + "/"
         banner = self.site.banner(root + page_url(self.site.status_uri, bool(config.use_directory_urls)))

@@ -214,17 +214,13 @@ def _evaluate(ctx: _Context, rel: str, raw: bytes | None) -> tuple[str, str | No
     return rel, key, pf, (problems, tuple(ids.seen.items()), tuple(services.seen.items()))
 
 
-_WORKER: dict[str, _Context] = {}
-
-
-def _worker_init(root: str, config_data: dict, schemas: dict, known_ids: set, services: dict, keys: dict) -> None:
-    from pathlib import Path
-
-    _WORKER["ctx"] = _Context(Desk(Path(root)), Config(config_data), SchemaSet(schemas), known_ids, services, keys)
+def _worker_context(root: str, config_data: dict, schemas: dict, known_ids: set, services: dict, keys: dict) -> _Context:
+    """A validation worker's set-up (:func:`itsm_cli.parallel.parallel_map`): the context its chunks are checked in."""
+    return _Context(parallel.open_desk(root), Config(config_data), SchemaSet(schemas), known_ids, services, keys)
 
 
 def _worker_chunk(items: list[tuple[str, bytes | None]]) -> list[tuple[str, str | None, tuple, tuple | None]]:
-    ctx = _WORKER["ctx"]
+    ctx: _Context = parallel.worker_state()
     return [_evaluate(ctx, rel, raw) for rel, raw in items]
 
 
@@ -232,7 +228,7 @@ def _evaluate_all(ctx: _Context, items: list[tuple[str, bytes | None]]) -> list[
     if len(items) < parallel.PARALLEL_MIN:  # worker processes would cost more than they save
         return [_evaluate(ctx, rel, raw) for rel, raw in items]
     args = (str(ctx.desk.root), ctx.config.data, ctx.schemas.schemas, ctx.known_ids, ctx.services, ctx.service_keys)
-    return parallel.parallel_map(_worker_chunk, items, _worker_init, args)
+    return parallel.parallel_map(_worker_chunk, items, _worker_context, args)
 
 
 # --- the run -------------------------------------------------------------------------------------

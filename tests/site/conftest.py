@@ -45,3 +45,22 @@ def site_desk(desk_template: Path, tmp_path: Path) -> Path:
     desk = tmp_path / "desk"
     shutil.copytree(desk_template, desk, symlinks=True)
     return desk
+
+
+@pytest.fixture(scope="session")
+def site_content(desk_template: Path) -> object:
+    """The fixture desk's content (:func:`itsm_cli.site.content.load_content`), read once; tests must not change it."""
+    from itsm_cli.site.content import load_content
+    from itsm_cli.store.desk import Desk
+
+    return load_content(Desk(desk_template))
+
+
+@pytest.fixture(scope="session")
+def site_builder(site_content: object) -> object:
+    """A :class:`~itsm_cli.site.builder.Builder` of the fixture desk at its clock (2026-03-02 09:00 UTC)."""
+    from datetime import UTC, datetime
+
+    from itsm_cli.site.builder import Builder
+
+    return Builder(site_content, datetime(2026, 3, 2, 9, tzinfo=UTC), directory_urls=True)  # type: ignore[arg-type]

@@ -1,56 +1,50 @@
-"""Unit tests of site/pages.py's pure helpers: URLs between pages, links, slugs, natural order, contacts, request links.
+"""Unit tests of site/pages.py: the whole site from the content (pages in order, assets, navigation) and noindex.
 
-(Whole sites built from a desk: test_site_units.py, test_site_build.py, test_site_publish.py.)
+(Whole sites built by the CLI: test_site_units.py, test_site_build.py, test_site_publish.py.)
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from itsm_cli.site.pages import NOINDEX, add_noindex, contact_html, md_link, natural, page_url, prefill, rel_url, slug
+from itsm_cli import parallel
+from itsm_cli.site import pages
+from itsm_cli.site.content import DeskContent
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("frm", "to", "dirs", "expected"), [
-    ("index.md", "services/vpn.md", True, "services/vpn/"),
-    ("services/vpn.md", "index.md", True, "../../"),
-    ("services/vpn.md", "kb/KB-0001.md", True, "../../kb/KB-0001/"),
-    ("kb/index.md", "kb/KB-0001.md", True, "KB-0001/"),
-    ("services/vpn.md", "services/email.md", True, "../email/"),
-    ("services/vpn.md", "kb/KB-0001.md", False, "../kb/KB-0001.html"),
-    ("index.md", "status.md", False, "status.html"),
-    ("services/vpn.md", "index.md", False, "../index.html"),
-])
-def test_relative_urls(frm: str, to: str, dirs: bool, expected: str) -> None:
-    assert rel_url(frm, to, dirs) == expected
+def test_the_site_has_the_nav_pages_then_a_page_per_service_and_article(site_content: DeskContent) -> None:
+    site = pages.build_site(site_content, NOW)
+    uris = [p.uri for p in site.pages]
+    assert uris[:5] == ["index.md", "kb/index.md", "status.md", "metrics.md", "tags.md"]
+    services = sorted(s.data["id"] for s in site_content.services)
+    assert uris[5:] == [f"services/{sid}.md" for sid in services] + ["kb/KB-0001.md", "kb/KB-0002.md"]
+    assert [p.uri for p in site.pages if p.in_nav] == uris[:5]
+    assert site.nav == [{title: uri} for title, uri in pages.NAV]
+    assert not parallel._STATE  # the builder is not kept once the pages are made
 
 
-@pytest.mark.parametrize(("uri", "dirs", "url"), [
-    ("index.md", True, ""), ("services/vpn.md", True, "services/vpn/"), ("kb/index.md", True, "kb/"),
-    ("index.md", False, "index.html"), ("kb/index.md", False, "kb/index.html"), ("status.md", False, "status.html"),
-])
-def test_page_url(uri: str, dirs: bool, url: str) -> None:
-    assert page_url(uri, dirs) == url
+def test_the_assets_are_the_style_script_feed_robots_and_schemas(site_content: DeskContent) -> None:
+    site = pages.build_site(site_content, NOW, directory_urls=False)
+    assert {pages.CSS, pages.JS, "status/feed.xml", "robots.txt"} <= set(site.assets)
+    assert 'href="../status.html"' in site.assets["status/feed.xml"]  # from the feed's folder, without directory URLs
+    assert set(site_content.schemas) and all(f"schemas/{n}" in site.assets for n in site_content.schemas)
+    # The fixture desk is internal: no robot may index it, and every page asks the same.
+    assert site.noindex and site.assets["robots.txt"] == pages.ROBOTS_INTERNAL
 
 
-def test_rel_url_keeps_an_anchor_and_points_home_as_dot_slash() -> None:
-    assert rel_url("index.md", "index.md", True) == "./"
-    assert rel_url("kb/index.md", "status.md", True, anchor="email") == "../status/#email"
+def test_a_record_page_is_made_from_the_shared_builder(site_content: DeskContent) -> None:
+    from itsm_cli.site.builder import Builder
 
-
-def test_md_link_escapes_its_text_and_keeps_md_targets() -> None:
-    assert md_link("services/vpn.md", "kb/KB-0001.md", "How to *connect*") == "[How to &#42;connect&#42;](../kb/KB-0001.md)"
-    assert md_link("index.md", "status.md", "Status", anchor="email") == "[Status](status.md#email)"
-
-
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("Communication", "communication"), ("Hardware & Devices", "hardware-devices"), ("  --  ", "other"),
-    ("Café 2", "caf-2"),
-])
-def test_slug(text: str, fragment: str) -> None:
-    assert slug(text) == fragment
+    with parallel.shared(Builder(site_content, NOW, True)):
+        page = pages._record_page(pages.RecordPage("article", "KB-0002"))
+    assert page.uri == "kb/KB-0002.md"
+    with pytest.raises(LookupError):
+        pages._record_page(pages.RecordPage("service", "email"))
 
 
 def test_add_noindex_tags_every_page_once(tmp_path: Path) -> None:
@@ -58,37 +52,7 @@ def test_add_noindex_tags_every_page_once(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<html><head><title>x</title></head></html>")
     (tmp_path / "a/page.html").write_text("<html><head></head></html>")
     (tmp_path / "a/fragment.html").write_text("<p>no head</p>")
-    assert add_noindex(tmp_path) == 2
-    assert add_noindex(tmp_path) == 0  # already tagged
-    assert (tmp_path / "index.html").read_text().count(NOINDEX) == 1
-    assert NOINDEX not in (tmp_path / "a/fragment.html").read_text()
-
-
-def test_natural_order() -> None:
-    names = ["Site 100", "Site 10", "Site 2", "site 1", "Site 1000", "Alpha"]
-    assert sorted(names, key=natural) == ["Alpha", "site 1", "Site 2", "Site 10", "Site 100", "Site 1000"]
-
-
-def test_contacts_become_links() -> None:
-    html = contact_html("servicedesk@example.com or ext. 4000, or +44 20 7946 0400 <b>")
-    assert '<a href="mailto:servicedesk@example.com">servicedesk@example.com</a>' in html
-    assert '<a href="tel:4000">ext. 4000</a>' in html
-    assert '<a href="tel:+442079460400">+44 20 7946 0400</a>' in html
-    assert "&lt;b&gt;" in html and "<b>" not in html
-    assert html.startswith('<a href="mailto:servicedesk@example.com">servicedesk@example.com</a> or <a href="tel:4000">')
-
-
-def test_request_links_prefill_title_and_questions() -> None:
-    details = "### Full name\n\n\n### Start date\n\n\n"
-    url = prefill("https://github.com/o/r/issues/new?template=request.yml&service=id&offering=new-starter",
-                  "[Request]: New starter (Accounts)", details)
-    query = parse_qs(urlsplit(url).query)
-    assert query["title"] == ["[Request]: New starter (Accounts)"] and query["details"] == [details]
-    assert query["service"] == ["id"] and query["template"] == ["request.yml"]
-    # A template that sets its own title keeps it; placeholders are filled; mailto gets a subject and body.
-    kept = parse_qs(urlsplit(prefill("https://github.com/o/r/issues/new?title=Mine", "T", "D")).query)
-    assert kept["title"] == ["Mine"] and kept["details"] == ["D"]
-    assert prefill("https://forms.example/new?t={title}", "A & B", "") == "https://forms.example/new?t=A%20%26%20B"
-    mail = parse_qs(urlsplit(prefill("mailto:desk@example.com", "Need a laptop", "Model?")).query)
-    assert mail == {"subject": ["Need a laptop"], "body": ["Model?"]}
-    assert prefill("https://portal.example/request", "T", "D") == "https://portal.example/request"
+    assert pages.add_noindex(tmp_path) == 2
+    assert pages.add_noindex(tmp_path) == 0  # already tagged
+    assert (tmp_path / "index.html").read_text().count(pages.NOINDEX) == 1
+    assert pages.NOINDEX not in (tmp_path / "a/fragment.html").read_text()

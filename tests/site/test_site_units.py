@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from itsm_cli.site import pages
+from itsm_cli.site import metrics_pages, pages
 from itsm_cli.store.desk import Desk
 
 
@@ -81,7 +81,7 @@ def test_pages_made_by_forked_workers_are_the_same(built_site: object, monkeypat
     if parallel.cpu_count() < 2 or not parallel.can_fork():
         pytest.skip("one core or no fork: pages are made in-process")
     monkeypatch.setattr(pages, "PAGES_PER_TASK", 1)  # this small desk would otherwise stay in one process
-    monkeypatch.setattr(pages, "TICKETS_PER_WORKER", 1)
+    monkeypatch.setattr(metrics_pages, "TICKETS_PER_WORKER", 1)
     content = pages.load_content(Desk(built_site.desk))
     here = pages.build_site(content, datetime(2026, 3, 2, 9, tzinfo=UTC))
     forked = pages.build_site(content, datetime(2026, 3, 2, 9, tzinfo=UTC), parallel=True)
@@ -89,7 +89,7 @@ def test_pages_made_by_forked_workers_are_the_same(built_site: object, monkeypat
     assert forked.pages == here.pages
     metrics = next(p.markdown for p in forked.pages if p.uri == "metrics.md")
     assert re.search(r"\| [A-Z][a-z]{2} 20\d\d \| [1-9]", metrics)  # a month with tickets: the shares were combined
-    assert not pages._CURRENT  # the builder is not kept once the pages are made
+    assert not parallel._STATE  # the builder is not kept once the pages are made
 
 
 def test_a_page_error_in_a_forked_worker_names_the_file(site_desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:

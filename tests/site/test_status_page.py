@@ -326,3 +326,14 @@ def test_banner_on_the_desks_own_pages_and_bad_status_settings_are_named(site_de
     assert r.exit_code == 1
     assert "unknown calendar 'nights'" in r.stdout + r.stderr
     assert "'sheduled' is not a state of the change workflow" in r.stdout + r.stderr
+
+
+def test_the_status_page_from_a_builder_puts_what_is_down_first(site_builder: object) -> None:
+    from itsm_cli.site.status_pages import status_page
+
+    page = status_page(site_builder)  # type: ignore[arg-type]
+    text = page.markdown
+    assert page.uri == "status.md" and page.in_nav
+    assert "**1 down** of 4 live services." in text
+    assert text.index('id="svc-email"') < text.index('id="svc-identity"')  # down before operational
+    assert '<a href="feed.xml" type="application/atom+xml">' in text  # from status/ with directory URLs
