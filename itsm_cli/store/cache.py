@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from itsm_cli.errors import ItsmError
-from itsm_cli.parallel import parallel_map
+from itsm_cli.parallel import open_desk, parallel_map, worker_state
 from itsm_cli.store import cache_store
 from itsm_cli.store.cache_store import DIRNAME, DISABLE_ENV, blob_id, code_fingerprint, fingerprint, git_dir
 
@@ -524,7 +524,7 @@ def _summarise(items: list[tuple[str, bytes | None]]) -> list[tuple[str, str | N
     from itsm_cli.errors import EnvironmentProblem, InvalidRecord
     from itsm_cli.store.desk import kind_of_path, parse_record
 
-    desk = _SUMMARY_DESK[0]
+    desk = worker_state()
     out = []
     for rel, raw in items:
         key: str | None = None
@@ -540,15 +540,6 @@ def _summarise(items: list[tuple[str, bytes | None]]) -> list[tuple[str, str | N
             continue
         out.append((rel, key, _summary_row(data), searchable_text(data)))
     return out
-
-
-_SUMMARY_DESK: list[Any] = []
-
-
-def _summary_init(root: str) -> None:
-    from itsm_cli.store.desk import Desk
-
-    _SUMMARY_DESK[:] = [Desk(Path(root))]
 
 
 def summary_table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
@@ -574,7 +565,7 @@ def summary_table(desk: Any, folders: Sequence[str], words: list[str] | None) ->
     todo = [(rel, listing.raw_of(rel)) for rel, row, text in zip(paths, rows, found) if row is MISSING or text is MISSING]
     if todo:
         at = {rel: i for i, rel in enumerate(paths)}
-        for rel, key, row, text in parallel_map(_summarise, todo, _summary_init, (str(desk.root),)):
+        for rel, key, row, text in parallel_map(_summarise, todo, open_desk, (str(desk.root),)):
             rows[at[rel]] = row
             found[at[rel]] = text if words is None else all(w in text for w in words)
             if summaries is not None and texts is not None:
