@@ -200,3 +200,16 @@ def fake_ssh_key(seed: int, key_type: str = "ssh-ed25519") -> tuple[str, str]:
     raw = b"".join(len(part).to_bytes(4, "big") + part for part in (key_type.encode(), bytes([seed]) * 32))
     fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
     return f"{key_type} {base64.b64encode(raw).decode()} key{seed}@example.com", fingerprint
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[str]:
+    """Spy on ``owner.name(self, rel)``: the list it returns fills with each ``rel`` asked for, the call still made."""
+    calls: list[str] = []
+    original = getattr(owner, name)
+
+    def spy(self: object, rel: str, *args: object, **kwargs: object) -> object:
+        calls.append(rel)
+        return original(self, rel, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from desk_testing import ANN, BOB, git, run
+from desk_testing import ANN, BOB, git, record_calls, run
 
 from itsm_cli import parallel
 from itsm_cli.app.listing import find_records
@@ -111,14 +111,7 @@ def edit(desk: Path, rel: str, fn) -> None:
 
 def test_a_warm_run_reads_nothing_and_answers_the_same(busy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (cache_dir(busy) / "validate.bin").is_file()
-    calls: list[str] = []
-    original = Desk.read_bytes
-
-    def spy(self: Desk, rel: str) -> bytes:
-        calls.append(rel)
-        return original(self, rel)
-
-    monkeypatch.setattr(Desk, "read_bytes", spy)
+    calls = record_calls(monkeypatch, Desk, "read_bytes")
     assert check_desk(Desk(busy)).ok
     assert [c for c in calls if kind_of_path(c)] == []  # no record file was even opened
 

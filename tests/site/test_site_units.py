@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from desk_testing import record_calls
 
 from itsm_cli.site import metrics_pages, pages
 from itsm_cli.store.desk import Desk
@@ -34,14 +35,7 @@ def test_pages_are_markdown_with_sources_and_nav(built_site: object) -> None:
 
 def test_each_record_file_is_read_once(built_site: object, monkeypatch: pytest.MonkeyPatch) -> None:
     desk = Desk(built_site.desk)
-    reads: list[str] = []
-    original = Desk.read_bytes
-
-    def counting(self: Desk, rel: str) -> bytes:
-        reads.append(rel)
-        return original(self, rel)
-
-    monkeypatch.setattr(Desk, "read_bytes", counting)
+    reads = record_calls(monkeypatch, Desk, "read_bytes")
     pages.build_site(pages.load_content(desk), datetime(2026, 3, 2, 9, tzinfo=UTC))
     records = [r for r in reads if r.split("/")[0] in ("catalog", "kb", "tickets")]
     assert records and len(records) == len(set(records))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from desk_testing import git, run, save_ticket
+from desk_testing import git, record_calls, run, save_ticket
 
 from itsm_cli.store import links
 from itsm_cli.store.desk import Desk
@@ -38,14 +38,7 @@ def test_linked_from_names_each_record_linking_here_in_id_order(linked: Desk) ->
 
 
 def test_only_files_that_mention_the_id_are_parsed(linked: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded: list[str] = []
-    real_load = Desk.load
-
-    def counting_load(self: Desk, rel: str) -> object:
-        loaded.append(rel)
-        return real_load(self, rel)
-
-    monkeypatch.setattr(Desk, "load", counting_load)
+    loaded = record_calls(monkeypatch, Desk, "load")
     rec = linked.get("INC-0001")
     loaded.clear()
     links.linked_from(linked, rec)
