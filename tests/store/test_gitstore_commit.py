@@ -311,3 +311,60 @@ def test_a_killed_object_reader_is_replaced_on_the_next_read(desk: Path) -> None
     first.wait(timeout=5)
     assert g.head() == git(desk, "rev-parse", "HEAD").strip()
     assert g.objects._proc is not first
+
+
+def _loose_trees(desk: Path, commit: str) -> list[Path]:
+    """The loose object files of the trees on the path from ``commit``'s root to its ticket bucket."""
+    found = []
+    for spec in (f"{commit}^{{tree}}", f"{commit}:tickets", f"{commit}:tickets/INC", f"{commit}:tickets/INC/000"):
+        oid = git(desk, "rev-parse", spec).strip()
+        found.append(desk / ".git" / "objects" / oid[:2] / oid[2:])
+    return found
+
+
+def test_the_trees_of_a_commit_are_written_as_git_writes_loose_objects(desk: Path) -> None:
+    import zlib
+
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    commit = head(desk)
+    for path in _loose_trees(desk, commit):
+        assert path.is_file(), path
+        assert path.stat().st_mode & 0o777 == 0o444  # read-only, as git leaves its objects
+        content = zlib.decompress(path.read_bytes())
+        kind, _, rest = content.partition(b"\0")
+        assert kind == b"tree %d" % len(rest)
+        assert rest == subprocess.run(["git", "cat-file", "tree", path.parent.name + path.name], cwd=desk,
+                                      check=True, capture_output=True).stdout
+    assert not list((desk / ".git" / "objects").glob("*/tmp_obj_*"))
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+def test_loose_compression_follows_git_config(desk: Path) -> None:
+    git(desk, "config", "core.looseCompression", "0")  # stored, not deflated: the file is as long as the content
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    bucket = _loose_trees(desk, head(desk))[-1]
+    size = len(subprocess.run(["git", "cat-file", "tree", bucket.parent.name + bucket.name], cwd=desk, check=True,
+                              capture_output=True).stdout)
+    assert bucket.stat().st_size > size
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+def test_a_shared_repository_leaves_writing_trees_to_git(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """core.sharedRepository decides the permissions of objects: git mktree writes them, with git's modes."""
+    from desk_testing import record_calls
+
+    git(desk, "config", "core.sharedRepository", "group")
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "mktree" in asked
+    for path in _loose_trees(desk, head(desk))[1:]:
+        assert path.stat().st_mode & 0o040  # group-readable, as git makes a shared repository's objects
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+def test_a_private_repository_starts_no_git_mktree(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desk_testing import record_calls
+
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "mktree" not in asked and "commit-tree" in asked
