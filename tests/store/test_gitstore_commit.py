@@ -368,3 +368,53 @@ def test_a_private_repository_starts_no_git_mktree(desk: Path, monkeypatch: pyte
     asked = record_calls(monkeypatch, Git, "run")
     assert run("new", "incident", "--title", "First").exit_code == 0
     assert "mktree" not in asked and "commit-tree" in asked
+
+
+def _loose_in_17(desk: Path, count: int) -> None:
+    """Store ``count`` loose blobs whose IDs start with 17, the folder git counts to decide on an automatic gc."""
+    import hashlib
+
+    made, n = 0, 0
+    while made < count:
+        content = b"filler %d\n" % n
+        n += 1
+        if hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest().startswith("17"):
+            subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=desk, input=content, check=True,
+                           capture_output=True)
+            made += 1
+
+
+def test_a_commit_runs_gits_automatic_maintenance_when_git_would(desk: Path) -> None:
+    git(desk, "config", "gc.auto", "256")  # more than one loose object in objects/17 asks for a gc
+    git(desk, "config", "gc.autoDetach", "false")  # so the gc has finished when itsm has
+    _loose_in_17(desk, 2)
+    assert not list((desk / ".git" / "objects" / "pack").glob("*.pack"))
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    commit = head(desk)
+    assert list((desk / ".git" / "objects" / "pack").glob("*.pack"))  # gc packed what is reachable...
+    assert not (desk / ".git" / "objects" / commit[:2] / commit[2:]).exists()  # ...the new commit too
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+@pytest.mark.parametrize("setting", [None, ("maintenance.auto", "false"), ("gc.auto", "0")])
+def test_no_maintenance_is_started_when_none_is_due(
+    desk: Path, monkeypatch: pytest.MonkeyPatch, setting: tuple[str, str] | None
+) -> None:
+    from desk_testing import record_calls
+
+    if setting is not None:  # maintenance would be due, but the setting says git would not run it
+        git(desk, "config", "gc.auto", "256")
+        git(desk, "config", *setting)
+        _loose_in_17(desk, 2)
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "maintenance" not in asked
+
+
+def test_any_maintenance_setting_leaves_the_decision_to_git(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desk_testing import record_calls
+
+    git(desk, "config", "maintenance.strategy", "incremental")
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "maintenance" in asked
