@@ -338,7 +338,7 @@ class App:
         before not at all. Records not committed yet (``--no-commit``) are
         stepped over by looking for the file.
         """
-        from itsm_cli.store.cache import highest_on_trees
+        from itsm_cli.store.next_id import highest_on_trees
 
         prefix = rtype.prefix or ""
         numbers = ids.number_pattern(prefix)

@@ -34,7 +34,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from itsm_cli.store.cache_store import DIRNAME, DISABLE_ENV, blob_id, code_finge
 
 __all__ = [
     "DIRNAME", "DISABLE_ENV", "MISSING", "SUMMARY_FIELDS", "Cache", "Listing", "Section", "blob_id", "clear",
-    "code_fingerprint", "fingerprint", "git_dir", "highest_on_trees", "summaries", "summary_rows", "summary_table",
+    "code_fingerprint", "fingerprint", "git_dir", "summaries", "summary_rows", "summary_table",
 ]
 
 MISSING: Any = object()
@@ -455,36 +455,6 @@ class _Packed:
                 pos = find(word, offsets[i + 1])
             result = marks if result is None else bytearray(a & b for a, b in zip(result, marks))
         return result if result is not None else bytearray(b"\1") * len(self)
-
-
-def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Callable[[list[str]], list[int]]) -> int:
-    """The highest record number with ``prefix`` in any of the git trees ``tree_ids`` (0 when none).
-
-    A tree never changes, so each tree's answer is remembered (``highest.bin``,
-    holding only the trees asked about last); ``scan(ids)`` reads the trees not
-    seen yet and returns their numbers, in order. Other branches' trees are
-    then read once, not at every ``itsm new``.
-    """
-    from itsm_cli import __version__
-
-    cache = Cache.open(desk)
-    path = cache.directory / "highest.bin" if cache is not None else None
-    try:  # the code that reads the numbers (the name rules, the tree reader) is part of what the answers depend on
-        env = f"highest:{__version__}:{cache_store.code_stamp('core/ids.py', 'store/gitstore.py')}"
-    except OSError:
-        path = None
-        env = ""
-    found = cache_store.read_framed(path, env) if path is not None else None
-    known: dict[str, int] = found[1] if found is not None and isinstance(found[1], dict) else {}
-    todo = [t for t in tree_ids if f"{t}:{prefix}" not in known]
-    if todo:
-        known.update((f"{t}:{prefix}", int(n)) for t, n in zip(todo, scan(todo)))
-    current = set(tree_ids)
-    if path is not None and (todo or len(known) > 4 * len(current) + 16):
-        kept = {k: v for k, v in known.items() if k.partition(":")[0] in current}
-        with contextlib.suppress(OSError, ValueError):
-            cache_store.write_framed(path, env, "", kept)
-    return max((known.get(f"{t}:{prefix}", 0) for t in tree_ids), default=0)
 
 
 def clear(desk: Any) -> None:

@@ -327,9 +327,12 @@ def test_the_trees_of_a_commit_are_written_as_git_writes_loose_objects(desk: Pat
 
     assert run("new", "incident", "--title", "First").exit_code == 0
     commit = head(desk)
+    blob = git(desk, "rev-parse", f"{commit}:{ticket_path('INC-0001')}").strip()  # stored by git hash-object
+    gits_mode = (desk / ".git" / "objects" / blob[:2] / blob[2:]).stat().st_mode & 0o777
+    assert not gits_mode & 0o222
     for path in _loose_trees(desk, commit):
         assert path.is_file(), path
-        assert path.stat().st_mode & 0o777 == 0o444  # read-only, as git leaves its objects
+        assert path.stat().st_mode & 0o777 == gits_mode  # read-only, as git leaves its objects
         content = zlib.decompress(path.read_bytes())
         kind, _, rest = content.partition(b"\0")
         assert kind == b"tree %d" % len(rest)
