@@ -291,7 +291,7 @@ class Git:
             self._config = None  # it may be a change: read it again when next asked
         code, out, err = self.run_status(*args, input=input, env=env, shielded=shielded)
         if check and code != 0:
-            raise EnvironmentProblem(f"git {args[0]} failed: {_detail(err, code)}")
+            raise EnvironmentProblem(f"{gitprocess.command_name(args)} failed: {_detail(err, code)}")
         return out
 
     def run_status(
