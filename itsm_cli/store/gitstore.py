@@ -63,6 +63,9 @@ def tree_names(raw: bytes, name: str, *, subtrees: bool = False) -> list[str]:
 
 # An index this big (about 40,000 records) is written split; see Git._split_index_option.
 SPLIT_INDEX_FROM = 4 * 1024 * 1024
+# What Git.locations asks git rev-parse (see _read_locations).
+_LOCATIONS_ASKED = ("rev-parse", "--absolute-git-dir", "--show-prefix", "--git-path", "hooks", "--git-path", "objects",
+                    "--show-object-format")
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
@@ -119,6 +122,13 @@ def _file_mode(path: Path) -> bytes:
     return b"100755" if os.lstat(path).st_mode & 0o100 else b"100644"
 
 
+def _collect(started: Started) -> None:
+    """Wait for a git process started early whose answer was never asked for."""
+    if started.returncode is None:
+        with contextlib.suppress(OSError, ValueError):
+            started.output()
+
+
 class _SessionEnded(Exception):
     """The ``cat-file`` session ended before it answered."""
 
@@ -148,6 +158,11 @@ class ObjectReader:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
         self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the session now (git loads its pack indexes meanwhile) rather than at the first read."""
+        with self._lock:
+            self._session()
 
     def _session(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
@@ -268,6 +283,38 @@ class Git:
         self.objects = ObjectReader(root)
         # Paths whose index entries a commit has begun to change (kept: the change may still be undone).
         self._index_changing: set[str] = set()
+        # Questions started early by prepare_commit, answered when first asked (config, locations with branch).
+        self._early: dict[str, Started] = {}
+
+    def prepare_commit(self) -> None:
+        """Start now, side by side, what every commit will ask git: its config, where things are, the object reader.
+
+        A changing command calls this first: the three git processes start
+        together and run on the other core while this one parses the desk,
+        instead of one after another when each answer is needed (3-6 ms a
+        command). Each answer is taken the first time it is asked for
+        (:meth:`_settings`, :meth:`_read_locations`); one never asked for is
+        collected when the :class:`Git` is dropped.
+        """
+        if self._config is None and "config" not in self._early:
+            self._start_early("config", ["config", "-z", "--list"])
+        if "locations" not in self._early:
+            self._start_early("locations", [*_LOCATIONS_ASKED, "--symbolic-full-name", "HEAD"])
+        self.objects.start()
+
+    def _start_early(self, name: str, args: list[str]) -> None:
+        started = gitprocess.start(args, self.root)
+        if started is not None:
+            self._early[name] = started
+            weakref.finalize(self, _collect, started)  # never asked for: wait for it, so no process is left behind
+
+    def _early_answer(self, name: str) -> tuple[int, bytes] | None:
+        """(exit code, output) of the question :meth:`prepare_commit` started as ``name``, once; None if none."""
+        started = self._early.pop(name, None)
+        if started is None:
+            return None
+        out = started.output()
+        return started.returncode or 0, out
 
     def run(
         self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True,
@@ -289,6 +336,7 @@ class Git:
         """:meth:`run`, returning stdout as git wrote it (for file names that need not be UTF-8)."""
         if args and args[0] == "config":
             self._config = None  # it may be a change: read it again when next asked
+            self._early.pop("config", None)
         code, out, err = self.run_status(*args, input=input, env=env, shielded=shielded)
         if check and code != 0:
             raise EnvironmentProblem(f"{gitprocess.command_name(args)} failed: {_detail(err, code)}")
@@ -330,7 +378,8 @@ class Git:
         Keys as :func:`_config_key` spells them.
         """
         if self._config is None:
-            out = self.run("config", "-z", "--list", check=False)
+            early = self._early_answer("config")
+            out = early[1].decode("utf-8", "replace") if early else self.run("config", "-z", "--list", check=False)
             values: dict[str, str] = {}
             for item in out.split("\0"):
                 key, newline, value = item.partition("\n")
@@ -396,9 +445,11 @@ class Git:
         That ref is ``HEAD`` itself when it is detached, and None on a branch with
         no commit yet (where git cannot name it; ``symbolic-ref`` can).
         """
-        asked = ["rev-parse", "--absolute-git-dir", "--show-prefix", "--git-path", "hooks", "--git-path", "objects",
-                 "--show-object-format"]
-        code, out, err = self.run_status(*asked, *(["--symbolic-full-name", "HEAD"] if with_branch else []))
+        early = self._early_answer("locations") if with_branch else None
+        if early is not None and early[0] == 0:
+            code, out, err = 0, early[1], b""
+        else:
+            code, out, err = self.run_status(*_LOCATIONS_ASKED, *(["--symbolic-full-name", "HEAD"] if with_branch else []))
         if code != 0 and with_branch:  # no commit yet: HEAD names no object, so ask without it
             self._read_locations()
             return None if self.run("symbolic-ref", "-q", "HEAD", check=False).strip() else "HEAD"

@@ -421,3 +421,37 @@ def test_any_maintenance_setting_leaves_the_decision_to_git(desk: Path, monkeypa
     asked = record_calls(monkeypatch, Git, "run")
     assert run("new", "incident", "--title", "First").exit_code == 0
     assert "maintenance" in asked
+
+
+def test_a_change_asks_git_its_config_and_locations_once_side_by_side(
+    desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk_testing import record_calls
+
+    from itsm_cli.store import gitprocess
+
+    started: list[list[str]] = []
+    real_start = gitprocess.start
+
+    def spy(args: list[str], *rest: object, **kwargs: object) -> object:
+        started.append(list(args))
+        return real_start(args, *rest, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gitprocess, "start", spy)
+    ran = record_calls(monkeypatch, Git, "run_status")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert [a[0] for a in started] == ["config", "rev-parse"]
+    assert "config" not in ran and "rev-parse" not in ran  # both answers came from the early ones
+    assert status(desk) == ""
+
+
+def test_questions_started_early_and_never_asked_leave_no_process_behind(desk: Path) -> None:
+    import gc
+
+    g = Git(desk)
+    g.prepare_commit()
+    early = list(g._early.values())
+    assert len(early) == 2
+    del g
+    gc.collect()
+    assert all(s.returncode is not None for s in early)  # waited for, not left running or as zombies
