@@ -238,9 +238,7 @@ _ITSM_OWNED = re.compile(r"^Itsm-Action: (init|upgrade-tool)$", re.M)
 
 def shipped_workflows() -> Path:
     """This itsm's own workflows (what ``itsm init`` writes, before the pin goes in)."""
-    from itsm_cli.store.skeleton import SKELETON
-
-    return SKELETON / WORKFLOWS
+    return PACKAGE_DIR / "data" / "skeleton" / WORKFLOWS  # store/skeleton's SKELETON (which imports this module)
 
 
 def plan_workflow_bodies(root: Path, git: Git, plan: PinPlan) -> tuple[list[str], list[str], list[str]]:
