@@ -82,7 +82,7 @@ class Record:
 
 
 # What the record merge driver (or git itself) leaves in a file it could not merge.
-_CONFLICT = re.compile(rb"^(?:# itsm merge conflict: |<{7,}(?: |$)|>{7,}(?: |$))", re.M)
+_CONFLICT = rb"^(?:# itsm merge conflict: |<{7,}(?: |$)|>{7,}(?: |$))"
 
 
 def parse_record(raw: bytes, path: str, kind: str) -> Record:
@@ -91,7 +91,10 @@ def parse_record(raw: bytes, path: str, kind: str) -> Record:
     A file still marked by an unresolved merge conflict is refused, so that a
     careless ``git add`` cannot commit one side's values without a decision.
     """
-    marker = _CONFLICT.search(raw)
+    # The substring tests first: a file with none of them cannot match (nearly every file), and
+    # then the pattern is never compiled (0.2 ms of `itsm show`) nor run.
+    marker = (re.search(_CONFLICT, raw, re.M)
+              if b"# itsm merge conflict: " in raw or b"<<<<<<<" in raw or b">>>>>>>" in raw else None)
     if marker is not None:
         line = raw.count(b"\n", 0, marker.start()) + 1
         raise InvalidRecord("unresolved merge conflict: settle it, remove the marker lines, then git add", path, line, 1)
