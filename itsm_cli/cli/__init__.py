@@ -7,6 +7,7 @@ Errors become one ``itsm: error: ...`` line and the exit code of their kind
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -236,7 +237,40 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"itsm: error: internal error: {type(e).__name__}: {e} (set ITSM_DEBUG=1 for details)", err=True)
         code = 3
+    if argv is None:  # a process of its own
+        _end_process(code)
     sys.exit(code)
+
+
+def _end_process(code: int) -> None:
+    """Exit now, doing what exiting must do but skipping the interpreter's teardown.
+
+    Freeing every module and object one by one at exit costs 7-10 ms of CPU
+    on every command (a quarter of ``itsm show``'s own time), and none of it
+    is needed: the handlers registered to run at exit are run here (the git
+    readers' finalizers among them: each git process is ended and waited
+    for), then the output is flushed and the process ends. Normal exit is
+    kept while a thread that is not a daemon still runs (the interpreter
+    would wait for it).
+    """
+    import atexit
+    import threading
+
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    # Every handler, as at a normal exit (weakref.finalize's included); atexit has no public way to run them.
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # the reader went away (| head): as at a closed pipe above
+        pass
+    except OSError as e:  # a full disk under a redirect: the output is not all there, so this is no success
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"itsm: error: cannot write the output: {e.strerror or e}\n")
+        code = code or 3
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _catch_interrupts() -> None:

@@ -49,7 +49,7 @@ def _run_and_list_command_modules(*argv: str) -> tuple[str, str]:
     code = (
         "import sys; from itsm_cli.cli import main\n"
         f"sys.argv = ['itsm', *{list(argv)!r}]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in sys.modules if m.endswith('_commands')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -75,3 +75,39 @@ def test_changing_commands_load_neither_time_zones_nor_the_site(desk: Path) -> N
         assert printed.strip() == "INC-0001" and "itsm_cli.app.changes" in modules, argv
         assert among(modules, "zoneinfo", *NEVER) == [], argv
     assert "in_progress" in git(desk, "show", "HEAD:" + ticket_path("INC-0001"))
+
+
+# --- the end of a process ---------------------------------------------------------------------------
+
+
+def test_a_process_runs_its_exit_handlers_flushes_and_keeps_its_exit_code(desk: Path, tmp_path: Path) -> None:
+    """main() in a process of its own skips the interpreter's teardown, not what exiting must do."""
+    assert run("new", "incident", "--title", "Printer jams").exit_code == 0
+    mark = tmp_path / "handler-ran"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n"
+        "from itsm_cli.cli import main\n"
+        "sys.argv = ['itsm', *sys.argv[1:]]\n"
+        "main()\n"
+        "print('never reached')\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code, "show", "INC-0001"], cwd=desk, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "Printer jams" in shown.stdout and "never reached" not in shown.stdout  # all the output, flushed
+    assert mark.read_text() == "ran"
+    mark.unlink()
+    refused = subprocess.run([sys.executable, "-c", code, "show", "INC-9999"], cwd=desk, capture_output=True, text=True)
+    assert refused.returncode == 1 and refused.stderr.startswith("itsm: error: no record INC-9999")
+    assert mark.read_text() == "ran"
+
+
+def test_a_reader_that_goes_away_early_is_no_error(desk: Path) -> None:
+    for i in range(2, 40):
+        assert run("new", "incident", "--title", f"Ticket {i}").exit_code == 0
+    proc = subprocess.Popen([sys.executable, "-m", "itsm_cli", "list"], cwd=desk, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline()
+    proc.stdout.close()  # as `itsm list | head -1` does
+    _, err = proc.communicate()
+    assert proc.returncode == 0 and b"Exception" not in err and err == b""
