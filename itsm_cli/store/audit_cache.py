@@ -38,7 +38,7 @@ import itertools
 import marshal
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -409,12 +409,20 @@ def _listed(
     from itsm_cli.store.history import Trail
 
     missing = [sha for sha in order if sha not in known]
-    # At the very commit `order` starts from: a HEAD moved meanwhile must not leave a commit without its changes.
-    indexed = indexed_changes(desk, git, order[0]) if missing and len(missing) >= INDEX_AFTER else None
-    changes = indexed[1] if indexed is not None else None
-    if changes is not None:  # what each commit changed is known: work out the rows on every core
-        computed = _rows_on_every_core(git, missing, changes, rows_of, sig)
-    else:
+    computed: Iterator[tuple[str, Rows, bool]] | None = None
+    if missing and len(missing) >= INDEX_AFTER:
+        from itsm_cli.store.commit_index import CommitIndex
+
+        index = CommitIndex.open(desk, git)
+        if index is not None and not index.prefix and not index.started() and len(missing) == len(order):
+            # A fresh clone: git diffs the commits while the workers work out the rows of those it has done.
+            computed = _rows_as_diffed(git, index, order, rows_of, sig)
+        else:
+            # At the very commit `order` starts from: a HEAD moved meanwhile must not leave a commit without its changes.
+            indexed = indexed_changes(desk, git, order[0])
+            if indexed is not None:  # what each commit changed is known: work out the rows on every core
+                computed = _rows_on_every_core(git, missing, indexed[1], rows_of, sig)
+    if computed is None:
         sig = sig or {}
         trail = Trail(git, **sig) if len(missing) == len(order) else Trail(git, commits=missing, **sig)
         computed = ((commit.sha, rows_of(commit), False) for commit in trail.commits())
@@ -440,67 +448,109 @@ PER_TASK = 1000  # commits a worker computes at a time
 PER_TASK_FILES = 4000  # files of one big commit a worker computes at a time
 AHEAD = 64  # stretches done and waiting to be written out, at most (about 1 MB of rows each)
 
+Changes = dict[str, list[tuple[str, str, str, str]]]  # commit -> (old blob, new blob, "M", path), as Trail takes them
+Task = tuple[list[str], Changes, bool | None]
+
 
 def _rows_on_every_core(
-    git: Any, newest_first: list[str], changes: dict[str, list[tuple[str, str, str, str]]],
-    rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
+    git: Any, newest_first: list[str], changes: Changes, rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, Rows, bool]]:
-    """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers.
+    """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers (see :func:`_tasks`).
 
-    Work goes out as stretches of :data:`PER_TASK` commits; a commit that
-    changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000)
-    goes out in parts of that many files (a commit's rows come file by file;
-    only a deleted file's entries reappearing in another file, as ``itsm
-    renumber`` does, tie files together, so a commit that deletes a file, or a
-    merge, is never split); each part's rows are passed on as they are done,
-    ``more`` true until the commit's last part, so a bulk import is never held
-    whole. Each worker reads
-    its share with its own :class:`~itsm_cli.store.history.Trail` (git only
-    lists the commits: ``changes`` says what they changed) and sends the rows
-    back marshalled; this process writes them out while the workers go on.
+    Each worker reads its share with its own :class:`~itsm_cli.store.history.Trail`
+    (git only lists the commits: ``changes`` says what they changed) and sends
+    the rows back marshalled; this process writes them out while the workers go on.
     """
     from itsm_cli.parallel import fork_imap
 
-    tasks: list[tuple[list[str], int, int]] = []  # (commits, and for a part of one commit: its files lo:hi)
+    tasks = list(_tasks((sha, changes.get(sha, ())) for sha in reversed(newest_first)))
+    _JOB.update(git=git, rows_of=rows_of, sig=sig or {})
+    try:
+        # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
+        yield from _results(zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True))
+    finally:
+        _JOB.clear()
+
+
+def _rows_as_diffed(
+    git: Any, index: Any, newest_first: list[str], rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
+) -> Iterator[tuple[str, Rows, bool]]:
+    """:func:`_rows_on_every_core` for a desk whose commit index is not started (a fresh clone).
+
+    One ``git diff-tree`` diffs every commit, oldest first, while forked
+    workers work out the rows of the stretches it has done, so neither waits
+    for the other; what git said is then kept in the commit ``index``
+    (:class:`~itsm_cli.store.commit_index.CommitIndex`), for ``itsm history``
+    and the next audit.
+    """
+    from itsm_cli.parallel import fork_imap_fed
+
+    said: list[tuple[str, bytes]] = []
+    width = len(newest_first[0]) // 2
+
+    def diffed() -> Iterator[tuple[str, list[tuple[str, str, str, str]]]]:
+        for sha, pairs in index.diffs(newest_first[::-1]):
+            said.extend(pairs)
+            yield sha, [(e[width:2 * width].hex(), e[2 * width:3 * width].hex(), "M", path) for path, e in pairs]
+
+    _JOB.update(git=git, rows_of=rows_of, sig=sig or {})  # before the workers are forked: they read it
+    try:
+        yield from _results(fork_imap_fed(_task_rows, _tasks(diffed()), ahead=AHEAD))
+    finally:
+        _JOB.clear()
+    index.store(newest_first, said)
+
+
+def _tasks(commits: Iterable[tuple[str, Sequence[tuple[str, str, str, str]]]]) -> Iterator[Task]:
+    """The workers' share of ``commits`` (each with what it changed, oldest first): ``(commits, changes, part)``.
+
+    Stretches of :data:`PER_TASK` commits (``part`` None); a commit that
+    changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000) goes
+    out in parts of that many files, ``part`` true until its last part (a
+    commit's rows come file by file; only a deleted file's entries reappearing
+    in another file, as ``itsm renumber`` does, tie files together, so a commit
+    that deletes a file, or a merge, is never split), so a bulk import is never
+    held whole.
+    """
     stretch: list[str] = []
-    for sha in reversed(newest_first):
-        files = changes.get(sha, ())
+    changes: Changes = {}
+    for sha, files in commits:
         zero = "0" * len(sha)  # a deleted file's new blob; a merge's entries hold no blobs at all
         if len(files) > PER_TASK_FILES and all(new != zero for _, new, _, _ in files):
             if stretch:
-                tasks.append((stretch, 0, 0))
-                stretch = []
-            tasks.extend(([sha], lo, min(lo + PER_TASK_FILES, len(files))) for lo in range(0, len(files), PER_TASK_FILES))
-        else:
-            stretch.append(sha)
-            if len(stretch) >= PER_TASK:
-                tasks.append((stretch, 0, 0))
-                stretch = []
+                yield stretch, changes, None
+                stretch, changes = [], {}
+            for lo in range(0, len(files), PER_TASK_FILES):
+                hi = min(lo + PER_TASK_FILES, len(files))
+                yield [sha], {sha: list(files[lo:hi])}, hi != len(files)
+            continue
+        stretch.append(sha)
+        if files:
+            changes[sha] = list(files)
+        if len(stretch) >= PER_TASK:
+            yield stretch, changes, None
+            stretch, changes = [], {}
     if stretch:
-        tasks.append((stretch, 0, 0))
-    _JOB.update(git=git, changes=changes, rows_of=rows_of, sig=sig or {})
-    try:
-        # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
-        for (commits, _, hi), data in zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True):
-            done: list[tuple[str, Rows]] = marshal.loads(data)
-            if not hi:
-                yield from ((sha, rows, False) for sha, rows in done)
-                continue
-            yield commits[0], tuple(row for _, rows in done for row in rows), hi != len(changes[commits[0]])
-    finally:
-        _JOB.clear()
+        yield stretch, changes, None
+
+
+def _results(done: Iterable[tuple[Task, bytes]]) -> Iterator[tuple[str, Rows, bool]]:
+    """(commit, rows, more) from the workers' answers, task by task; ``more`` while a big commit's parts follow."""
+    for (commits, _, part), data in done:
+        rows: list[tuple[str, Rows]] = marshal.loads(data)
+        if part is None:
+            yield from ((sha, found, False) for sha, found in rows)
+        else:
+            yield commits[0], tuple(row for _, found in rows for row in found), part
 
 
 _JOB: dict[str, Any] = {}  # what the forked workers of _rows_on_every_core read
 
 
-def _task_rows(task: tuple[list[str], int, int]) -> bytes:
+def _task_rows(task: Task) -> bytes:
     from itsm_cli.store.history import Trail
 
-    commits, lo, hi = task
-    changes = _JOB["changes"]
-    if hi:
-        changes = {commits[0]: changes[commits[0]][lo:hi]}
+    commits, changes, _ = task
     trail = Trail(_JOB["git"], commits=commits[::-1], changes=changes, **_JOB["sig"])  # newest first given, read oldest first
     rows_of = _JOB["rows_of"]
     return marshal.dumps([(commit.sha, rows_of(commit)) for commit in trail.commits()], 4)
