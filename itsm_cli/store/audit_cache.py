@@ -348,7 +348,8 @@ def listing(
     types: frozenset[str] | None = None,
     keys: Any = None,
     allowed_signers: str = "",
-) -> Iterator[dict[str, Any]]:
+    as_tuples: bool = False,
+) -> Iterator[Any]:
     """The rows of ``itsm audit``, oldest first: from the cache for commits it knows, computed for the rest.
 
     Same rows, same order as streaming every commit through
@@ -359,6 +360,8 @@ def listing(
     next question, whatever its period, is answered from the cache. With
     ``keys`` (fingerprint -> person), signatures are read too and name each
     row's signer (``allowed_signers``: git's list, see :class:`~itsm_cli.store.history.Trail`).
+    Each row a dict with :data:`~itsm_cli.core.audit.ROW_KEYS`, or with ``as_tuples`` a tuple of their values
+    in that order (as the cache holds them: half a million dicts are a good part of a cold audit's time).
     """
     from itsm_cli.core.audit import ROW_KEYS, audit_rows, in_period
     from itsm_cli.store.history import Trail
@@ -370,43 +373,51 @@ def listing(
     sig = {"signatures": keys is not None, "allowed_signers": allowed_signers}
     if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
-            yield from audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
-                                  until=until, types=types, keys=keys)
-            return
-        # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
-        # simplify the whole history before printing anything, so it streams newest first, reversed here.
-        trail = Trail(git, since=since, until=until, newest_first=True, **sig)
-        groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys))
-                  for c in trail.commits())
-        yield from reversed_groups(groups)
+            found = audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
+                               until=until, types=types, keys=keys)
+        else:
+            # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
+            # simplify the whole history before printing anything, so it streams newest first, reversed here.
+            trail = Trail(git, since=since, until=until, newest_first=True, **sig)
+            groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys))
+                      for c in trail.commits())
+            found = reversed_groups(groups)
+        yield from ((tuple(r[k] for k in ROW_KEYS) for r in found) if as_tuples else found)
         return
 
     at_date, at_type = ROW_KEYS.index("date"), ROW_KEYS.index("type")
 
-    def keep(row: tuple[Any, ...]) -> bool:  # what audit_rows(since=, until=, types=) would have kept
+    def kept(row: tuple[Any, ...]) -> bool:  # what audit_rows(since=, until=, types=) would have kept
         return in_period(row[at_date], since, until) and (types is None or row[at_type] in types)
+
+    keep = kept if since or until or types is not None else None
 
     def rows_of(commit: Any) -> Rows:
         return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of, keys=keys))
 
     known = cache.load() if order else KnownRows()
     try:
-        yield from _listed(desk, git, cache, known, order, rows_of, keep, sig)
+        yield from _listed(desk, git, cache, known, order, rows_of, keep, sig, as_tuples)
     finally:
         known.close()
 
 
 def _listed(
     desk: Any, git: Any, cache: AuditCache, known: KnownRows, order: list[str], rows_of: Callable[[Any], Rows],
-    keep: Callable[[tuple[Any, ...]], bool], sig: dict[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
+    keep: Callable[[tuple[Any, ...]], bool] | None, sig: dict[str, Any] | None = None, as_tuples: bool = False,
+) -> Iterator[Any]:
     """:func:`listing` with a cache: the remembered rows, and the others computed and remembered.
 
     Commits computed now are held in memory until printed (a few, unless
-    thousands came at once); a cold cache streams them as it goes.
+    thousands came at once); a cold cache streams them as it goes. ``keep``:
+    which rows to print (None: all).
     """
     from itsm_cli.core.audit import ROW_KEYS
     from itsm_cli.store.history import Trail
+
+    def shown(rows: Iterable[tuple[Any, ...]]) -> Iterable[Any]:
+        rows = rows if keep is None else filter(keep, rows)
+        return rows if as_tuples else (dict(zip(ROW_KEYS, row)) for row in rows)
 
     missing = [sha for sha in order if sha not in known]
     computed: Iterator[tuple[str, Rows, bool]] | None = None
@@ -430,7 +441,7 @@ def _listed(
         with cache.adding() as add:
             for sha, rows, more in computed:
                 add(sha, rows, more)
-                yield from (dict(zip(ROW_KEYS, row)) for row in rows if keep(row))
+                yield from shown(rows)
         return
     if missing:
         with cache.adding() as add:
@@ -439,9 +450,7 @@ def _listed(
                 add(sha, rows, more)
         cache.merge_if_many(known, reversed(order))
     for sha in reversed(order):
-        for row in known.rows(sha):
-            if keep(row):
-                yield dict(zip(ROW_KEYS, row))
+        yield from shown(known.rows(sha))
 
 
 PER_TASK = 1000  # commits a worker computes at a time
