@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import marshal
+import operator
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -392,8 +393,10 @@ def listing(
 
     keep = kept if since or until or types is not None else None
 
+    values = operator.itemgetter(*ROW_KEYS)  # a row's values in ROW_KEYS order, as one tuple
+
     def rows_of(commit: Any) -> Rows:
-        return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of, keys=keys))
+        return tuple(map(values, audit_rows((commit,), type_of, keys=keys)))
 
     known = cache.load() if order else KnownRows()
     try:
@@ -488,26 +491,26 @@ def _rows_as_diffed(
 
     One ``git diff-tree`` diffs every commit, oldest first, while forked
     workers work out the rows of the stretches it has done, so neither waits
-    for the other; what git said is then kept in the commit ``index``
+    for the other; what git said is kept in the commit ``index``
     (:class:`~itsm_cli.store.commit_index.CommitIndex`), for ``itsm history``
-    and the next audit.
+    and the next audit, as soon as git is done (while the workers go on).
     """
     from itsm_cli.parallel import fork_imap_fed
 
-    said: list[tuple[str, bytes]] = []
     width = len(newest_first[0]) // 2
 
     def diffed() -> Iterator[tuple[str, list[tuple[str, str, str, str]]]]:
+        said: list[tuple[str, bytes]] = []
         for sha, pairs in index.diffs(newest_first[::-1]):
             said.extend(pairs)
             yield sha, [(e[width:2 * width].hex(), e[2 * width:3 * width].hex(), "M", path) for path, e in pairs]
+        index.store(newest_first, said)
 
     _JOB.update(git=git, rows_of=rows_of, sig=sig or {})  # before the workers are forked: they read it
     try:
         yield from _results(fork_imap_fed(_task_rows, _tasks(diffed()), ahead=AHEAD))
     finally:
         _JOB.clear()
-    index.store(newest_first, said)
 
 
 def _tasks(commits: Iterable[tuple[str, Sequence[tuple[str, str, str, str]]]]) -> Iterator[Task]:
