@@ -84,6 +84,7 @@ def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pyt
 
 def test_a_fresh_clone_diffs_while_the_workers_go_and_keeps_what_git_said_as_the_commit_index(
         desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm_cli.store import commit_index
     from itsm_cli.store.commit_index import CommitIndex
     from itsm_cli.store.desk import Desk
     from itsm_cli.store.gitstore import Git
@@ -91,6 +92,7 @@ def test_a_fresh_clone_diffs_while_the_workers_go_and_keeps_what_git_said_as_the
     monkeypatch.setattr(audit_cache, "INDEX_AFTER", 0)
     monkeypatch.setattr(audit_cache, "PER_TASK", 2)
     monkeypatch.setattr(audit_cache, "PER_TASK_FILES", 1)
+    monkeypatch.setattr(commit_index, "PER_PROCESS", 3)  # git diffs three commits at a time, one after the other
     history_with_a_merge(desk, monkeypatch)
     at("2026-03-05T09:00:00Z", monkeypatch)
     assert run("renumber", "INC-0001").exit_code == 0  # a commit that deletes a file: never split
