@@ -20,6 +20,7 @@ history block, then the whole file, with the strict loader.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -449,16 +450,23 @@ class Trail:
 
     def commits(self) -> Iterator[CommitInfo]:
         """Stream the commits; EnvironmentProblem if git fails."""
-        found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}", check=False)
-        lines = found.split("\n")
-        if len(lines) < 2 or not lines[1].strip():
-            if not self.git.run("rev-parse", "--git-dir", check=False).strip():
-                raise EnvironmentProblem(f"the desk is not in a git repository, so it has no history: {self.git.root}")
-            if self.rev == "HEAD":
-                return  # a repository without commits has no history
-            raise EnvironmentProblem(f"unknown revision '{self.rev}'")
-        if lines[0] and not self.paths:
-            self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
+        if self.changes is not None:
+            # Commits given with what they changed (found in this repository): git only shows them, with no
+            # walk and no path limit, so there is no revision or folder to check (a process saved per stretch).
+            if not self.only:
+                return  # (git log given no commit would show HEAD)
+        else:
+            found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}", check=False)
+            lines = found.split("\n")
+            if len(lines) < 2 or not lines[1].strip():
+                if not self.git.run("rev-parse", "--git-dir", check=False).strip():
+                    raise EnvironmentProblem(
+                        f"the desk is not in a git repository, so it has no history: {self.git.root}")
+                if self.rev == "HEAD":
+                    return  # a repository without commits has no history
+                raise EnvironmentProblem(f"unknown revision '{self.rev}'")
+            if lines[0] and not self.paths:
+                self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
         signers = None
         if self.signatures:
             fd, signers = tempfile.mkstemp(prefix="itsm-allowed-signers-")
@@ -681,6 +689,7 @@ class _SignatureReasons:
         return sig
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked three times for each file a commit changed
 def _kind(path: str) -> str | None:
     return CONFIG_KIND if path == CONFIG_FILE else kind_of_path(path)
 
