@@ -299,6 +299,7 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n== {n:,} records ({n_files:,} files, {out['commits']:,} commits) ==", file=sys.stderr)
     ops["help"] = r.median([*ITSM, "--help"], desk, env)
     ops["show"] = r.median([*ITSM, "show", show_id], desk, env)
+    bench_startup(r, ops, peers)
 
     # validate: cold (no cache), warm (nothing changed)
     ops["validate_cold"] = r.median([*ITSM, "validate"], desk, env, repeat=heavy, before=clear_cache)
@@ -433,6 +434,19 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
         notes.append("site build: skipped (no 'itsm site build' or --no-site)")
     reset(desk)
     return out
+
+
+def bench_startup(r: Runner, ops: dict[str, Any], peers: dict[str, Any]) -> None:
+    """Start-up on the demo desk, median of 15: ``itsm --help`` and ``itsm show``, with Python's and click + PyYAML's as floors."""
+    demo = WORK / "demo-desk"
+    if not (demo / "itsm.yaml").exists():
+        shutil.rmtree(demo, ignore_errors=True)
+        subprocess.run([*ITSM, "init", str(demo), "--demo"], check=True, capture_output=True)
+    env = {"ITSM_USER": AGENT, "NO_COLOR": "1"}
+    ops["help_demo"] = r.median([*ITSM, "--help"], demo, env, repeat=15)
+    ops["show_demo"] = r.median([*ITSM, "show", "INC-0001"], demo, env, repeat=15)
+    peers["python_pass"] = r.median([sys.executable, "-c", "pass"], demo, repeat=15)
+    peers["import_click_yaml"] = r.median([sys.executable, "-c", "import click, yaml"], demo, repeat=15)
 
 
 def build_site_desk(services: int, articles: int) -> Path:
@@ -648,6 +662,11 @@ def rows(size: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         return out
     add("itsm --help", "help", None, "", "< 100 ms")
     add("itsm show ID", "show", None, "", "< 100 ms")
+    add("itsm --help, demo desk (median of 15)", "help_demo", "import_click_yaml", "python -c 'import click, yaml'",
+        "< 60 ms")
+    add("itsm show INC-0001, demo desk (median of 15)", "show_demo", "import_click_yaml",
+        "python -c 'import click, yaml'", "< 60 ms")
+    add("", None, "python_pass", "python -c pass", "", ratio="")
     add("itsm new (incl. commit)", "new", "git_add_commit", "git add && git commit", "< 200 ms")
     growth = (ops.get("new") or {}).get("git_growth_kb")
     if growth is not None:

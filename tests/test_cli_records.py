@@ -436,23 +436,6 @@ def test_init_with_a_name_writes_a_valid_config(tmp_path: Path) -> None:
     assert yaml.safe_load((tmp_path / "d/itsm.yaml").read_text())["desk"]["name"] == "Acme IT: Service Desk"
 
 
-def test_each_branch_tree_is_read_once_for_new_ids(desk: Path) -> None:
-    from itsm_cli.store.cache import highest_on_trees
-    from itsm_cli.store.desk import Desk
-
-    asked: list[list[str]] = []
-
-    def scan(trees: list[str]) -> list[int]:
-        asked.append(trees)
-        return [7 if t == "a" * 40 else 3 for t in trees]
-
-    d = Desk(desk)
-    assert highest_on_trees(d, ["a" * 40, "b" * 40], "INC", scan) == 7
-    assert highest_on_trees(d, ["b" * 40, "a" * 40], "INC", scan) == 7  # both remembered: nothing read
-    assert highest_on_trees(d, ["b" * 40], "PRB", scan) == 3  # another prefix is another question
-    assert asked == [["a" * 40, "b" * 40], ["b" * 40]]
-
-
 def test_list_format_ids_prints_one_id_a_line(desk: Path) -> None:
     """SPEC section 3: `list --format ids`, for xargs and for commands that take `-`."""
     for title in ("One", "Two", "Three"):

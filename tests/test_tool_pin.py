@@ -352,6 +352,60 @@ def test_upgrade_tool_leaves_a_workflow_it_cannot_read_the_pin_of(desk: Path) ->
     assert job_packages(desk) == {"itsm==9.9.9"}
 
 
+def _as_an_older_itsm_wrote_it(desk: Path, name: str) -> str:
+    """Make ``name`` look as an older itsm's init wrote it (a step fewer), committed as itsm's own; its old text."""
+    path = desk / WORKFLOWS / name
+    old = path.read_text().replace("      - name: Install itsm\n", "      - name: Install the itsm of this desk\n")
+    assert old != path.read_text()
+    path.write_text(old)
+    git(desk, "commit", "-q", "-am", "itsm: init (an older itsm)\n\nItsm-Action: init")
+    return old
+
+
+def test_upgrade_tool_brings_a_workflow_the_desk_never_edited_up_to_this_itsm(desk: Path) -> None:
+    _as_an_older_itsm_wrote_it(desk, "publish.yml")
+    r = run("upgrade-tool", "--package", "itsm==9.9.9")
+    assert r.exit_code == 0, r.stderr
+    text = (desk / WORKFLOWS / "publish.yml").read_text()
+    shipped = (tool_pin.shipped_workflows() / "publish.yml").read_text()
+    assert text == core.rewrite_install(shipped, core.Pin("index", "itsm==9.9.9", "given"))
+    assert "brought up to this itsm's: .github/workflows/publish.yml" in r.stdout
+    assert "Workflows brought up to this itsm's: publish.yml." in git(desk, "log", "-1", "--format=%B")
+    assert job_packages(desk) == {"itsm==9.9.9"} and status(desk) == ""
+    assert run("upgrade-tool", "--package", "itsm==9.9.9").stdout.startswith("nothing to do")
+
+
+def test_upgrade_tool_keeps_a_workflow_the_desk_edited_and_only_pins_it(desk: Path) -> None:
+    path = desk / WORKFLOWS / "sweep.yml"
+    path.write_text(path.read_text().replace("on:\n", "# our own schedule below\non:\n", 1))
+    git(desk, "commit", "-q", "-am", "sweep: our own note")
+    r = run("upgrade-tool", "--package", "itsm==9.9.9")
+    assert r.exit_code == 0, r.stderr
+    text = path.read_text()
+    assert "# our own schedule below" in text and 'ITSM_PACKAGE: "itsm==9.9.9"' in text
+    assert "sweep.yml: edited on this desk, so only its pin was changed" in r.stderr
+    assert "brought up to" not in r.stdout
+
+
+def test_upgrade_tool_adds_a_workflow_new_in_this_itsm_but_never_one_the_desk_deleted(
+    desk: Path, tmp_path: Path
+) -> None:
+    # A desk made by an itsm that had no sync.yml: its one commit never held the file.
+    older = tmp_path / "older"
+    shutil.copytree(desk, older, ignore=shutil.ignore_patterns(".git", "sync.yml"))
+    git(tmp_path, "init", "-q", "-b", "main", str(older))
+    git(older, "add", "-A")
+    git(older, "commit", "-q", "-m", "itsm: init\n\nItsm-Action: init")
+    git(older, "rm", "-q", f"{WORKFLOWS}/sweep.yml")
+    git(older, "commit", "-q", "-m", "we do not sweep")
+    r = run("upgrade-tool", "--package", "itsm==9.9.9", cwd=older)
+    assert r.exit_code == 0, r.stderr
+    assert "added (new in this itsm): .github/workflows/sync.yml" in r.stdout
+    assert (older / WORKFLOWS / "sync.yml").is_file() and not (older / WORKFLOWS / "sweep.yml").exists()
+    assert git(older, "show", "--name-status", "--format=", "HEAD").count("A\t.github/workflows/sync.yml") == 1
+    assert status(older) == ""
+
+
 # --- the validate warning --------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ and one commit, under the desk lock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,12 @@ class App:
             self._actor = resolve_actor(self._actor, self.desk, self.git)
             self._actor_checked = True
         return self._actor  # type: ignore[return-value]
+
+    def _changing(self) -> contextlib.AbstractContextManager[None]:
+        """The desk's lock for a change; git's answers every commit needs are started first (:meth:`Git.prepare_commit`)."""
+        if self.commit:
+            self.git.prepare_commit()
+        return self.desk.lock()
 
     @property
     def config(self) -> Config:
@@ -214,7 +221,7 @@ class App:
     ) -> Change:
         if record_id == "-":
             return self.change_many(self.read_ids(), action, summary, op)
-        with self.desk.lock():
+        with self._changing():
             rec = self.desk.get(record_id)
             self.check_shape(rec)
             if rec.kind != "ticket" and "history" not in rec.data:
@@ -250,7 +257,7 @@ class App:
         is written. ``files`` gives extra files to write with a record
         (attachments).
         """
-        with self.desk.lock():
+        with self._changing():
             known = self.desk.taken_ids()
             items: list[tuple[Record, dict[str, Any]]] = []
             extra: list[tuple[str, bytes]] = []
@@ -310,7 +317,7 @@ class App:
                 fid, label = missing[0]
                 raise BadArgument(f"offering '{fields['offering']}' of service '{fields.get('service')}' needs "
                                   f"form field '{fid}' ({label}): add --set form.{fid}=VALUE")
-        with self.desk.lock():
+        with self._changing():
             local = self.desk.taken_ids()  # link targets; IDs on other branches only block numbers
             record_id = self.next_free_id(rtype)
             data = records.new_record(self.config, type_name, record_id, fields, self.actor, self.now)
@@ -338,7 +345,7 @@ class App:
         before not at all. Records not committed yet (``--no-commit``) are
         stepped over by looking for the file.
         """
-        from itsm_cli.store.cache import highest_on_trees
+        from itsm_cli.store.next_id import highest_on_trees
 
         prefix = rtype.prefix or ""
         numbers = ids.number_pattern(prefix)
@@ -474,7 +481,7 @@ class App:
         ids.check_id(original_id)
         if original_id == record_id:
             raise BadArgument("a record cannot be a duplicate of itself")
-        with self.desk.lock():
+        with self._changing():
             rec = self.desk.get(record_id)
             orig = self.desk.get(original_id)
             for r in (rec, orig):
@@ -514,7 +521,7 @@ class App:
         """Give a record the next free ID on every branch and point every link at it, in one commit."""
         if record_id == "-":
             raise BadArgument("renumber takes one ID at a time: each gets the next free number on every branch")
-        with self.desk.lock():
+        with self._changing():
             rec = self.desk.get(record_id)
             rtype = self.desk.type_for(record_id)
             if not rtype.prefix:

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.store.cache import SUMMARY_FIELDS, summary_table
+
+if TYPE_CHECKING:
+    from itsm_cli.core.query import Query
+    from itsm_cli.store.desk import Desk
 
 __all__ = ["SUMMARY_FIELDS", "find_records"]
 
@@ -42,7 +46,7 @@ class _Probe(dict):
         return super().__contains__(name)
 
 
-def find_records(desk: Any, query: Any, folders: Sequence[str] = ("tickets",), full: bool = False,
+def find_records(desk: Desk, query: Query, folders: Sequence[str] = ("tickets",), full: bool = False,
                  strays: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """What ``itsm list`` prints: the records ``query`` selects, filtered, sorted and limited.
 

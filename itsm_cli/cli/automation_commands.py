@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from itsm_cli.cli import output
 from itsm_cli.cli.record_commands import build_query, query_options
 from itsm_cli.errors import BadArgument, EnvironmentProblem
+
+if TYPE_CHECKING:
+    from itsm_cli.cli import Ctx
 
 
 def _now() -> str:
@@ -23,7 +26,7 @@ def _now() -> str:
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @output.format_option("text", "json", default="text")
 @click.pass_obj
-def sweep_cmd(obj: Any, dry_run: bool, fmt: str) -> int:
+def sweep_cmd(obj: Ctx, dry_run: bool, fmt: str) -> int:
     """Apply the time-based rules: auto-close, escalate, remind approvers, flag overdue reviews.
 
     Also reminds each supplier's owner of a contract's notice and end dates
@@ -54,7 +57,7 @@ def sweep_cmd(obj: Any, dry_run: bool, fmt: str) -> int:
 @click.command("notify")
 @click.option("--dry-run", is_flag=True, help="List the notifications that are due; send and remember nothing.")
 @click.pass_obj
-def notify_cmd(obj: Any, dry_run: bool) -> int:
+def notify_cmd(obj: Ctx, dry_run: bool) -> int:
     """Send due notifications (e-mail over SMTP, JSON to webhooks), each once.
 
     The SMTP password comes only from ITSM_SMTP_PASSWORD. What was sent is
@@ -81,7 +84,7 @@ def notify_cmd(obj: Any, dry_run: bool) -> int:
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--type", "type_name", help="Record type for new tickets (default: intake_mail.type, else incident).")
 @click.pass_obj
-def intake_mail_cmd(obj: Any, path: Path | None, type_name: str | None) -> int:
+def intake_mail_cmd(obj: Ctx, path: Path | None, type_name: str | None) -> int:
     """Turn e-mail into tickets: one message on standard input, or a Maildir folder or mbox file at PATH.
 
     The sender is the requester, the subject the title, the text the
@@ -126,7 +129,7 @@ def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--skip-rejected", is_flag=True, help="Import the valid rows even if some are rejected.")
 @output.format_option("text", "json", default="text")
 @click.pass_obj
-def import_cmd(obj: Any, kind: str, file: Path, type_name: str, maps: tuple[str, ...], dry_run: bool,
+def import_cmd(obj: Ctx, kind: str, file: Path, type_name: str, maps: tuple[str, ...], dry_run: bool,
                skip_rejected: bool, fmt: str) -> int:
     """Import records from a CSV or JSON FILE (from another tool, or an itsm export), in one commit.
 
@@ -160,7 +163,7 @@ def import_cmd(obj: Any, kind: str, file: Path, type_name: str, maps: tuple[str,
 @click.option("--output", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of standard output.")
 @output.format_option("json", "csv", default="json")
 @click.pass_obj
-def export_cmd(obj: Any, out: Path | None, fmt: str, **filters: Any) -> None:
+def export_cmd(obj: Ctx, out: Path | None, fmt: str, **filters: Any) -> None:
     """Export whole records (tickets unless TYPE says otherwise) as JSON or CSV, filtered like list.
 
     'itsm import' of the output into an empty desk reproduces the records.

@@ -132,7 +132,11 @@ def upgrade_tool_cmd(obj: Ctx, package: str | None) -> None:
 
     Rewrites the ITSM_PACKAGE pin in .github/workflows/ and, when the desk
     carries its tool, replaces the wheel in .itsm/dist/ and its SHA-256.
-    Running it again with the same itsm does nothing.
+    Workflows the desk never edited (last committed by 'itsm init' or
+    'upgrade-tool') are replaced by this itsm's own, and ones new in this itsm
+    are added; an edited one keeps its text and gets the new pin (named on
+    stderr), and a deleted one stays deleted. Running it again with the same
+    itsm does nothing.
 
     \b
     Example:
@@ -146,10 +150,17 @@ def upgrade_tool_cmd(obj: Ctx, package: str | None) -> None:
     result = upgrade_tool(desk, desk.config.display_name(actor), actor, package)
     for rel in result.skipped:
         click.echo(f"itsm: warning: {rel}: no ITSM_PACKAGE line and 'Install itsm' step; left as it is", err=True)
+    for rel in result.kept:
+        click.echo(f"itsm: warning: {rel}: edited on this desk, so only its pin was changed (compare it with "
+                   "this itsm's own, which 'itsm init' writes)", err=True)
     if result.commit is None:
         click.echo(f"nothing to do: the workflows already install {result.pin.describe()}")
         return
     click.echo(f"workflows now install {result.pin.describe()}")
+    if result.refreshed:
+        click.echo(f"brought up to this itsm's: {', '.join(result.refreshed)}")
+    if result.added:
+        click.echo(f"added (new in this itsm): {', '.join(result.added)}")
     click.echo(f"changed {len(result.changed)} file(s) in commit {result.commit[:10]}: {', '.join(result.changed)}")
 
 

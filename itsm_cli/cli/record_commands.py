@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from itsm_cli.core.query import Query
     from itsm_cli.store.desk import Desk, Record
 
-FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_-]{0,63})?")
+# A pattern, compiled by re on first use: `itsm show` loads this module and never parses --set.
+FIELD_NAME = r"[a-z_][a-z0-9_]{0,63}(\.[a-z_][a-z0-9_-]{0,63})?"
 LIST_COLUMNS = ("id", "type", "status", "priority", "assignee", "service", "updated", "title")
 
 
@@ -34,7 +35,7 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not FIELD_NAME.fullmatch(name):
+        if not sep or not re.fullmatch(FIELD_NAME, name):
             raise BadArgument(f"--set expects FIELD=VALUE with a lower-case field name, got '{pair}'")
         if len(value) > 100_000:
             raise BadArgument(f"--set {name}: value too long")
@@ -615,7 +616,7 @@ def pairs(option: str, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     out = []
     for pair in values:
         name, sep, value = pair.partition("=")
-        if not sep or not FIELD_NAME.fullmatch(name) or not value:
+        if not sep or not re.fullmatch(FIELD_NAME, name) or not value:
             raise BadArgument(f"{option} expects FIELD=VALUE with a lower-case field name, got '{pair}'")
         out.append((name, value))
     return tuple(out)

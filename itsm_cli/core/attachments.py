@@ -9,14 +9,14 @@ itself, or carry terminal escapes. Nothing here touches the file system.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from itsm_cli.core.config import Config
-from itsm_cli.core.records import _append, _entry
-from itsm_cli.core.workflow import ApprovalPolicy
 from itsm_cli.errors import Refused
+
+if TYPE_CHECKING:  # `itsm show` lists attachments and needs neither records nor workflow (2.5 ms of imports)
+    from itsm_cli.core.config import Config
+    from itsm_cli.core.workflow import ApprovalPolicy
 
 FOLDER = "attachments"
 DEFAULT_MAX_BYTES = 10_000_000
@@ -37,6 +37,8 @@ def safe_name(name: str | None, n: int = 1) -> str:
     their accents); runs of anything else become ``_``. An empty result is
     ``attachment-N``.
     """
+    import unicodedata
+
     base = re.split(r"[\\/]", name or "")[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_").lstrip(".-_")
@@ -85,6 +87,8 @@ def attach(config: Config, record: dict[str, Any], files: list[tuple[str, bytes,
            policy: ApprovalPolicy | None, note: str | None = None) -> dict[str, Any]:
     """One ``attach`` entry per file (``(stored name, bytes, content type)``): name, type, size and SHA-256."""
     import hashlib
+
+    from itsm_cli.core.records import _append, _entry
 
     new = record
     for name, data, ctype in files:

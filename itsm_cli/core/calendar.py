@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["DAY_NAMES", "DURATION", "Calendar", "calendar_from_config", "parse_duration"]
 
@@ -119,6 +118,10 @@ class Calendar:
         with only a time zone is open around the clock. Raises ValueError on an
         unknown zone, weekday, malformed or overlapping shift, or bad holiday date.
         """
+        # zoneinfo here, not at the top: it costs 2 ms to import (sysconfig, to find the zone files), and
+        # `itsm new` imports this module through the rules and validation without always making a calendar.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         self.name = name
         try:
             self.tz = ZoneInfo(timezone)

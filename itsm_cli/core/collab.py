@@ -10,15 +10,18 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from itsm_cli.core.config import Config
-from itsm_cli.core.records import _append, _entry, ordered
-from itsm_cli.core.workflow import ApprovalPolicy
 from itsm_cli.errors import BadArgument, Refused
 
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f<>]{1,64}@[^@\s\x00-\x1f\x7f<>]{1,255}")
-_DURATION = re.compile(r"(?:(\d+)h)?\s*(?:(\d+)m)?")
+if TYPE_CHECKING:
+    from itsm_cli.core.config import Config
+    from itsm_cli.core.workflow import ApprovalPolicy
+
+# A pattern, not a compiled one: re compiles it on first use. `itsm show` imports this module for
+# format_minutes only, and no module-level work here (nor records and workflow, imported where a
+# history entry is made) should be on its way.
+_EMAIL = r"[^@\s\x00-\x1f\x7f<>]{1,64}@[^@\s\x00-\x1f\x7f<>]{1,255}"
 SCORES = range(1, 6)
 
 
@@ -32,7 +35,7 @@ def resolve_person(config: Config, person: str | None, actor: str) -> str:
     """
     if person is None or person == "me":
         return actor
-    if len(person) > 320 or not _EMAIL.fullmatch(person):
+    if len(person) > 320 or not re.fullmatch(_EMAIL, person):
         raise BadArgument(f"'{person}' is not an e-mail address (or 'me')")
     listed = config.person(person)
     return listed.email if listed else person
@@ -51,6 +54,8 @@ def _may_change_watchers(config: Config, record: Mapping[str, Any], person: str,
 def watch(config: Config, record: dict[str, Any], person: str, actor: str, now: str,
           policy: ApprovalPolicy | None) -> dict[str, Any]:
     """Add ``person`` to the record's ``watchers`` (told of public comments, like the requester)."""
+    from itsm_cli.core.records import _append, _entry, ordered
+
     watchers = list(record.get("watchers") or [])
     if any(str(w).lower() == person.lower() for w in watchers):
         raise Refused(f"{record['id']}: {person} already watches it")
@@ -63,6 +68,8 @@ def watch(config: Config, record: dict[str, Any], person: str, actor: str, now: 
 def unwatch(config: Config, record: dict[str, Any], person: str, actor: str, now: str,
             policy: ApprovalPolicy | None) -> dict[str, Any]:
     """Remove ``person`` from the record's ``watchers``."""
+    from itsm_cli.core.records import _append, _entry, ordered
+
     watchers = list(record.get("watchers") or [])
     kept = [w for w in watchers if str(w).lower() != person.lower()]
     if len(kept) == len(watchers):
@@ -134,6 +141,8 @@ def with_time_spent(record: dict[str, Any], minutes: int | None) -> dict[str, An
 def rate(config: Config, record: dict[str, Any], score: int, note: str | None, actor: str, now: str,
          policy: ApprovalPolicy | None) -> dict[str, Any]:
     """The requester's satisfaction rating (1-5), taken once while the ticket is resolved."""
+    from itsm_cli.core.records import _append, _entry
+
     rid = record["id"]
     if score not in SCORES:
         raise BadArgument(f"a rating is a whole number from 1 (very unhappy) to 5 (very happy), not {score}")

@@ -23,6 +23,7 @@ those out of attainment and mean times.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,7 +51,11 @@ STOPPED = frozenset({"resolved", "closed"})
 OPEN_CATEGORIES = frozenset({"new", "open", "waiting"})
 DEFAULT_CALENDAR = "24x7"
 
-_UTC_24X7 = Calendar(DEFAULT_CALENDAR, "UTC", always=True)
+
+# Made on first use: a calendar imports zoneinfo (2 ms), and importing this module need not.
+@functools.cache
+def _utc_24x7() -> Calendar:
+    return Calendar(DEFAULT_CALENDAR, "UTC", always=True)
 
 
 def parse_timestamp(value: str | datetime) -> datetime:
@@ -87,7 +92,7 @@ def service_calendar(config: Mapping[str, Any], service: Mapping[str, Any] | Non
     elif calendars:
         name = next(iter(calendars))
     else:
-        return _UTC_24X7
+        return _utc_24x7()
     return calendar_from_config(name, calendars[name])
 
 

@@ -40,7 +40,10 @@ def metrics_page(b: Builder) -> SitePage:
     labels = [_month_label(m) for m in months]
     # This month has only begun: it is drawn and listed as "so far", not as a finished month that fell.
     rows_labels = [*labels[:-1], f"{labels[-1]} (so far, {b.today.day} day{'s' if b.today.day != 1 else ''})"]
-    lines += [f"Tickets of every type over the last {MONTHS} months, up to "
+    counted = [name for name, entry in (b.config.data.get("types") or {}).items()
+               if isinstance(entry, dict) and entry.get("kind", "ticket") == "ticket" and entry.get("reports", True) is not False]
+    kinds = ", ".join(counted[:-1]) + (f" and {counted[-1]}" if len(counted) > 1 else "".join(counted))
+    lines += [f"Tickets ({kinds}) over the last {MONTHS} months, up to "
               f"{b.now.strftime('%Y-%m-%d')}; {labels[-1]} is the month so far. "
               "Closed includes cancelled and rejected tickets.", "",
               "## Tickets opened and closed", ""]

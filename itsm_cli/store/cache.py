@@ -34,18 +34,21 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsm_cli.errors import ItsmError
 from itsm_cli.parallel import open_desk, parallel_map, worker_state
 from itsm_cli.store import cache_store
 from itsm_cli.store.cache_store import DIRNAME, DISABLE_ENV, blob_id, code_fingerprint, fingerprint, git_dir
 
+if TYPE_CHECKING:
+    from itsm_cli.store.desk import Desk
+
 __all__ = [
     "DIRNAME", "DISABLE_ENV", "MISSING", "SUMMARY_FIELDS", "Cache", "Listing", "Section", "blob_id", "clear",
-    "code_fingerprint", "fingerprint", "git_dir", "highest_on_trees", "summaries", "summary_rows", "summary_table",
+    "code_fingerprint", "fingerprint", "git_dir", "summaries", "summary_rows", "summary_table",
 ]
 
 MISSING: Any = object()
@@ -62,7 +65,7 @@ DELTA_MAX = 5000
 class Cache:
     """The cache of one desk: file keys, and sections of per-file results."""
 
-    def __init__(self, desk: Any, directory: Path, git_dir: Path):
+    def __init__(self, desk: Desk, directory: Path, git_dir: Path):
         self.desk = desk
         self.directory = directory
         self.git_dir = git_dir
@@ -70,7 +73,7 @@ class Cache:
         self.raw: dict[str, bytes] = {}  # bytes read while keying changed files (reused, not read twice)
 
     @classmethod
-    def open(cls, desk: Any) -> Cache | None:
+    def open(cls, desk: Desk) -> Cache | None:
         """The desk's cache, or None when it has no git directory or ``ITSM_NO_CACHE`` is set."""
         found = cache_store.directory(desk.root)
         return None if found is None else cls(desk, *found)
@@ -457,37 +460,7 @@ class _Packed:
         return result if result is not None else bytearray(b"\1") * len(self)
 
 
-def highest_on_trees(desk: Any, tree_ids: Sequence[str], prefix: str, scan: Callable[[list[str]], list[int]]) -> int:
-    """The highest record number with ``prefix`` in any of the git trees ``tree_ids`` (0 when none).
-
-    A tree never changes, so each tree's answer is remembered (``highest.bin``,
-    holding only the trees asked about last); ``scan(ids)`` reads the trees not
-    seen yet and returns their numbers, in order. Other branches' trees are
-    then read once, not at every ``itsm new``.
-    """
-    from itsm_cli import __version__
-
-    cache = Cache.open(desk)
-    path = cache.directory / "highest.bin" if cache is not None else None
-    try:  # the code that reads the numbers (the name rules, the tree reader) is part of what the answers depend on
-        env = f"highest:{__version__}:{cache_store.code_stamp('core/ids.py', 'store/gitstore.py')}"
-    except OSError:
-        path = None
-        env = ""
-    found = cache_store.read_framed(path, env) if path is not None else None
-    known: dict[str, int] = found[1] if found is not None and isinstance(found[1], dict) else {}
-    todo = [t for t in tree_ids if f"{t}:{prefix}" not in known]
-    if todo:
-        known.update((f"{t}:{prefix}", int(n)) for t, n in zip(todo, scan(todo)))
-    current = set(tree_ids)
-    if path is not None and (todo or len(known) > 4 * len(current) + 16):
-        kept = {k: v for k, v in known.items() if k.partition(":")[0] in current}
-        with contextlib.suppress(OSError, ValueError):
-            cache_store.write_framed(path, env, "", kept)
-    return max((known.get(f"{t}:{prefix}", 0) for t in tree_ids), default=0)
-
-
-def clear(desk: Any) -> None:
+def clear(desk: Desk) -> None:
     """Remove the desk's cache (``itsm validate`` then starts cold)."""
     cache_store.clear(desk.root)
 
@@ -542,7 +515,7 @@ def _summarise(items: list[tuple[str, bytes | None]]) -> list[tuple[str, str | N
     return out
 
 
-def summary_table(desk: Any, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
+def summary_table(desk: Desk, folders: Sequence[str], words: list[str] | None) -> tuple[list[str], list[Any], list[Any]]:
     """Paths, summary rows (None: does not load) and, per path, the text or (given ``words``) whether it holds them all."""
     cache = Cache.open(desk)
     if cache is not None:
@@ -577,7 +550,7 @@ def summary_table(desk: Any, folders: Sequence[str], words: list[str] | None) ->
     return paths, rows, found
 
 
-def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bool = False) -> list[tuple[str, tuple, str]]:
+def summary_rows(desk: Desk, folders: Sequence[str] = ("tickets",), with_text: bool = False) -> list[tuple[str, tuple, str]]:
     """(path, summary row, search text) of every record in ``folders`` that loads, in path order.
 
     A row holds the values of :data:`SUMMARY_FIELDS`; the text is what
@@ -590,7 +563,7 @@ def summary_rows(desk: Any, folders: Sequence[str] = ("tickets",), with_text: bo
     return [(rel, row, text if with_text else "") for rel, row, text in zip(paths, rows, texts) if row is not None]
 
 
-def summaries(desk: Any, folders: Sequence[str] = ("tickets",)) -> list[dict[str, Any]]:
+def summaries(desk: Desk, folders: Sequence[str] = ("tickets",)) -> list[dict[str, Any]]:
     """A small dict per record (the :data:`SUMMARY_FIELDS` it has), in path order; see :func:`summary_rows`."""
     return [_as_dict(row) for _, row, _ in summary_rows(desk, folders)]
 

@@ -21,9 +21,10 @@ import base64
 import hashlib
 import io
 import json
+import re
 import tomllib
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -216,12 +217,65 @@ def write_plan(root: Path, plan: PinPlan) -> None:
 
 @dataclass
 class UpgradeToolResult:
-    """What ``itsm upgrade-tool`` did: the pin now in the desk, the files it changed, its commit (None: nothing)."""
+    """What ``itsm upgrade-tool`` did: the pin now in the desk, the files it changed, its commit (None: nothing).
+
+    ``refreshed``: workflows replaced by this itsm's own (the desk never edited
+    them); ``added``: workflows this itsm has that the desk never had;
+    ``kept``: workflows the desk edited, left as they are but for the pin.
+    """
 
     pin: Pin
     changed: list[str]
     commit: str | None
     skipped: list[str]
+    refreshed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+_ITSM_OWNED = re.compile(r"^Itsm-Action: (init|upgrade-tool)$", re.M)
+
+
+def shipped_workflows() -> Path:
+    """This itsm's own workflows (what ``itsm init`` writes, before the pin goes in)."""
+    return PACKAGE_DIR / "data" / "skeleton" / WORKFLOWS  # store/skeleton's SKELETON (which imports this module)
+
+
+def plan_workflow_bodies(root: Path, git: Git, plan: PinPlan) -> tuple[list[str], list[str], list[str]]:
+    """Bring the desk's workflows up to this itsm's, into ``plan.writes``: (refreshed, added, kept).
+
+    A workflow whose last commit is itsm's own (``init`` or ``upgrade-tool``)
+    was never edited on the desk, so this itsm's version replaces it, with the
+    pin. One this itsm has that the desk never had (no commit ever touched the
+    path) is added. One the desk edited is kept, only its pin rewritten (as
+    :func:`plan_pin` does), and one the desk deleted stays deleted: nobody's
+    change is undone.
+    """
+    refreshed: list[str] = []
+    added: list[str] = []
+    kept: list[str] = []
+    folder = shipped_workflows()
+    for source in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+        rel = f"{WORKFLOWS}/{source.name}"
+        rendered = core.rewrite_install(source.read_text(encoding="utf-8"), plan.pin)
+        if rendered is None:
+            continue
+        new = rendered.encode("utf-8")
+        target = root / rel
+        if not target.is_file():
+            if not git.run("log", "-1", "--format=%H", "--", rel, check=False).strip():
+                plan.writes[rel] = new
+                added.append(rel)
+            continue
+        pinned = plan.writes.get(rel, target.read_bytes())  # the desk's text with the new pin (plan_pin's)
+        if pinned == new:
+            continue  # the same workflow: at most its pin changes
+        if _ITSM_OWNED.search(git.run("log", "-1", "--format=%B", "--", rel, check=False)):
+            plan.writes[rel] = new
+            refreshed.append(rel)
+        else:
+            kept.append(rel)
+    return refreshed, added, kept
 
 
 def upgrade_tool(desk: Desk, author_name: str, author_email: str, package: str | None = None) -> UpgradeToolResult:
@@ -230,8 +284,10 @@ def upgrade_tool(desk: Desk, author_name: str, author_email: str, package: str |
     with desk.lock():
         pin = resolve_pin(package)
         plan = plan_pin(desk.root, pin)
+        refreshed, added, kept = plan_workflow_bodies(desk.root, git, plan)
+        plan.skipped[:] = [rel for rel in plan.skipped if rel not in refreshed]
         if not plan.writes:
-            return UpgradeToolResult(plan.pin, [], None, plan.skipped)
+            return UpgradeToolResult(plan.pin, [], None, plan.skipped, kept=kept)
         paths = sorted(plan.writes)
         dirty = [line[3:] for line in git.status_lines() if line[3:] in paths or line[3:].startswith(core.DIST_DIR)]
         if dirty:
@@ -239,8 +295,11 @@ def upgrade_tool(desk: Desk, author_name: str, author_email: str, package: str |
                           "'itsm upgrade-tool' again")
         git.check_can_commit()
         write_plan(desk.root, plan)
+        brought = [rel.rpartition("/")[2] for rel in refreshed + added]
         message = (f"itsm: the desk's workflows install {plan.pin.requirement.removeprefix('./')}\n\n"
-                   f"{plan.pin.reason}.\n\nItsm-Action: upgrade-tool\n")
+                   f"{plan.pin.reason}."
+                   + (f"\n\nWorkflows brought up to this itsm's: {', '.join(brought)}." if brought else "")
+                   + "\n\nItsm-Action: upgrade-tool\n")
         try:
             sha = git.commit(paths, message, author_name, author_email)
         except BaseException:
@@ -250,7 +309,7 @@ def upgrade_tool(desk: Desk, author_name: str, author_email: str, package: str |
                 if data is not None and not _tracked(git, rel):
                     (desk.root / rel).unlink(missing_ok=True)
             raise
-        return UpgradeToolResult(plan.pin, paths, sha, plan.skipped)
+        return UpgradeToolResult(plan.pin, paths, sha, plan.skipped, refreshed, added, kept)
 
 
 def _tracked(git: Git, rel: str) -> bool:

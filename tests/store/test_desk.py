@@ -294,3 +294,47 @@ def test_write_bytes_writes_exactly(d: Desk) -> None:
     assert (d.root / "attachments/INC-0042/x.bin").read_bytes() == b"\x00\x01"
     with pytest.raises(InvalidRecord, match="leads outside"):
         d.write_bytes("../x.bin", b"")
+
+
+# --- the catalog, a file at a time ----------------------------------------------------------------
+
+
+def _catalog(root: Path) -> Desk:
+    desk = bare_desk(root)
+    for sid in ("email", "vpn", "wifi"):
+        put(root, f"catalog/{sid}.yaml", yaml_io.dumps({"id": sid, "name": sid.upper()}))
+    put(root, "catalog/old-name.yaml", yaml_io.dumps({"id": "printing", "name": "Printing"}))  # says another ID
+    put(root, "catalog/broken.yaml", "id: broken\nname: [unclosed\n")
+    return desk
+
+
+def _as_a_dict(desk: Desk) -> dict[str, dict]:
+    return {r.id: r.data for r in desk.records(("catalog",))}
+
+
+def test_a_service_asked_for_reads_its_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desk_testing import record_calls
+
+    desk = _catalog(tmp_path / "d")
+    loaded = record_calls(monkeypatch, Desk, "load")
+    services = desk.services()
+    assert "vpn" in services and services["vpn"]["name"] == "VPN" and services.get("email")["name"] == "EMAIL"
+    assert services.get(None) is None and services.get("") is None
+    assert loaded == ["catalog/vpn.yaml", "catalog/email.yaml"]
+
+
+@pytest.mark.parametrize("asked", ["printing", "old-name", "broken", "nothing", "Not A Slug", 7])
+def test_the_lazy_catalog_answers_as_the_whole_one_would(tmp_path: Path, asked: object) -> None:
+    desk = _catalog(tmp_path / "d")
+    whole = _as_a_dict(desk)
+    services = desk.services()
+    assert (asked in services) == (asked in whole)
+    assert services.get(asked) == whole.get(asked)  # type: ignore[call-overload]
+    assert dict(services) == whole and sorted(services) == sorted(whole) and len(services) == len(whole)
+
+
+def test_a_catalog_written_by_itsm_is_read_again(tmp_path: Path) -> None:
+    desk = _catalog(tmp_path / "d")
+    assert desk.services()["vpn"]["name"] == "VPN"
+    desk.write_text("catalog/vpn.yaml", yaml_io.dumps({"id": "vpn", "name": "Remote access"}))
+    assert desk.services()["vpn"]["name"] == "Remote access"

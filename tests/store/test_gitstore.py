@@ -145,3 +145,8 @@ def test_merge_file_needs_no_work_tree(tmp_path: Path) -> None:
     (tmp_path / "theirs").write_text(base.replace("two", "two theirs"))
     code, merged = gitprocess.merge_file(*files, marker_size=3)  # type: ignore[misc]
     assert code == 1 and b"<<< ours\n" in merged and b">>> theirs\n" in merged
+
+
+def test_a_failure_names_the_git_command_after_its_config_options(desk: Path) -> None:
+    with pytest.raises(EnvironmentProblem, match=r"^git frobnicate failed: "):
+        Git(desk).run("-c", "core.splitIndex=true", "frobnicate")

@@ -311,3 +311,147 @@ def test_a_killed_object_reader_is_replaced_on_the_next_read(desk: Path) -> None
     first.wait(timeout=5)
     assert g.head() == git(desk, "rev-parse", "HEAD").strip()
     assert g.objects._proc is not first
+
+
+def _loose_trees(desk: Path, commit: str) -> list[Path]:
+    """The loose object files of the trees on the path from ``commit``'s root to its ticket bucket."""
+    found = []
+    for spec in (f"{commit}^{{tree}}", f"{commit}:tickets", f"{commit}:tickets/INC", f"{commit}:tickets/INC/000"):
+        oid = git(desk, "rev-parse", spec).strip()
+        found.append(desk / ".git" / "objects" / oid[:2] / oid[2:])
+    return found
+
+
+def test_the_trees_of_a_commit_are_written_as_git_writes_loose_objects(desk: Path) -> None:
+    import zlib
+
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    commit = head(desk)
+    blob = git(desk, "rev-parse", f"{commit}:{ticket_path('INC-0001')}").strip()  # stored by git hash-object
+    gits_mode = (desk / ".git" / "objects" / blob[:2] / blob[2:]).stat().st_mode & 0o777
+    assert not gits_mode & 0o222
+    for path in _loose_trees(desk, commit):
+        assert path.is_file(), path
+        assert path.stat().st_mode & 0o777 == gits_mode  # read-only, as git leaves its objects
+        content = zlib.decompress(path.read_bytes())
+        kind, _, rest = content.partition(b"\0")
+        assert kind == b"tree %d" % len(rest)
+        assert rest == subprocess.run(["git", "cat-file", "tree", path.parent.name + path.name], cwd=desk,
+                                      check=True, capture_output=True).stdout
+    assert not list((desk / ".git" / "objects").glob("*/tmp_obj_*"))
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+def test_loose_compression_follows_git_config(desk: Path) -> None:
+    git(desk, "config", "core.looseCompression", "0")  # stored, not deflated: the file is as long as the content
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    bucket = _loose_trees(desk, head(desk))[-1]
+    size = len(subprocess.run(["git", "cat-file", "tree", bucket.parent.name + bucket.name], cwd=desk, check=True,
+                              capture_output=True).stdout)
+    assert bucket.stat().st_size > size
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+def test_a_shared_repository_leaves_writing_trees_to_git(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """core.sharedRepository decides the permissions of objects: git mktree writes them, with git's modes."""
+    from desk_testing import record_calls
+
+    git(desk, "config", "core.sharedRepository", "group")
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "mktree" in asked
+    for path in _loose_trees(desk, head(desk))[1:]:
+        assert path.stat().st_mode & 0o040  # group-readable, as git makes a shared repository's objects
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+def test_a_private_repository_starts_no_git_mktree(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desk_testing import record_calls
+
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "mktree" not in asked and "commit-tree" in asked
+
+
+def _loose_in_17(desk: Path, count: int) -> None:
+    """Store ``count`` loose blobs whose IDs start with 17, the folder git counts to decide on an automatic gc."""
+    import hashlib
+
+    made, n = 0, 0
+    while made < count:
+        content = b"filler %d\n" % n
+        n += 1
+        if hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest().startswith("17"):
+            subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=desk, input=content, check=True,
+                           capture_output=True)
+            made += 1
+
+
+def test_a_commit_runs_gits_automatic_maintenance_when_git_would(desk: Path) -> None:
+    git(desk, "config", "gc.auto", "256")  # more than one loose object in objects/17 asks for a gc
+    git(desk, "config", "gc.autoDetach", "false")  # so the gc has finished when itsm has
+    _loose_in_17(desk, 2)
+    assert not list((desk / ".git" / "objects" / "pack").glob("*.pack"))
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    commit = head(desk)
+    assert list((desk / ".git" / "objects" / "pack").glob("*.pack"))  # gc packed what is reachable...
+    assert not (desk / ".git" / "objects" / commit[:2] / commit[2:]).exists()  # ...the new commit too
+    git(desk, "fsck", "--strict", "--no-dangling", "--no-progress")
+
+
+@pytest.mark.parametrize("setting", [None, ("maintenance.auto", "false"), ("gc.auto", "0")])
+def test_no_maintenance_is_started_when_none_is_due(
+    desk: Path, monkeypatch: pytest.MonkeyPatch, setting: tuple[str, str] | None
+) -> None:
+    from desk_testing import record_calls
+
+    if setting is not None:  # maintenance would be due, but the setting says git would not run it
+        git(desk, "config", "gc.auto", "256")
+        git(desk, "config", *setting)
+        _loose_in_17(desk, 2)
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "maintenance" not in asked
+
+
+def test_any_maintenance_setting_leaves_the_decision_to_git(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desk_testing import record_calls
+
+    git(desk, "config", "maintenance.strategy", "incremental")
+    asked = record_calls(monkeypatch, Git, "run")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert "maintenance" in asked
+
+
+def test_a_change_asks_git_its_config_and_locations_once_side_by_side(
+    desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk_testing import record_calls
+
+    from itsm_cli.store import gitprocess
+
+    started: list[list[str]] = []
+    real_start = gitprocess.start
+
+    def spy(args: list[str], *rest: object, **kwargs: object) -> object:
+        started.append(list(args))
+        return real_start(args, *rest, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gitprocess, "start", spy)
+    ran = record_calls(monkeypatch, Git, "run_status")
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    assert [a[0] for a in started] == ["config", "rev-parse"]
+    assert "config" not in ran and "rev-parse" not in ran  # both answers came from the early ones
+    assert status(desk) == ""
+
+
+def test_questions_started_early_and_never_asked_leave_no_process_behind(desk: Path) -> None:
+    import gc
+
+    g = Git(desk)
+    g.prepare_commit()
+    early = list(g._early.values())
+    assert len(early) == 2
+    del g
+    gc.collect()
+    assert all(s.returncode is not None for s in early)  # waited for, not left running or as zombies
