@@ -148,3 +148,8 @@ def test_what_the_fast_reader_refuses_goes_to_the_loader() -> None:
     with pytest.raises(InvalidRecord, match="duplicate key"):
         parse_entries("  - at: x\n    at: y\n", "  - ", "p")
     assert parse_entries("  - fields:\n    by: x\n", "  - ", "p") == [{"fields": None, "by": "x"}]
+
+
+def test_a_line_of_spaces_inside_an_entry_is_read_as_yaml_reads_it() -> None:
+    # The line reader this replaced raised IndexError here (a line of exactly an entry's indent), ending the audit.
+    assert parse_entries("  - at: x\n    \n    by: y\n", "  - ", "p") == [{"at": "x", "by": "y"}]
