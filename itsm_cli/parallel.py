@@ -15,14 +15,14 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from itsm_cli.store.desk import Desk
 
-__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_imap", "fork_map", "open_desk", "parallel_map", "shared",
+__all__ = ["CHUNK", "PARALLEL_MIN", "cpu_count", "fork_imap", "fork_imap_fed", "fork_map", "open_desk", "parallel_map", "shared",
            "worker_state"]
 
 T = TypeVar("T")
@@ -175,3 +175,73 @@ def fork_imap(func: Callable[[T], R], items: Sequence[T], ahead: int = 4) -> Ite
         finally:
             for future in pending:
                 future.cancel()
+
+
+def fork_imap_fed(func: Callable[[T], R], items: Iterable[T], ahead: int = 4) -> Iterator[tuple[T, R]]:
+    """``(item, func(item))`` for ``items`` in order, worked out in forked workers while ``items`` is still read.
+
+    For items that come slowly (each made from a git process's output as it
+    runs): a thread of this process reads them and hands each to a worker at
+    once, so the workers start on the first while the rest are still being
+    made. At most ``ahead`` results wait for the caller. The workers are forked
+    before the thread starts (a fork beside a running thread is not safe), so
+    ``func`` gets all it needs in its item, or from what this process held
+    before the call. Runs in this process when :func:`fork_imap` would.
+    """
+    workers = cpu_count()
+    if workers < 2 or not can_fork():
+        for item in items:
+            yield item, func(item)
+        return
+    import multiprocessing
+    import queue
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    done: queue.Queue[Any] = queue.Queue()
+    slots = threading.Semaphore(max(ahead, workers))
+    stop = threading.Event()
+    end = object()
+
+    def feed() -> None:
+        try:
+            for item in items:
+                slots.acquire()
+                if stop.is_set():
+                    break
+                done.put((item, pool.submit(func, item)))
+            done.put(end)
+        except BaseException as e:  # raised in the caller
+            done.put(_Failed(e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator reading git: git is ended here, in the thread that ran it
+
+    feeder = threading.Thread(target=feed, name="itsm-fork-imap-feed", daemon=True)
+    try:
+        pool.submit(os.getpid).result()  # every worker is forked at the first task: before the thread starts
+        feeder.start()
+        while True:
+            got = done.get()
+            if got is end:
+                return
+            if isinstance(got, _Failed):
+                raise got.error
+            item, future = got
+            result = future.result()
+            slots.release()
+            yield item, result
+    finally:
+        stop.set()
+        slots.release()  # a feeder waiting for a slot sees the stop
+        if feeder.is_alive():
+            feeder.join()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Failed:
+    """An exception the feeding thread of :func:`fork_imap_fed` met, to be raised by the caller."""
+
+    def __init__(self, error: BaseException):
+        self.error = error

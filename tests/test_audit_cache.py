@@ -82,6 +82,37 @@ def test_cold_warm_and_uncached_runs_print_the_same(desk: Path, monkeypatch: pyt
         same_as_without_cache(monkeypatch, *args)
 
 
+def test_a_fresh_clone_diffs_while_the_workers_go_and_keeps_what_git_said_as_the_commit_index(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm_cli.store import commit_index
+    from itsm_cli.store.commit_index import CommitIndex
+    from itsm_cli.store.desk import Desk
+    from itsm_cli.store.gitstore import Git
+
+    monkeypatch.setattr(audit_cache, "INDEX_AFTER", 0)
+    monkeypatch.setattr(audit_cache, "PER_TASK", 2)
+    monkeypatch.setattr(audit_cache, "PER_TASK_FILES", 1)
+    monkeypatch.setattr(commit_index, "PER_PROCESS", 3)  # git diffs three commits at a time, one after the other
+    history_with_a_merge(desk, monkeypatch)
+    at("2026-03-05T09:00:00Z", monkeypatch)
+    assert run("renumber", "INC-0001").exit_code == 0  # a commit that deletes a file: never split
+    diffed: list[int] = []
+    real_diffs = CommitIndex.diffs
+    monkeypatch.setattr(CommitIndex, "diffs", lambda self, commits: diffed.append(len(commits)) or real_diffs(self, commits))
+    streamed = same_as_without_cache(monkeypatch)
+    assert diffed == [int(git(desk, "rev-list", "--count", "HEAD"))]  # one git diff for every commit, as it went
+    index = CommitIndex.open(Desk(desk), Git(desk))
+    assert index is not None and index.started()
+    kept = index.changes()
+    assert index.indexed == 0  # nothing left to diff: the audit kept it all
+    shutil.rmtree(desk / ".git" / "itsm-cache")
+    assert CommitIndex.open(Desk(desk), Git(desk)).changes() == kept  # what diffing the index's own way gives
+    assert audit(monkeypatch) == streamed  # with the index there first, the rows come from it
+    assert diffed == [diffed[0]]
+    for args in (("--format", "json"), ("--format", "table"), ("--since", "2026-03-02T10:30:00Z")):
+        same_as_without_cache(monkeypatch, *args)
+
+
 @pytest.mark.parametrize("index_after", [audit_cache.INDEX_AFTER, 0], ids=["walk", "commit-index"])
 def test_new_commits_are_added_as_a_segment(desk: Path, monkeypatch: pytest.MonkeyPatch, index_after: int) -> None:
     monkeypatch.setattr(audit_cache, "INDEX_AFTER", index_after)

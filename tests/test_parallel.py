@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -86,6 +87,55 @@ def test_fork_imap_stays_here_when_a_thread_runs_or_for_one_item() -> None:
         thread.join()
     assert out == [(os.getpid(), n * n) for n in range(6)]
     assert list(parallel.fork_imap(_pid_and_square, [7])) == [(os.getpid(), 49)]
+
+
+def _slowly(n: int, made: list[int], closed: list[bool]) -> Iterator[int]:
+    try:
+        for i in range(n):
+            made.append(i)
+            yield i
+    finally:
+        closed.append(True)
+
+
+@needs_two_cores
+def test_fork_imap_fed_hands_out_items_as_they_are_made_and_keeps_order() -> None:
+    made: list[int] = []
+    closed: list[bool] = []
+    out = []
+    for item, (pid, square) in parallel.fork_imap_fed(_pid_and_square, _slowly(30, made, closed), ahead=3):
+        out.append((item, square))
+        assert pid != os.getpid()
+        assert len(made) <= item + 1 + 3 + 1  # the feeder stays at most `ahead` (and the one in hand) in front
+    assert out == [(n, n * n) for n in range(30)]
+    assert closed == [True] and threading.active_count() == 1
+
+
+@needs_two_cores
+def test_fork_imap_fed_stops_feeding_when_the_caller_stops_or_a_worker_fails() -> None:
+    made: list[int] = []
+    closed: list[bool] = []
+    results = parallel.fork_imap_fed(_pid_and_square, _slowly(1000, made, closed), ahead=2)
+    assert next(results)[0] == 0
+    results.close()
+    assert closed == [True] and len(made) < 10 and threading.active_count() == 1
+    got = []
+    with pytest.raises(ValueError, match="three"):
+        for item, n in parallel.fork_imap_fed(_fail_on_three, iter(range(10)), ahead=2):
+            got.append((item, n))
+    assert got == [(0, 0), (1, 1), (2, 2)] and threading.active_count() == 1
+
+
+def test_fork_imap_fed_stays_here_when_a_thread_runs() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        out = list(parallel.fork_imap_fed(_pid_and_square, iter(range(6))))
+    finally:
+        stop.set()
+        thread.join()
+    assert out == [(n, (os.getpid(), n * n)) for n in range(6)]
 
 
 def _state_plus(offset: int) -> dict[str, int]:

@@ -36,9 +36,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import marshal
+import operator
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -348,7 +349,8 @@ def listing(
     types: frozenset[str] | None = None,
     keys: Any = None,
     allowed_signers: str = "",
-) -> Iterator[dict[str, Any]]:
+    as_tuples: bool = False,
+) -> Iterator[Any]:
     """The rows of ``itsm audit``, oldest first: from the cache for commits it knows, computed for the rest.
 
     Same rows, same order as streaming every commit through
@@ -359,6 +361,8 @@ def listing(
     next question, whatever its period, is answered from the cache. With
     ``keys`` (fingerprint -> person), signatures are read too and name each
     row's signer (``allowed_signers``: git's list, see :class:`~itsm_cli.store.history.Trail`).
+    Each row a dict with :data:`~itsm_cli.core.audit.ROW_KEYS`, or with ``as_tuples`` a tuple of their values
+    in that order (as the cache holds them: half a million dicts are a good part of a cold audit's time).
     """
     from itsm_cli.core.audit import ROW_KEYS, audit_rows, in_period
     from itsm_cli.store.history import Trail
@@ -370,51 +374,69 @@ def listing(
     sig = {"signatures": keys is not None, "allowed_signers": allowed_signers}
     if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
-            yield from audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
-                                  until=until, types=types, keys=keys)
-            return
-        # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
-        # simplify the whole history before printing anything, so it streams newest first, reversed here.
-        trail = Trail(git, since=since, until=until, newest_first=True, **sig)
-        groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys))
-                  for c in trail.commits())
-        yield from reversed_groups(groups)
+            found = audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
+                               until=until, types=types, keys=keys)
+        else:
+            # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
+            # simplify the whole history before printing anything, so it streams newest first, reversed here.
+            trail = Trail(git, since=since, until=until, newest_first=True, **sig)
+            groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys))
+                      for c in trail.commits())
+            found = reversed_groups(groups)
+        yield from ((tuple(r[k] for k in ROW_KEYS) for r in found) if as_tuples else found)
         return
 
     at_date, at_type = ROW_KEYS.index("date"), ROW_KEYS.index("type")
 
-    def keep(row: tuple[Any, ...]) -> bool:  # what audit_rows(since=, until=, types=) would have kept
+    def kept(row: tuple[Any, ...]) -> bool:  # what audit_rows(since=, until=, types=) would have kept
         return in_period(row[at_date], since, until) and (types is None or row[at_type] in types)
 
+    keep = kept if since or until or types is not None else None
+
+    values = operator.itemgetter(*ROW_KEYS)  # a row's values in ROW_KEYS order, as one tuple
+
     def rows_of(commit: Any) -> Rows:
-        return tuple(tuple(r[k] for k in ROW_KEYS) for r in audit_rows((commit,), type_of, keys=keys))
+        return tuple(map(values, audit_rows((commit,), type_of, keys=keys)))
 
     known = cache.load() if order else KnownRows()
     try:
-        yield from _listed(desk, git, cache, known, order, rows_of, keep, sig)
+        yield from _listed(desk, git, cache, known, order, rows_of, keep, sig, as_tuples)
     finally:
         known.close()
 
 
 def _listed(
     desk: Any, git: Any, cache: AuditCache, known: KnownRows, order: list[str], rows_of: Callable[[Any], Rows],
-    keep: Callable[[tuple[Any, ...]], bool], sig: dict[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
+    keep: Callable[[tuple[Any, ...]], bool] | None, sig: dict[str, Any] | None = None, as_tuples: bool = False,
+) -> Iterator[Any]:
     """:func:`listing` with a cache: the remembered rows, and the others computed and remembered.
 
     Commits computed now are held in memory until printed (a few, unless
-    thousands came at once); a cold cache streams them as it goes.
+    thousands came at once); a cold cache streams them as it goes. ``keep``:
+    which rows to print (None: all).
     """
     from itsm_cli.core.audit import ROW_KEYS
     from itsm_cli.store.history import Trail
 
+    def shown(rows: Iterable[tuple[Any, ...]]) -> Iterable[Any]:
+        rows = rows if keep is None else filter(keep, rows)
+        return rows if as_tuples else (dict(zip(ROW_KEYS, row)) for row in rows)
+
     missing = [sha for sha in order if sha not in known]
-    # At the very commit `order` starts from: a HEAD moved meanwhile must not leave a commit without its changes.
-    indexed = indexed_changes(desk, git, order[0]) if missing and len(missing) >= INDEX_AFTER else None
-    changes = indexed[1] if indexed is not None else None
-    if changes is not None:  # what each commit changed is known: work out the rows on every core
-        computed = _rows_on_every_core(git, missing, changes, rows_of, sig)
-    else:
+    computed: Iterator[tuple[str, Rows, bool]] | None = None
+    if missing and len(missing) >= INDEX_AFTER:
+        from itsm_cli.store.commit_index import CommitIndex
+
+        index = CommitIndex.open(desk, git)
+        if index is not None and not index.prefix and not index.started() and len(missing) == len(order):
+            # A fresh clone: git diffs the commits while the workers work out the rows of those it has done.
+            computed = _rows_as_diffed(git, index, order, rows_of, sig)
+        else:
+            # At the very commit `order` starts from: a HEAD moved meanwhile must not leave a commit without its changes.
+            indexed = indexed_changes(desk, git, order[0])
+            if indexed is not None:  # what each commit changed is known: work out the rows on every core
+                computed = _rows_on_every_core(git, missing, indexed[1], rows_of, sig)
+    if computed is None:
         sig = sig or {}
         trail = Trail(git, **sig) if len(missing) == len(order) else Trail(git, commits=missing, **sig)
         computed = ((commit.sha, rows_of(commit), False) for commit in trail.commits())
@@ -422,7 +444,7 @@ def _listed(
         with cache.adding() as add:
             for sha, rows, more in computed:
                 add(sha, rows, more)
-                yield from (dict(zip(ROW_KEYS, row)) for row in rows if keep(row))
+                yield from shown(rows)
         return
     if missing:
         with cache.adding() as add:
@@ -431,76 +453,116 @@ def _listed(
                 add(sha, rows, more)
         cache.merge_if_many(known, reversed(order))
     for sha in reversed(order):
-        for row in known.rows(sha):
-            if keep(row):
-                yield dict(zip(ROW_KEYS, row))
+        yield from shown(known.rows(sha))
 
 
 PER_TASK = 1000  # commits a worker computes at a time
 PER_TASK_FILES = 4000  # files of one big commit a worker computes at a time
 AHEAD = 64  # stretches done and waiting to be written out, at most (about 1 MB of rows each)
 
+Changes = dict[str, list[tuple[str, str, str, str]]]  # commit -> (old blob, new blob, "M", path), as Trail takes them
+Task = tuple[list[str], Changes, bool | None]
+
 
 def _rows_on_every_core(
-    git: Any, newest_first: list[str], changes: dict[str, list[tuple[str, str, str, str]]],
-    rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
+    git: Any, newest_first: list[str], changes: Changes, rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, Rows, bool]]:
-    """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers.
+    """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers (see :func:`_tasks`).
 
-    Work goes out as stretches of :data:`PER_TASK` commits; a commit that
-    changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000)
-    goes out in parts of that many files (a commit's rows come file by file;
-    only a deleted file's entries reappearing in another file, as ``itsm
-    renumber`` does, tie files together, so a commit that deletes a file, or a
-    merge, is never split); each part's rows are passed on as they are done,
-    ``more`` true until the commit's last part, so a bulk import is never held
-    whole. Each worker reads
-    its share with its own :class:`~itsm_cli.store.history.Trail` (git only
-    lists the commits: ``changes`` says what they changed) and sends the rows
-    back marshalled; this process writes them out while the workers go on.
+    Each worker reads its share with its own :class:`~itsm_cli.store.history.Trail`
+    (git only lists the commits: ``changes`` says what they changed) and sends
+    the rows back marshalled; this process writes them out while the workers go on.
     """
     from itsm_cli.parallel import fork_imap
 
-    tasks: list[tuple[list[str], int, int]] = []  # (commits, and for a part of one commit: its files lo:hi)
+    tasks = list(_tasks((sha, changes.get(sha, ())) for sha in reversed(newest_first)))
+    _JOB.update(git=git, rows_of=rows_of, sig=sig or {})
+    try:
+        # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
+        yield from _results(zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True))
+    finally:
+        _JOB.clear()
+
+
+def _rows_as_diffed(
+    git: Any, index: Any, newest_first: list[str], rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
+) -> Iterator[tuple[str, Rows, bool]]:
+    """:func:`_rows_on_every_core` for a desk whose commit index is not started (a fresh clone).
+
+    One ``git diff-tree`` diffs every commit, oldest first, while forked
+    workers work out the rows of the stretches it has done, so neither waits
+    for the other; what git said is kept in the commit ``index``
+    (:class:`~itsm_cli.store.commit_index.CommitIndex`), for ``itsm history``
+    and the next audit, as soon as git is done (while the workers go on).
+    """
+    from itsm_cli.parallel import fork_imap_fed
+
+    width = len(newest_first[0]) // 2
+
+    def diffed() -> Iterator[tuple[str, list[tuple[str, str, str, str]]]]:
+        said: list[tuple[str, bytes]] = []
+        for sha, pairs in index.diffs(newest_first[::-1]):
+            said.extend(pairs)
+            yield sha, [(e[width:2 * width].hex(), e[2 * width:3 * width].hex(), "M", path) for path, e in pairs]
+        index.store(newest_first, said)
+
+    _JOB.update(git=git, rows_of=rows_of, sig=sig or {})  # before the workers are forked: they read it
+    try:
+        yield from _results(fork_imap_fed(_task_rows, _tasks(diffed()), ahead=AHEAD))
+    finally:
+        _JOB.clear()
+
+
+def _tasks(commits: Iterable[tuple[str, Sequence[tuple[str, str, str, str]]]]) -> Iterator[Task]:
+    """The workers' share of ``commits`` (each with what it changed, oldest first): ``(commits, changes, part)``.
+
+    Stretches of :data:`PER_TASK` commits (``part`` None); a commit that
+    changed more than :data:`PER_TASK_FILES` files (a bulk import: 80,000) goes
+    out in parts of that many files, ``part`` true until its last part (a
+    commit's rows come file by file; only a deleted file's entries reappearing
+    in another file, as ``itsm renumber`` does, tie files together, so a commit
+    that deletes a file, or a merge, is never split), so a bulk import is never
+    held whole.
+    """
     stretch: list[str] = []
-    for sha in reversed(newest_first):
-        files = changes.get(sha, ())
+    changes: Changes = {}
+    for sha, files in commits:
         zero = "0" * len(sha)  # a deleted file's new blob; a merge's entries hold no blobs at all
         if len(files) > PER_TASK_FILES and all(new != zero for _, new, _, _ in files):
             if stretch:
-                tasks.append((stretch, 0, 0))
-                stretch = []
-            tasks.extend(([sha], lo, min(lo + PER_TASK_FILES, len(files))) for lo in range(0, len(files), PER_TASK_FILES))
-        else:
-            stretch.append(sha)
-            if len(stretch) >= PER_TASK:
-                tasks.append((stretch, 0, 0))
-                stretch = []
+                yield stretch, changes, None
+                stretch, changes = [], {}
+            for lo in range(0, len(files), PER_TASK_FILES):
+                hi = min(lo + PER_TASK_FILES, len(files))
+                yield [sha], {sha: list(files[lo:hi])}, hi != len(files)
+            continue
+        stretch.append(sha)
+        if files:
+            changes[sha] = list(files)
+        if len(stretch) >= PER_TASK:
+            yield stretch, changes, None
+            stretch, changes = [], {}
     if stretch:
-        tasks.append((stretch, 0, 0))
-    _JOB.update(git=git, changes=changes, rows_of=rows_of, sig=sig or {})
-    try:
-        # Far ahead: a big stretch still takes a while, and the other workers go on meanwhile.
-        for (commits, _, hi), data in zip(tasks, fork_imap(_task_rows, tasks, ahead=AHEAD), strict=True):
-            done: list[tuple[str, Rows]] = marshal.loads(data)
-            if not hi:
-                yield from ((sha, rows, False) for sha, rows in done)
-                continue
-            yield commits[0], tuple(row for _, rows in done for row in rows), hi != len(changes[commits[0]])
-    finally:
-        _JOB.clear()
+        yield stretch, changes, None
+
+
+def _results(done: Iterable[tuple[Task, bytes]]) -> Iterator[tuple[str, Rows, bool]]:
+    """(commit, rows, more) from the workers' answers, task by task; ``more`` while a big commit's parts follow."""
+    for (commits, _, part), data in done:
+        rows: list[tuple[str, Rows]] = marshal.loads(data)
+        if part is None:
+            yield from ((sha, found, False) for sha, found in rows)
+        else:
+            yield commits[0], tuple(row for _, found in rows for row in found), part
 
 
 _JOB: dict[str, Any] = {}  # what the forked workers of _rows_on_every_core read
 
 
-def _task_rows(task: tuple[list[str], int, int]) -> bytes:
+def _task_rows(task: Task) -> bytes:
     from itsm_cli.store.history import Trail
 
-    commits, lo, hi = task
-    changes = _JOB["changes"]
-    if hi:
-        changes = {commits[0]: changes[commits[0]][lo:hi]}
+    commits, changes, _ = task
     trail = Trail(_JOB["git"], commits=commits[::-1], changes=changes, **_JOB["sig"])  # newest first given, read oldest first
     rows_of = _JOB["rows_of"]
     return marshal.dumps([(commit.sha, rows_of(commit)) for commit in trail.commits()], 4)

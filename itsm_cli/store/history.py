@@ -20,6 +20,7 @@ history block, then the whole file, with the strict loader.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -63,9 +64,22 @@ _CACHE = 4096  # parsed versions kept
 _HISTORY_KEY = re.compile(r"history:[ \t]*(?:#.*)?\n")
 _BLOCK_END = re.compile(r"\n(?:---|[^ \t\-#\n])")
 _FIRST_LINE = re.compile(r"( *- )")  # the block's first line must start its first item
-# One "key: value" line whose value is a plain scalar that cannot mean anything else, or single-quoted.
-_SIMPLE_LINE = re.compile(r"([a-z_][a-z0-9_]*): ('[^\n]*'|[A-Za-z0-9_.+/(][^\t\n#:]*?(?<! ))")
-_OPEN_KEY = re.compile(r"([a-z_][a-z0-9_]*):")
+# The fast reader of history entries (_fast_entries) takes a block only when every line is a "key: value" or
+# "key:" line at one of the indents itsm writes, and each value a one-line scalar that YAML reads as the
+# reader does: plain (no '#' or ':', no space at either end) or single-quoted, printable characters only
+# (no control character, and none of the line breaks only YAML 1.1 knows), keys that are not null or booleans.
+_WIDE = r"\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"  # printable beyond ASCII
+_QUOTED_CHAR = rf"[\x20-\x26\x28-\x7e{_WIDE}]"  # printable, but not a quote
+_TOKEN = re.compile(
+    r"^( *(?:- )?)"  # the indent, and the item marker
+    r"((?!(?:null|true|false):)[a-z_][a-z0-9_]*):"
+    rf"(?: ('{_QUOTED_CHAR}*(?:''{_QUOTED_CHAR}*)*'"  # single-quoted, '' for a quote
+    rf"|[A-Za-z0-9_.+/(](?:[\x20-\x22\x24-\x39\x3b-\x7e{_WIDE}]*[\x21\x22\x24-\x39\x3b-\x7e{_WIDE}])?))?$",  # plain
+    re.M,
+)
+_BLANK_LINES = re.compile(r"\n\n+")
+_RESOLVE_FIRST = frozenset("0123456789+-~nNtTfF")  # how every number, null and boolean starts
+_LEVELS: dict[str, dict[str, int]] = {}  # per item marker: what each indent is
 
 
 def ensure_commit_graph(
@@ -277,47 +291,82 @@ def _items(block: str, marker: str) -> list[str]:
     return [block[a:b] for a, b in zip(starts, [*starts[1:], len(block)])]
 
 
+def _levels(marker: str) -> dict[str, int]:
+    """What each indent of a block whose items start with ``marker`` is, 1 to 5 (see :func:`_fast_entries`)."""
+    found = _LEVELS.get(marker)
+    if found is None:
+        inner = " " * len(marker)  # an entry's further keys
+        nested = inner + "  "  # the keys of a mapping an entry's "key:" opens
+        item = nested + "  - "  # an item of a list a nested "key:" opens (a link's)
+        item_inner = nested + "    "  # that item's further keys
+        found = _LEVELS[marker] = {marker: 1, inner: 2, nested: 3, item: 4, item_inner: 5}
+    return found
+
+
 def _fast_entries(block: str, marker: str) -> list[dict[str, Any]] | None:
-    inner = " " * len(marker)
-    nested_indent = inner + "  "
+    """The entries of a block as itsm writes them, read in one pass of a regular expression; None for anything else.
+
+    Anything else (a comment, a multi-line or double-quoted scalar, a flow
+    collection, another indent, a duplicate key, a "key:" with nothing under it)
+    is left to the strict loader, so the result is always what it would say.
+    """
+    levels = _levels(marker)
+    if "\n\n" in block:
+        block = _BLANK_LINES.sub("\n", block)  # blank lines mean nothing between one-line scalars
+    tokens = _TOKEN.findall(block)
+    if len(tokens) != block.count("\n") + (not block.endswith("\n")):
+        return None  # a line the pattern does not take
     entries: list[dict[str, Any]] = []
-    entry: dict[str, Any] = {}
-    target: dict[str, Any] | None = None  # the mapping a "key:" line opened, one level down
-    for line in block.split("\n"):
-        if line.startswith(marker):
-            entry, target = {}, None
+    entry = target = item = None  # the entry, the mapping its "key:" opened, the list item being read
+    items: list[dict[str, Any]] | None = None  # the list a nested "key:" opened
+    expect = 0  # after a "key:", the level of the line that must follow
+    for lead, key, value in tokens:
+        level = levels.get(lead)
+        if level is None:
+            return None  # an indent itsm does not write
+        if expect and level != expect:
+            return None
+        expect = 0
+        if level == 1:
+            entry, target, items, item = {}, None, None, None
             entries.append(entry)
-            line = line[len(marker):]
             into = entry
-        elif line.startswith(nested_indent) and target is not None:
-            line = line[len(nested_indent):]
-            into = target
-        elif line.startswith(inner) and entries and line[len(inner)] != " ":
-            line = line[len(inner):]
-            into, target = entry, None
-        elif not line:
-            continue
-        else:
-            return None
-        m = _SIMPLE_LINE.fullmatch(line)
-        if m is None:
-            opened = _OPEN_KEY.fullmatch(line)
-            if opened is None or into is not entry or opened.group(1) in entry:
+        elif level == 2:
+            if entry is None:
                 return None
-            target = entry[opened.group(1)] = {}
-            continue
-        key, value = m.group(1), m.group(2)
+            into, target, items, item = entry, None, None, None
+        elif level == 3:
+            if target is None:
+                return None
+            into, items, item = target, None, None
+        elif level == 4:
+            if items is None:
+                return None
+            item = {}
+            items.append(item)
+            into = item
+        else:
+            if item is None:
+                return None
+            into = item
         if key in into:
-            return None
-        if value.startswith("'"):
-            if len(value) < 2 or not value.endswith("'") or "'" in value[1:-1].replace("''", ""):
+            return None  # YAML refuses a duplicate key
+        if not value:  # "key:" opens a mapping (an entry's key) or a list of mappings (a nested key)
+            if level <= 2:
+                target = into[key] = {}
+                expect = 3
+            elif level == 3:
+                items = into[key] = []
+                expect = 4
+            else:
                 return None
+        elif value[0] == "'":
             into[key] = value[1:-1].replace("''", "'")
-        else:
+        elif value[0] in _RESOLVE_FIRST:
             into[key] = yaml_io.resolve_plain(value)
-    if any(v == {} for e in entries for v in e.values()):
-        return None  # "key:" with nothing under it is null in YAML: leave that to the loader
-    return entries
+        else:
+            into[key] = value
+    return None if expect else entries
 
 
 @dataclass
@@ -401,16 +450,23 @@ class Trail:
 
     def commits(self) -> Iterator[CommitInfo]:
         """Stream the commits; EnvironmentProblem if git fails."""
-        found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}", check=False)
-        lines = found.split("\n")
-        if len(lines) < 2 or not lines[1].strip():
-            if not self.git.run("rev-parse", "--git-dir", check=False).strip():
-                raise EnvironmentProblem(f"the desk is not in a git repository, so it has no history: {self.git.root}")
-            if self.rev == "HEAD":
-                return  # a repository without commits has no history
-            raise EnvironmentProblem(f"unknown revision '{self.rev}'")
-        if lines[0] and not self.paths:
-            self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
+        if self.changes is not None:
+            # Commits given with what they changed (found in this repository): git only shows them, with no
+            # walk and no path limit, so there is no revision or folder to check (a process saved per stretch).
+            if not self.only:
+                return  # (git log given no commit would show HEAD)
+        else:
+            found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}", check=False)
+            lines = found.split("\n")
+            if len(lines) < 2 or not lines[1].strip():
+                if not self.git.run("rev-parse", "--git-dir", check=False).strip():
+                    raise EnvironmentProblem(
+                        f"the desk is not in a git repository, so it has no history: {self.git.root}")
+                if self.rev == "HEAD":
+                    return  # a repository without commits has no history
+                raise EnvironmentProblem(f"unknown revision '{self.rev}'")
+            if lines[0] and not self.paths:
+                self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
         signers = None
         if self.signatures:
             fd, signers = tempfile.mkstemp(prefix="itsm-allowed-signers-")
@@ -633,6 +689,7 @@ class _SignatureReasons:
         return sig
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked three times for each file a commit changed
 def _kind(path: str) -> str | None:
     return CONFIG_KIND if path == CONFIG_FILE else kind_of_path(path)
 
