@@ -259,6 +259,10 @@ def _end_process(code: int) -> None:
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
     # Every handler, as at a normal exit (weakref.finalize's included); atexit has no public way to run them.
+    # The git readers they close are not waited for: they exit at the end of their input (gitprocess.leaving).
+    gitprocess = sys.modules.get("itsm_cli.store.gitprocess")  # imported only if git was run: no import here
+    if gitprocess is not None:
+        gitprocess.leaving()
     atexit._run_exitfuncs()
     try:
         sys.stdout.flush()

@@ -31,7 +31,7 @@ from typing import IO
 from itsm_cli.errors import EnvironmentProblem
 
 __all__ = [
-    "Started", "clean_env", "end_session", "error_detail", "merge_file", "read_ahead", "run", "run_detached",
+    "Started", "clean_env", "end_session", "error_detail", "leaving", "merge_file", "read_ahead", "run", "run_detached",
     "run_shown", "spawn", "start", "stop", "stream",
 ]
 
@@ -105,10 +105,26 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def leaving() -> None:
+    """Say that this process is about to end: sessions closed from now on are not waited for (see :func:`end_session`)."""
+    _LEAVING[0] = True
+
+
+_LEAVING = [False]
+
+
 def end_session(proc: subprocess.Popen[bytes]) -> None:
-    """Close a ``cat-file`` session: end its input and wait (it exits at end of input)."""
+    """Close a ``cat-file`` session: end its input and wait (it exits at end of input).
+
+    When this process is ending (:func:`leaving`), the input is closed and git
+    left to exit by itself (2-3 ms a command, git freeing its pack indexes):
+    it holds no lock and writes nothing, and the session's pipes end with
+    this process.
+    """
     with contextlib.suppress(OSError, ValueError):
         proc.stdin.close()  # type: ignore[union-attr]
+    if _LEAVING[0]:
+        return
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -150,3 +150,21 @@ def test_merge_file_needs_no_work_tree(tmp_path: Path) -> None:
 def test_a_failure_names_the_git_command_after_its_config_options(desk: Path) -> None:
     with pytest.raises(EnvironmentProblem, match=r"^git frobnicate failed: "):
         Git(desk).run("-c", "core.splitIndex=true", "frobnicate")
+
+
+def test_a_session_closed_as_the_process_leaves_is_not_waited_for_and_still_ends(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gitprocess, "_LEAVING", [False])  # this test's own flag, not the test process's
+    reader = ObjectReader(repo)
+    reader.start()
+    proc = reader._proc
+    assert proc is not None and proc.poll() is None
+    waited: list[float | None] = []
+    real_wait = proc.wait
+    monkeypatch.setattr(proc, "wait", lambda timeout=None: waited.append(timeout) or real_wait(timeout))
+    gitprocess.leaving()
+    gitprocess.end_session(proc)
+    assert waited == []  # input closed, git not waited for
+    assert real_wait(timeout=10) == 0  # it ends by itself at the end of its input
+    proc.stdout.close()  # type: ignore[union-attr]  # (the process that leaves drops it with everything else)
