@@ -153,3 +153,20 @@ def test_what_the_fast_reader_refuses_goes_to_the_loader() -> None:
 def test_a_line_of_spaces_inside_an_entry_is_read_as_yaml_reads_it() -> None:
     # The line reader this replaced raised IndexError here (a line of exactly an entry's indent), ending the audit.
     assert parse_entries("  - at: x\n    \n    by: y\n", "  - ", "p") == [{"at": "x", "by": "y"}]
+
+
+def test_the_fast_readers_character_classes_are_the_printable_ranges_they_stand_for() -> None:
+    """The classes are written as what they leave out (quick to compile); every code point says the same."""
+    import re
+
+    from itsm_cli.store import history
+
+    wide = r"\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"  # printable beyond ASCII, as ranges
+    spelled_out = {
+        history._QUOTED_CHAR: rf"[\x20-\x26\x28-\x7e{wide}]",
+        history._PLAIN_CHAR: rf"[\x20-\x22\x24-\x39\x3b-\x7e{wide}]",
+        history._PLAIN_END: rf"[\x21\x22\x24-\x39\x3b-\x7e{wide}]",
+    }
+    everything = "".join(map(chr, range(0x110000)))
+    for short, long in spelled_out.items():
+        assert re.findall(short, everything) == re.findall(long, everything)
