@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -76,15 +77,22 @@ def test_fork_imap_passes_a_workers_error_back_in_its_place() -> None:
     assert got == [0, 1, 2]
 
 
-def test_fork_imap_stays_here_when_a_thread_runs_or_for_one_item() -> None:
+@contextlib.contextmanager
+def _another_thread_running() -> Iterator[None]:
+    """A second thread for the length of the block: forking beside it would not be safe."""
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        out = list(parallel.fork_imap(_pid_and_square, list(range(6))))
+        yield
     finally:
         stop.set()
         thread.join()
+
+
+def test_fork_imap_stays_here_when_a_thread_runs_or_for_one_item() -> None:
+    with _another_thread_running():
+        out = list(parallel.fork_imap(_pid_and_square, list(range(6))))
     assert out == [(os.getpid(), n * n) for n in range(6)]
     assert list(parallel.fork_imap(_pid_and_square, [7])) == [(os.getpid(), 49)]
 
@@ -127,14 +135,8 @@ def test_fork_imap_fed_stops_feeding_when_the_caller_stops_or_a_worker_fails() -
 
 
 def test_fork_imap_fed_stays_here_when_a_thread_runs() -> None:
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait)
-    thread.start()
-    try:
+    with _another_thread_running():
         out = list(parallel.fork_imap_fed(_pid_and_square, iter(range(6))))
-    finally:
-        stop.set()
-        thread.join()
     assert out == [(n, (os.getpid(), n * n)) for n in range(6)]
 
 
