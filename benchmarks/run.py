@@ -758,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-site", action="store_true", help="skip the site builds")
     p.add_argument("--site", default="1000,2000", metavar="SERVICES,ARTICLES",
                    help="also build a catalog of this many services and KB articles (default: 1000,2000; '' skips)")
-    p.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    p.add_argument("--out", type=Path, default=RESULTS, help="the folder to write the JSON results into, named by date and machine, or a .json file")
     p.add_argument("-q", "--quiet", action="store_true", help="only the table")
     args = p.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -773,8 +773,12 @@ def main(argv: list[str] | None = None) -> int:
                                  text=True, check=False).stdout.strip()
     results: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                "itsm_commit": itsm_commit, "machine": machine(), "sizes": {}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / f"{results['date'][:10]}-{results['machine']['host']}.json"
+    if args.out.suffix == ".json":  # a file named by hand (a second run of the day beside the first)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        target = args.out
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        target = args.out / f"{results['date'][:10]}-{results['machine']['host']}.json"
     for n in sizes:
         size = bench_size(n, runner, args)
         size.update(measured_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), itsm_commit=itsm_commit)
