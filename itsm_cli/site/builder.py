@@ -70,18 +70,8 @@ class Builder:
                 self.articles[data["id"]] = data
                 self.article_paths[data["id"]] = path
                 self.bodies[data["id"]] = body
-        self.needed_by: dict[str, list[str]] = defaultdict(list)
-        for sid, data in self.services.items():
-            for dep in data.get("depends_on") or []:
-                if dep not in self.services:
-                    raise SiteContentError(f"depends_on: no service '{dep}' in the catalog", self.service_paths[sid])
-                self.needed_by[dep].append(sid)
-        self.kb_by_service: dict[str, list[str]] = defaultdict(list)
-        for kid, data in self.articles.items():
-            for sid in data.get("services") or []:
-                if sid not in self.services:
-                    raise SiteContentError(f"services: no service '{sid}' in the catalog", self.article_paths[kid])
-                self.kb_by_service[sid].append(kid)
+        self.needed_by = self._naming_services(self.services, "depends_on", self.service_paths)
+        self.kb_by_service = self._naming_services(self.articles, "services", self.article_paths)
         self.category_ids = self._category_ids()
         live = [sid for sid in self.service_order(self.services)
                 if self.service_category(self.services[sid]["status"]) == "open"]
@@ -164,6 +154,18 @@ class Builder:
         stype = self.config.service_type()
         category = self.config.category(stype.name, status) if stype else None
         return category or {"pipeline": "new", "live": "open", "retired": "closed"}.get(status, "new")
+
+    def _naming_services(
+        self, records: dict[str, dict[str, Any]], field: str, paths: dict[str, str]
+    ) -> dict[str, list[str]]:
+        """For each service, the records whose ``field`` names it; a name with no service is an error at the record's file."""
+        named: dict[str, list[str]] = defaultdict(list)
+        for rid, data in records.items():
+            for sid in data.get(field) or []:
+                if sid not in self.services:
+                    raise SiteContentError(f"{field}: no service '{sid}' in the catalog", paths[rid])
+                named[sid].append(rid)
+        return named
 
     def _category_ids(self) -> dict[str, str]:
         out: dict[str, str] = {}
