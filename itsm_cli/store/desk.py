@@ -255,14 +255,11 @@ class ServiceIndex(Mapping[str, dict[str, Any]]):
         return self._every().get(service_id)  # type: ignore[call-overload]
 
     def _read_one(self, service_id: str) -> dict[str, Any] | None:
-        rel = f"catalog/{service_id}.yaml"
-        if not (self._desk.root / rel).is_file():
-            return None
         try:
-            record = self._desk.load(rel)
+            data = self._desk.service(service_id)
         except InvalidRecord:
             return None
-        return record.data if record.id == service_id else None
+        return data if data is not None and str(data.get("id", "")) == service_id else None
 
     def __getitem__(self, service_id: str) -> dict[str, Any]:
         found = self._lookup(service_id)
