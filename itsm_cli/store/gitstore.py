@@ -63,6 +63,8 @@ def tree_names(raw: bytes, name: str, *, subtrees: bool = False) -> list[str]:
 
 # An index this big (about 40,000 records) is written split; see Git._split_index_option.
 SPLIT_INDEX_FROM = 4 * 1024 * 1024
+# A commit message's Itsm-Action trailer line (see Git.last_itsm_actions).
+_ITSM_ACTION_LINE = re.compile(r"^Itsm-Action: (\S+)$", re.M)
 # What Git.locations asks git rev-parse (see _read_locations).
 _LOCATIONS_ASKED = ("rev-parse", "--absolute-git-dir", "--show-prefix", "--git-path", "hooks", "--git-path", "objects",
                     "--show-object-format")
@@ -727,6 +729,14 @@ class Git:
 
     # --- refs and trees ---------------------------------------------------------------
 
+    def last_itsm_actions(self, rel: str) -> set[str]:
+        """The ``Itsm-Action`` lines of the last commit that touched ``rel`` (empty: none, or not itsm's commit).
+
+        How ``itsm upgrade`` and ``upgrade-tool`` tell a file itsm wrote and
+        nobody edited since (its last commit is itsm's own) from one the desk changed.
+        """
+        return set(_ITSM_ACTION_LINE.findall(self.run("log", "-1", "--format=%B", "--", rel, check=False)))
+
     def refs(self) -> list[str]:
         """Every local branch and remote-tracking ref."""
         out = self.run("for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", check=False)
@@ -738,9 +748,14 @@ class Git:
 
     def _tree_id(self, raw: bytes) -> str:
         """The ID git gives a raw tree (hex), worked out here: a parent names it before git has stored it."""
+        return self._stored_form(b"tree", raw)[0]
+
+    def _stored_form(self, kind: bytes, raw: bytes) -> tuple[str, bytes]:
+        """(ID in hex, bytes as git hashes them) of an object of ``kind``: its header, then ``raw``."""
         import hashlib
 
-        return hashlib.new(self.locations()["hash"], b"tree %d\0" % len(raw) + raw).hexdigest()
+        content = b"%s %d\0" % (kind, len(raw)) + raw
+        return hashlib.new(self.locations()["hash"], content, usedforsecurity=False).hexdigest(), content
 
     def _write_trees(self, raws: Sequence[bytes], id_size: int) -> None:
         """Store raw, non-empty trees, subtrees before the trees that name them.
@@ -798,11 +813,9 @@ class Git:
         stored again loose, which git's next gc folds away. Like git by
         default, the file is not fsynced (``core.fsync`` leaves loose objects out).
         """
-        import hashlib
         import zlib
 
-        content = b"%s %d\0" % (kind, len(raw)) + raw
-        oid = hashlib.new(self.locations()["hash"], content, usedforsecurity=False).hexdigest()
+        oid, content = self._stored_form(kind, raw)
         folder = objects / oid[:2]
         target = folder / oid[2:]
         if target.exists():

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import io
 import json
-import re
 import tomllib
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -233,7 +232,7 @@ class UpgradeToolResult:
     kept: list[str] = field(default_factory=list)
 
 
-_ITSM_OWNED = re.compile(r"^Itsm-Action: (init|upgrade-tool)$", re.M)
+_ITSM_OWNED = frozenset({"init", "upgrade-tool"})  # the actions whose commit leaves a workflow as itsm wrote it
 
 
 def shipped_workflows() -> Path:
@@ -270,7 +269,7 @@ def plan_workflow_bodies(root: Path, git: Git, plan: PinPlan) -> tuple[list[str]
         pinned = plan.writes.get(rel, target.read_bytes())  # the desk's text with the new pin (plan_pin's)
         if pinned == new:
             continue  # the same workflow: at most its pin changes
-        if _ITSM_OWNED.search(git.run("log", "-1", "--format=%B", "--", rel, check=False)):
+        if git.last_itsm_actions(rel) & _ITSM_OWNED:
             plan.writes[rel] = new
             refreshed.append(rel)
         else:

@@ -27,7 +27,7 @@ from itsm_cli.store.gitstore import Git
 
 ATTRIBUTES = ".gitattributes"
 SCHEMAS = "schemas"
-_ITSM_OWNED = re.compile(r"^Itsm-Action: (init|upgrade)$", re.M)
+_ITSM_OWNED = frozenset({"init", "upgrade"})  # the actions whose commit leaves a schema as itsm wrote it
 _FLAT_PATTERN = re.compile(r"^tickets/\*\.yaml(?=\s)", re.M)
 
 
@@ -68,8 +68,7 @@ def plan_schemas(desk: Desk, git: Git) -> tuple[dict[str, bytes], list[str], lis
         if target.read_bytes() == new:
             continue
         # Whose is the file now? Its last commit tells: itsm's own init/upgrade, or somebody's edit.
-        message = git.run("log", "-1", "--format=%B", "--", rel, check=False)
-        if _ITSM_OWNED.search(message):
+        if git.last_itsm_actions(rel) & _ITSM_OWNED:
             writes[rel] = new
             updated.append(rel)
         else:
