@@ -136,13 +136,13 @@ def show_cmd(obj: Ctx, record_id: str, all_links: bool, fmt: str) -> None:
       itsm show INC-0042
       ITSM_AGE_IDENTITY=~/.ssh/id_ed25519 itsm show INC-0026
     """
-    from itsm_cli.store import yaml_io
-
     rec = obj.desk.get(record_id)
     rec = revealed(rec, keep_armor=fmt != "table")
     if fmt == "json":
         click.echo(output.to_json(rec.data))
     elif fmt == "yaml":
+        from itsm_cli.store import yaml_io
+
         click.echo(yaml_io.dumps(rec.data), nl=False)
     else:
         from itsm_cli.store.links import linked_from

@@ -37,7 +37,6 @@ adler32 of the body, row count)``, then the marshalled body.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
 import struct
@@ -115,6 +114,8 @@ def clear(root: Path) -> None:
 
 def fingerprint(*parts: bytes | str) -> str:
     """A short digest of ``parts`` (order matters)."""
+    import hashlib  # here, not at the top: OpenSSL's start-up is 2 ms that `itsm show` need not pay
+
     h = hashlib.blake2b(digest_size=16)
     for part in parts:
         data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
@@ -125,6 +126,8 @@ def fingerprint(*parts: bytes | str) -> str:
 
 def blob_id(data: bytes) -> str:
     """The git (SHA-1) blob ID of ``data``."""
+    import hashlib
+
     h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
     h.update(data)
     return h.hexdigest()

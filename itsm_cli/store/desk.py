@@ -24,8 +24,9 @@ from typing import Any
 from itsm_cli.core import ids
 from itsm_cli.core.config import Config, RecordType
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError, Refused
-from itsm_cli.store import yaml_io
 from itsm_cli.store.atomic import remove_temp_file, write_atomic
+from itsm_cli.store.limits import MAX_BYTES
+from itsm_cli.store.parse_memo import READS_PER_DESK, ParseMemo
 
 __all__ = ["Desk", "Record", "RecordIds", "kind_of_path", "known_ids", "parse_record", "write_atomic"]
 
@@ -63,6 +64,8 @@ class Record:
             self._positions = {}
             # A record built in memory (about to be written) has no bytes yet: it is
             # located at 1:1 rather than letting the re-parse hide the real problem.
+            from itsm_cli.store import yaml_io
+
             with contextlib.suppress(ItsmError):
                 text = yaml_io.decode(self.raw, self.path)
                 if self.kind == "article":
@@ -76,6 +79,8 @@ class Record:
 
     def serialise(self) -> str:
         """The file's text for this record's current data."""
+        from itsm_cli.store import yaml_io
+
         if self.kind == "article":
             return yaml_io.dumps_front_matter(self.data, self.body or "")
         return yaml_io.dumps(self.data)
@@ -85,11 +90,12 @@ class Record:
 _CONFLICT = rb"^(?:# itsm merge conflict: |<{7,}(?: |$)|>{7,}(?: |$))"
 
 
-def parse_record(raw: bytes, path: str, kind: str) -> Record:
+def parse_record(raw: bytes, path: str, kind: str, memo: ParseMemo | None = None) -> Record:
     """Parse file content into a Record (YAML, or Markdown with front matter for articles).
 
     A file still marked by an unresolved merge conflict is refused, so that a
     careless ``git add`` cannot commit one side's values without a decision.
+    A YAML record is looked up in ``memo`` first (see :mod:`itsm_cli.store.parse_memo`).
     """
     # The substring tests first: a file with none of them cannot match (nearly every file), and
     # then the pattern is never compiled (0.2 ms of `itsm show`) nor run.
@@ -98,6 +104,10 @@ def parse_record(raw: bytes, path: str, kind: str) -> Record:
     if marker is not None:
         line = raw.count(b"\n", 0, marker.start()) + 1
         raise InvalidRecord("unresolved merge conflict: settle it, remove the marker lines, then git add", path, line, 1)
+    if memo is not None and kind != "article":
+        return Record(path, memo.load_mapping(raw, path), kind, raw=raw)
+    from itsm_cli.store import yaml_io
+
     if kind == "article":
         text = yaml_io.decode(raw, path)
         front, body, body_line = yaml_io.split_front_matter(text, path)
@@ -285,6 +295,8 @@ class Desk:
         self._journal: int | None = None  # the lock file's descriptor while this desk holds the lock
         self._services: ServiceIndex | None = None
         self._checked_folders: set[str] = set()  # folders read_bytes found free of symbolic links
+        self._parse_memo: ParseMemo | None = None
+        self._memo_reads_left = READS_PER_DESK
 
     @classmethod
     def find(cls, start: Path | str = ".") -> Desk:
@@ -302,7 +314,13 @@ class Desk:
     @cached_property
     def config_data(self) -> dict[str, Any]:
         """The parsed ``itsm.yaml``."""
-        return yaml_io.load_mapping(self.read_bytes(CONFIG_FILE), CONFIG_FILE)
+        raw = self.read_bytes(CONFIG_FILE)
+        memo = self._memo()
+        if memo is not None:
+            return memo.load_mapping(raw, CONFIG_FILE)
+        from itsm_cli.store import yaml_io
+
+        return yaml_io.load_mapping(raw, CONFIG_FILE)
 
     @cached_property
     def config(self) -> Config:
@@ -453,8 +471,8 @@ class Desk:
             if stat.S_ISLNK(st.st_mode):
                 raise InvalidRecord("symbolic links are not allowed in a desk", rel)
             raise InvalidRecord("not a regular file", rel)
-        if st.st_size > yaml_io.MAX_BYTES:
-            raise InvalidRecord(f"file is {st.st_size:,} bytes; the limit is {yaml_io.MAX_BYTES:,}", rel)
+        if st.st_size > MAX_BYTES:
+            raise InvalidRecord(f"file is {st.st_size:,} bytes; the limit is {MAX_BYTES:,}", rel)
         try:
             # O_NOFOLLOW and O_NONBLOCK: a file swapped for a link or a FIFO after
             # the lstat above fails here instead of being followed or blocking.
@@ -468,7 +486,7 @@ class Desk:
             # Sized reads: os.read allocates what it is asked for, so ask for what the file holds (and one
             # byte more, to see a file that grew), then go on in small steps until the end or the limit.
             chunks = []
-            left = yaml_io.MAX_BYTES + 1
+            left = MAX_BYTES + 1
             want = min(st.st_size + 1, left)
             while left > 0:
                 chunk = os.read(fd, want)
@@ -516,7 +534,16 @@ class Desk:
         if kind is None:
             raise InvalidRecord(
                 "not a record file (tickets/<PREFIX>/<NNN>/*.yaml, kb/*.md, catalog/*.yaml, suppliers/*.yaml)", rel)
-        return parse_record(self.read_bytes(rel), rel, kind)
+        return parse_record(self.read_bytes(rel), rel, kind, self._memo())
+
+    def _memo(self) -> ParseMemo | None:
+        """The parsed-file memo for the next read, while this desk's first :data:`READS_PER_DESK` reads last."""
+        if self._memo_reads_left <= 0:
+            return None
+        self._memo_reads_left -= 1
+        if self._parse_memo is None:
+            self._parse_memo = ParseMemo.for_desk(self.root)
+        return self._parse_memo
 
     def get(self, record_id: str) -> Record:
         """The record with this ID; Refused when there is none.

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from itsm_cli.errors import InvalidRecord
+from itsm_cli.store.limits import MAX_BYTES
 
 try:
     from yaml._yaml import CParser as _Parser
@@ -33,7 +34,6 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
     HAVE_LIBYAML = False
 
-MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 MAX_NODES = 200_000
 MAX_NUMBER_CHARS = 100

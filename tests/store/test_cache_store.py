@@ -16,7 +16,7 @@ from desk_testing import BOB, git, run
 
 from itsm_cli.store import atomic, cache_store
 
-CACHE_MODULES = ("cache.py", "commit_index.py", "audit_cache.py", "cache_store.py")
+CACHE_MODULES = ("cache.py", "commit_index.py", "audit_cache.py", "cache_store.py", "parse_memo.py")
 STORE = Path(cache_store.__file__).resolve().parent
 
 
@@ -152,7 +152,7 @@ def test_keys_are_git_blob_ids_and_fingerprints_depend_on_order() -> None:
 def outputs() -> tuple[str, ...]:
     found = []
     for args in (("list",), ("list", "--search", "printer"), ("validate",), ("audit", "--format", "csv"),
-                 ("history", "INC-0001")):
+                 ("history", "INC-0001"), ("show", "INC-0001")):
         r = run(*args)
         assert r.exit_code == 0, (args, r.stderr)
         found.append(r.stdout)
@@ -174,6 +174,7 @@ def test_corrupt_caches_are_rebuilt_silently_with_the_same_output(desk: Path, mo
     assert outputs() == expected  # cold: the caches are made
     files = [p for p in folder.rglob("*") if p.is_file() and p.name != "lock"]
     assert {"summary.bin", "validate.bin"} <= {p.name for p in files} and any(p.suffix == ".seg" for p in files)
+    assert any(p.parent.name == "parsed" for p in files)  # show's parsed-file memo is damaged too
     for path in files:
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2] + os.urandom(16))
