@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from itsm_cli.core.audit import CommitInfo, Finding, RecordTimeline, record_timeline
 from itsm_cli.core.config import Config
 from itsm_cli.errors import BadArgument
 from itsm_cli.store.desk import Desk, Record
 from itsm_cli.store.gitstore import Git
 
 if TYPE_CHECKING:
-    from itsm_cli.core.audit import FileChange
+    from itsm_cli.core.audit import CommitInfo, FileChange, Finding, RecordTimeline
     from itsm_cli.store.commit_index import CommitIndex
+    from itsm_cli.store.history import Trail
 
 #: Renumbers (and the upgrade move) a record's trail follows back at most: a bound against a cycle of moves.
 MAX_RENUMBER_HOPS = 20
@@ -125,7 +125,10 @@ def _trail(desk: Desk, rec: Record) -> RecordTrail:
     from itsm_cli.core.signing import signer_label
 
     entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
-    timeline = record_timeline(entries, _record_history(desk, rec))
+    commits = _record_history(desk, rec)
+    from itsm_cli.core.audit import record_timeline  # not before the walk: see _record_history
+
+    timeline = record_timeline(entries, commits)
     keys = signing(desk.config).keys or {}
     commits = [
         TrailCommit(
@@ -142,22 +145,30 @@ def _trail(desk: Desk, rec: Record) -> RecordTrail:
 
 
 def _record_history(desk: Desk, rec: Record) -> list[CommitInfo]:
-    """:func:`record_commits` with the desk's commit index where it keeps one (else git walks, commit-graph fresh)."""
+    """:func:`record_commits` with the desk's commit index where it keeps one (else git walks, commit-graph fresh).
+
+    Nothing here, in :mod:`itsm_cli.store.history` or at this module's top imports :mod:`itsm_cli.core.audit`
+    before git's walk starts: its import then runs while git walks.
+    """
     from itsm_cli.store.commit_index import CommitIndex
-    from itsm_cli.store.history import ensure_commit_graph
+    from itsm_cli.store.history import Trail, ensure_commit_graph
 
     git = Git(desk.root)
-    index = CommitIndex.open(desk, git)
-    if index is not None and not index.started() and long_history(git):
-        # A first question on a clone of a long history: git walks the record's own path (small trees: seconds at
-        # 100,000 commits) rather than diffing every commit; that is left to `itsm audit`, which needs it anyway.
-        # git's commit-graph, which makes the next walks fast, is written meanwhile in the background.
-        index = None
-        ensure_commit_graph(git, background=True)
-    else:
-        ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
     sig = signing(desk.config)
-    return record_commits(git, rec.path, index, signatures=sig.keys is not None, allowed_signers=sig.allowed_signers)
+    signed = {"signatures": sig.keys is not None, "allowed_signers": sig.allowed_signers}
+    index = CommitIndex.open(desk, git)
+    if index is not None and not index.started():
+        # A question before any commit index: on a long history git walks the record's own path (small trees:
+        # about 0.1 s at 100,000 commits with the commit-graph) rather than diffing every commit, which is left to
+        # `itsm audit`, which needs it anyway. The walk starts now, while the history is counted.
+        walk = Trail(git, (rec.path,), **signed).start()
+        if long_history(git):
+            # git's commit-graph, which makes the next walks fast, is written meanwhile in the background.
+            ensure_commit_graph(git, background=True)
+            return record_commits(git, rec.path, None, walk=walk, **signed)
+        walk.close()  # a short history: the index is built, and answers this and every later question
+    ensure_commit_graph(git, changed_paths=index is None)  # with the index, only ordering walks need the graph
+    return record_commits(git, rec.path, index, **signed)
 
 
 def long_history(git: Git) -> bool:
@@ -168,16 +179,22 @@ def long_history(git: Git) -> bool:
 
 def record_commits(
     git: Git, path: str, index: CommitIndex | None = None, *, signatures: bool = False, allowed_signers: str = "",
+    walk: Trail | None = None,
 ) -> list[CommitInfo]:
     """Commits that touched a record's file ``path``, oldest first, following renumbers and upgrades back.
 
     With the desk's commit ``index`` (:class:`~itsm_cli.store.commit_index.CommitIndex`),
-    git shows only the commits it names; without one, git walks the whole history.
+    git shows only the commits it names; without one, git walks the whole history
+    (``walk``: that walk of ``path`` from HEAD, already started).
     ``signatures``: read each commit's signature too (see :class:`~itsm_cli.store.history.Trail`).
     """
     from itsm_cli.store.history import Trail
 
     def touching(path: str, rev: str = "HEAD") -> list[CommitInfo]:
+        nonlocal walk
+        if walk is not None:
+            first, walk = walk, None
+            return list(first.commits())
         if index is None:
             return list(Trail(git, (path,), rev=rev, signatures=signatures, allowed_signers=allowed_signers).commits())
         touches = index.commits(path, rev)

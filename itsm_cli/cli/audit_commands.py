@@ -7,9 +7,7 @@ a table, JSON or CSV.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import datetime
@@ -193,6 +191,8 @@ def _csv_lines(rows: Iterable[tuple[Any, ...]], width: int) -> Iterator[str]:
     checks were most of a 100,000-commit audit's printing. Anything else goes
     to the csv module.
     """
+    import csv
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     commas = width - 1
@@ -221,6 +221,8 @@ def _emit_csv(rows: Iterator[tuple[Any, ...]], keys: tuple[str, ...], batch: int
 
 def _emit_stream(rows: Iterator[AuditRow], keys: tuple[str, ...], fmt: str, batch: int = 512) -> None:
     """Print rows as they come, a batch at a time: a JSON array, or a table with fixed column widths (CSV: :func:`_emit_csv`)."""
+    import json
+
     buf = io.StringIO()
     count = 0
     if fmt == "json":

@@ -16,9 +16,6 @@ and the key is the acting person's.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -67,9 +64,12 @@ def parse_key(text: str) -> SigningKey:
     key_type, blob = parts[0], parts[1]
     if not _B64.fullmatch(blob):
         raise ValueError(f"the {key_type} key is not base64")
+    import base64  # here: most commands read the desk's keys, if at all, only to know there are some
+    import hashlib
+
     try:
         raw = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error is one
         raise ValueError(f"the {key_type} key is not base64") from None
     # The blob starts with its own type as an SSH string: a pasted key cut short or mixed up fails here.
     if len(raw) < 4 or raw[4:4 + int.from_bytes(raw[:4], "big")].decode("ascii", "replace") != key_type:

@@ -138,7 +138,7 @@ _CODE: str | None = None
 # mtime are part of every cache's environment, so an edited checkout never reuses stale results.
 CODE_FILES = (
     "errors.py", "core/validate.py", "core/workflow.py", "core/config.py", "core/schema.py", "core/ids.py",
-    "core/query.py", "core/audit.py", "store/yaml_io.py", "store/desk.py", "store/check.py", "store/cache.py",
+    "core/query.py", "core/audit.py", "store/yaml_io.py", "store/file_text.py", "store/desk.py", "store/check.py", "store/cache.py",
     "store/cache_store.py", "store/history.py", "store/audit_cache.py",
 )
 

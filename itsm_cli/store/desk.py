@@ -25,7 +25,7 @@ from itsm_cli.core import ids
 from itsm_cli.core.config import Config, RecordType
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord, ItsmError, Refused
 from itsm_cli.store.atomic import remove_temp_file, write_atomic
-from itsm_cli.store.limits import MAX_BYTES
+from itsm_cli.store.file_text import MAX_BYTES, decode, split_front_matter
 from itsm_cli.store.parse_memo import READS_PER_DESK, ParseMemo
 
 __all__ = ["Desk", "Record", "RecordIds", "kind_of_path", "known_ids", "parse_record", "write_atomic"]
@@ -67,9 +67,9 @@ class Record:
             from itsm_cli.store import yaml_io
 
             with contextlib.suppress(ItsmError):
-                text = yaml_io.decode(self.raw, self.path)
+                text = decode(self.raw, self.path)
                 if self.kind == "article":
-                    front, _, _ = yaml_io.split_front_matter(text, self.path)
+                    front, _, _ = split_front_matter(text, self.path)
                     text = "\n" + front  # keep line numbers as in the file
                 yaml_io.loads(text, self.path, self._positions)
         path = tuple(json_path)
@@ -109,8 +109,8 @@ def parse_record(raw: bytes, path: str, kind: str, memo: ParseMemo | None = None
     from itsm_cli.store import yaml_io
 
     if kind == "article":
-        text = yaml_io.decode(raw, path)
-        front, body, body_line = yaml_io.split_front_matter(text, path)
+        text = decode(raw, path)
+        front, body, body_line = split_front_matter(text, path)
         data = yaml_io.loads("\n" + front, path)
         if not isinstance(data, dict):
             raise InvalidRecord("front matter must be a mapping", path, 2, 1)

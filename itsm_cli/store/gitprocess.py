@@ -31,7 +31,7 @@ from typing import IO
 from itsm_cli.errors import EnvironmentProblem
 
 __all__ = [
-    "Started", "clean_env", "end_session", "error_detail", "leaving", "merge_file", "read_ahead", "run", "run_detached",
+    "LineStream", "Started", "clean_env", "end_session", "error_detail", "leaving", "merge_file", "read_ahead", "run", "run_detached",
     "run_shown", "spawn", "start", "stop", "stream",
 ]
 
@@ -155,32 +155,68 @@ def run(
     return proc.returncode, out, err
 
 
-def stream(
-    args: Sequence[str], cwd: Path | str, what: str | None = None, stdin: Sequence[str] | None = None,
-) -> Generator[bytes, None, None]:
-    """The lines a git command prints (read ahead by a thread), ``stdin`` written to it line by line if given.
+def stream(args: Sequence[str], cwd: Path | str, what: str | None = None, stdin: Sequence[str] | None = None) -> LineStream:
+    """The lines a git command prints, read ahead by a thread; ``stdin`` written to it line by line if given.
 
-    EnvironmentProblem naming ``what`` (default ``git SUBCOMMAND``) and git's
-    complaint when it exits with an error; closing the generator early ends git.
+    git starts at once, so what the caller does before reading overlaps with
+    it. EnvironmentProblem naming ``what`` (default ``git SUBCOMMAND``) and git's
+    complaint when it exits with an error. Read it to the end or close it:
+    closing ends git, whether or not reading began.
     """
-    import tempfile
+    return LineStream(args, cwd, what or command_name(args), stdin)
 
-    what = what or command_name(args)
-    with tempfile.TemporaryFile() as errors:
-        proc = spawn(args, cwd, stdin=PIPE if stdin is not None else DEVNULL, stderr=errors)
+
+class LineStream:
+    """A running git command's output lines (an iterator); :meth:`close` ends it early."""
+
+    def __init__(self, args: Sequence[str], cwd: Path | str, what: str, stdin: Sequence[str] | None) -> None:
+        import threading
+
+        self.what = what
+        self._proc = spawn(args, cwd, stdin=PIPE if stdin is not None else DEVNULL, stderr=PIPE)
+        self._errors: list[bytes] = []
+        # git's complaints are read by a thread of their own: a pipe left full would stop git mid-output.
+        self._error_reader = threading.Thread(target=self._read_errors, name="itsm-git-stderr", daemon=True)
+        self._error_reader.start()
         if stdin is not None:
-            _feed(proc, stdin)
+            _feed(self._proc, stdin)
+        self._lines = self._read()
+
+    def __iter__(self) -> LineStream:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._lines)
+
+    def close(self) -> None:
+        """End git if it still runs (nothing is read any more)."""
+        self._lines.close()
+        self._end()
+
+    def _read_errors(self) -> None:
+        pipe = self._proc.stderr
+        assert pipe is not None
+        with contextlib.suppress(OSError), pipe:
+            self._errors.append(pipe.read())
+
+    def _read(self) -> Generator[bytes, None, None]:
+        proc = self._proc
         assert proc.stdout is not None
         try:
             yield from read_ahead(proc.stdout)
             proc.stdout.close()
             if proc.wait() != 0:
-                errors.seek(0)
-                raise EnvironmentProblem(f"{what} failed: {error_detail(errors.read(), proc.returncode)}")
+                self._error_reader.join(timeout=10)
+                raise EnvironmentProblem(f"{self.what} failed: {error_detail(b''.join(self._errors), proc.returncode)}")
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            self._end()
+
+    def _end(self) -> None:
+        proc = self._proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
             proc.stdout.close()
 
 

@@ -16,7 +16,7 @@ import re
 import stat
 import threading
 import weakref
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -350,11 +350,11 @@ class Git:
         """Run git; (exit code, stdout, stderr), for callers that act on how git failed (a merge's conflicts)."""
         return gitprocess.run(args, self.root, input=input, env=env, shielded=shielded)
 
-    def stream(self, *args: str, what: str | None = None, stdin: Sequence[str] | None = None) -> Generator[bytes, None, None]:
+    def stream(self, *args: str, what: str | None = None, stdin: Sequence[str] | None = None) -> gitprocess.LineStream:
         """The lines ``git ARGS`` prints, while it runs (one pass, read ahead by a thread); see :func:`gitprocess.stream`.
 
-        ``stdin``: lines written to git (commit IDs for ``--stdin``). EnvironmentProblem
-        ``"<what> failed: <git's complaint>"`` when git fails; closing the generator ends git.
+        git starts at once. ``stdin``: lines written to git (commit IDs for ``--stdin``).
+        EnvironmentProblem ``"<what> failed: <git's complaint>"`` when git fails; close it to end git early.
         """
         return gitprocess.stream(args, self.root, what, stdin)
 

@@ -24,20 +24,25 @@ import functools
 import os
 import re
 import sys
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from itsm_cli.core.audit import CONFIG_KIND, CommitInfo, FileChange, in_period
-from itsm_cli.core.signing import Signature
 from itsm_cli.errors import EnvironmentProblem, InvalidRecord
-from itsm_cli.store import yaml_io
 from itsm_cli.store.desk import CONFIG_FILE, kind_of_path, parse_record
+from itsm_cli.store.file_text import decode, resolve_plain
 from itsm_cli.store.gitstore import Git, ObjectReader
+
+if TYPE_CHECKING:
+    from itsm_cli.core.audit import CommitInfo
+    from itsm_cli.core.signing import Signature
+    from itsm_cli.store.gitprocess import LineStream
+
+# core.audit and core.signing are imported where used: a first `itsm history` starts git's walk before it needs
+# them, and their import (7 ms) runs while git walks.
 
 __all__ = ["COMMIT_GRAPH_STALE", "BlobVersion", "Trail", "ensure_commit_graph"]
 
@@ -191,7 +196,7 @@ class BlobVersion:
         self.kind = kind
         self._error: InvalidRecord | None = None
         try:
-            self.text = yaml_io.decode(raw, path)
+            self.text = decode(raw, path)
         except InvalidRecord as e:
             self.text, self._error = "", e
         self._block: tuple[str, str] | bool | None = False  # (item marker, block text); None: no block
@@ -235,7 +240,11 @@ class BlobVersion:
             raise self._error
         if self._record is None:
             raw = self.text.encode("utf-8")
+            from itsm_cli.core.audit import CONFIG_KIND
+
             if self.kind == CONFIG_KIND:
+                from itsm_cli.store import yaml_io  # here: most history is read without PyYAML
+
                 self._record = yaml_io.load_mapping(raw, self.path)
             else:
                 self._record = parse_record(raw, self.path, self.kind).data
@@ -277,6 +286,8 @@ def parse_entries(block: str, marker: str, path: str) -> list[dict[str, Any]] | 
     for item in _items(block, marker):
         one = _fast_entries(item, marker)
         if one is None or len(one) != 1:
+            from itsm_cli.store import yaml_io
+
             data = yaml_io.loads("history:\n" + item, path)
             one = data.get("history") if isinstance(data, dict) else None
             if not isinstance(one, list):
@@ -369,7 +380,7 @@ def _fast_entries(block: str, marker: str) -> list[dict[str, Any]] | None:
         elif value[0] == "'":
             into[key] = value[1:-1].replace("''", "'")
         elif value[0] in _RESOLVE_FIRST:
-            into[key] = yaml_io.resolve_plain(value)
+            into[key] = resolve_plain(value)
         else:
             into[key] = value
     return None if expect else entries
@@ -434,6 +445,7 @@ class Trail:
         # With a cache, the main pass reads no signatures: those the cache lacks are asked for per window.
         self._inline = signatures and signature_cache is None
         self._signers_file: str | None = None
+        self._stream: LineStream | None = None  # a walk start() began
         self._cache: OrderedDict[tuple[str, str], BlobVersion] = OrderedDict()
 
     def _log_args(self) -> list[str]:
@@ -454,33 +466,72 @@ class Trail:
             return [*args, "--no-walk=unsorted", "--stdin", "--", *self.paths]
         return [*args, self.rev, "--", *self.paths]
 
-    def commits(self) -> Iterator[CommitInfo]:
-        """Stream the commits; EnvironmentProblem if git fails."""
-        if self.changes is not None:
-            # Commits given with what they changed (found in this repository): git only shows them, with no
-            # walk and no path limit, so there is no revision or folder to check (a process saved per stretch).
-            if not self.only:
-                return  # (git log given no commit would show HEAD)
-        else:
-            found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}", check=False)
-            lines = found.split("\n")
-            if len(lines) < 2 or not lines[1].strip():
-                if not self.git.run("rev-parse", "--git-dir", check=False).strip():
-                    raise EnvironmentProblem(
-                        f"the desk is not in a git repository, so it has no history: {self.git.root}")
-                if self.rev == "HEAD":
-                    return  # a repository without commits has no history
-                raise EnvironmentProblem(f"unknown revision '{self.rev}'")
-            if lines[0] and not self.paths:
-                self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
-        signers = None
-        if self.signatures:
-            fd, signers = tempfile.mkstemp(prefix="itsm-allowed-signers-")
+    def start(self) -> Trail:
+        """Start git's walk now, for :meth:`commits` to read: what the caller does meanwhile overlaps with git.
+
+        Only a walk of ``paths`` from ``rev`` starts early (given commits are
+        fed to git as they are read). If ``rev`` names no commit, commits() says
+        so as it always does, and ends git. :meth:`close` ends a walk never read.
+        """
+        if self._stream is None and self.only is None and self.paths:
+            self._stream = self._spawn()
+        return self
+
+    def close(self) -> None:
+        """End a walk :meth:`start` began that is not going to be read."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+        self._forget_signers()
+
+    def _spawn(self) -> LineStream:
+        if self.signatures and self._signers_file is None:
+            import tempfile
+
+            fd, self._signers_file = tempfile.mkstemp(prefix="itsm-allowed-signers-")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(self.allowed_signers)
-            self._signers_file = signers
+        return self.git.stream(*self._log_args(), what="git log", stdin=self.only)
+
+    def _forget_signers(self) -> None:
+        signers, self._signers_file = self._signers_file, None
+        if signers is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(signers)
+
+    def commits(self) -> Iterator[CommitInfo]:
+        """Stream the commits; EnvironmentProblem if git fails."""
+        lines, self._stream = self._stream, None
+        try:
+            if self.changes is not None:
+                # Commits given with what they changed (found in this repository): git only shows them, with no
+                # walk and no path limit, so there is no revision or folder to check (a process saved per stretch).
+                if not self.only:
+                    return  # (git log given no commit would show HEAD)
+            else:
+                found = self.git.run("rev-parse", "--show-prefix", "--verify", "-q", f"{self.rev}^{{commit}}",
+                                     check=False).split("\n")
+                if len(found) < 2 or not found[1].strip():
+                    if not self.git.run("rev-parse", "--git-dir", check=False).strip():
+                        raise EnvironmentProblem(
+                            f"the desk is not in a git repository, so it has no history: {self.git.root}")
+                    if self.rev == "HEAD":
+                        return  # a repository without commits has no history
+                    raise EnvironmentProblem(f"unknown revision '{self.rev}'")
+                if found[0] and not self.paths:
+                    self.paths = (".",)  # the desk is a folder of a larger repository: only its commits
+            if lines is None:
+                lines = self._spawn()
+            yield from self._read(lines)
+        finally:
+            if lines is not None:
+                lines.close()  # stopped early: git is ended here, not whenever the generator is collected
+            self._forget_signers()
+
+    def _read(self, lines: Iterable[bytes]) -> Iterator[CommitInfo]:
+        from itsm_cli.core.audit import in_period
+
         reader = self.git.objects
-        lines = self.git.stream(*self._log_args(), what="git log", stdin=self.only)
         reasons = _SignatureReasons(self.git) if self.signatures else None
         known = _SignatureCache(self.signature_cache) if self.signatures and self.signature_cache else None
         try:
@@ -503,10 +554,6 @@ class Trail:
         finally:
             if known is not None:
                 known.close()
-            lines.close()  # stopped early: git is ended here, not whenever the generator is collected
-            if signers is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(signers)
 
     def _sign(self, window: list[_RawCommit], known: _SignatureCache) -> None:
         """Fill in the window's signatures: from the cache, and the rest from one ``git log`` over just those."""
@@ -548,6 +595,9 @@ class Trail:
         self, window: list[_RawCommit], reader: ObjectReader, reasons: _SignatureReasons | None = None
     ) -> Iterator[CommitInfo]:
         """Fetch every version the window's commits need (one batch), then yield the commits."""
+        from itsm_cli.core.audit import CommitInfo, FileChange
+        from itsm_cli.core.signing import Signature
+
         names: list[str] = []
         wanted: dict[tuple[str, str], int] = {}
         local: dict[tuple[str, str], BlobVersion | None] = {}
@@ -697,6 +747,8 @@ class _SignatureReasons:
 
 @functools.lru_cache(maxsize=1 << 16)  # asked three times for each file a commit changed
 def _kind(path: str) -> str | None:
+    from itsm_cli.core.audit import CONFIG_KIND
+
     return CONFIG_KIND if path == CONFIG_FILE else kind_of_path(path)
 
 

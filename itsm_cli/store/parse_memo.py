@@ -41,7 +41,7 @@ FORMAT = 1
 FOLDER = "parsed"
 READS_PER_DESK = 8
 MAX_ENTRIES = 2000
-_CODE = ("store/yaml_io.py", "store/parse_memo.py", "store/limits.py")
+_CODE = ("store/yaml_io.py", "store/file_text.py", "store/parse_memo.py")
 
 
 class ParseMemo:

@@ -16,14 +16,21 @@ block literals, anything that could be misread quoted.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from typing import Any
 
 import yaml
 
 from itsm_cli.errors import InvalidRecord
-from itsm_cli.store.limits import MAX_BYTES
+from itsm_cli.store.file_text import (
+    MAX_BYTES,
+    MAX_NUMBER_CHARS,
+    NUMBER_START,
+    PLAIN_WORDS,
+    decode,
+    resolve_plain,
+    split_front_matter,
+)
 
 try:
     from yaml._yaml import CParser as _Parser
@@ -34,15 +41,13 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
     HAVE_LIBYAML = False
 
+__all__ = [  # the size limit, decoding, plain scalars and front matter come from file_text, to be used without PyYAML
+    "HAVE_LIBYAML", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_NUMBER_CHARS", "decode", "dumps", "dumps_front_matter",
+    "load_bytes", "load_mapping", "loads", "resolve_plain", "split_front_matter",
+]
+
 MAX_DEPTH = 32
 MAX_NODES = 200_000
-MAX_NUMBER_CHARS = 100
-
-_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"[-+]?(0|[1-9][0-9]*)(\.[0-9]+)([eE][-+]?[0-9]+)?")
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_TRUE = frozenset({"true", "True", "TRUE"})
-_FALSE = frozenset({"false", "False", "FALSE"})
 
 Position = tuple[int, int]
 Positions = dict[tuple, Position]
@@ -53,50 +58,6 @@ if not HAVE_LIBYAML:  # pragma: no cover
         "reinstall PyYAML with libyaml (apt install libyaml-dev; pip install --force-reinstall pyyaml)",
         stacklevel=1,
     )
-
-
-def resolve_plain(value: str) -> Any:
-    """Resolve an unquoted scalar under itsm's narrowed YAML 1.2 core schema."""
-    if value in _NULLS:
-        return None
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    c = value[0]
-    if (c.isdigit() or c in "-+") and len(value) <= MAX_NUMBER_CHARS:
-        # Longer numbers stay strings: int() refuses over 4,300 digits, and a
-        # float like 1.0e999 would become inf, which neither JSON nor YAML can carry back.
-        if _INT.fullmatch(value):
-            return int(value)
-        if _FLOAT.fullmatch(value):
-            number = float(value)
-            if math.isfinite(number):
-                return number
-    return value
-
-
-# resolve_plain returns any scalar unchanged unless it is one of these words or starts with one of
-# these characters; the loader skips the call for all others (keep the two in step).
-_SPECIAL = _NULLS | _TRUE | _FALSE
-_NUMBER_START = frozenset("0123456789+-")
-
-
-def decode(data: bytes, path: str) -> str:
-    """Check the size limit and decode strict UTF-8, or raise InvalidRecord."""
-    if len(data) > MAX_BYTES:
-        raise InvalidRecord(f"file is {len(data):,} bytes; the limit is {MAX_BYTES:,}", path)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InvalidRecord("the file is UTF-16; save it as UTF-8", path, 1, 1)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise InvalidRecord(f"not valid UTF-8 (byte 0x{data[e.start]:02x})", path, line, col) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text
 
 
 def _err(message: str, path: str, mark: Any) -> InvalidRecord:
@@ -135,7 +96,7 @@ def loads(text: str, path: str = "<string>", positions: Positions | None = None)
                 value = event.value
                 plain = not event.style and event.implicit[0]
                 if plain:
-                    if value in _SPECIAL or value[:1] in _NUMBER_START:
+                    if value in PLAIN_WORDS or value[:1] in NUMBER_START:
                         value = resolve_plain(value)
                     if value == "<<" and stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY:
                         # Only a plain << is a merge key; a quoted '<<' is an ordinary key (and the writer quotes it).
@@ -358,27 +319,3 @@ def dumps_front_matter(meta: dict, body: str) -> str:
     return f"---\n{dumps(meta)}---\n{body}"
 
 
-def split_front_matter(text: str, path: str) -> tuple[str, str, int]:
-    """Split ``---``-fenced front matter from a Markdown body.
-
-    Returns (front matter text, body, line number where the body starts).
-    """
-    # The opening fence's own line end is not part of the front matter: with a CRLF one, a stray
-    # "\n" left in front of it put every position in the front matter, and the body, a line too low.
-    if text.startswith("---\n"):
-        start = 4
-    elif text.startswith("---\r\n"):
-        start = 5
-    else:
-        raise InvalidRecord("expected YAML front matter starting with '---'", path, 1, 1)
-    end = re.search(r"^---[ \t]*\r?$", text[start:], flags=re.M)
-    if end is None:
-        raise InvalidRecord("front matter is not closed with '---'", path, 1, 1)
-    front = text[start : start + end.start()]
-    rest = text[start + end.end() :]
-    if rest.startswith("\r\n"):
-        rest = rest[2:]
-    elif rest.startswith("\n"):
-        rest = rest[1:]
-    body_line = front.count("\n") + 3
-    return front, rest, body_line

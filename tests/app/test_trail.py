@@ -70,6 +70,42 @@ def test_a_renumbered_records_trail_goes_back_to_its_old_id(desk: Path, monkeypa
         [ticket_path("INC-0001"), ticket_path("INC-0002")])
 
 
+def test_a_first_question_starts_gits_walk_before_counting_the_history(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before any commit index, git's walk of the record's path runs while the history is counted.
+
+    On a long history that walk is the answer (the same as the index's); on a short one it is ended unread, and
+    the index, built instead, answers. Either way no git process is left behind.
+    """
+    from itsm_cli.app import trail
+    from itsm_cli.store import cache_store, gitprocess
+
+    shas = _incident(monkeypatch)
+    started: list[tuple[str, object]] = []
+    spawn = gitprocess.spawn
+
+    def noting(args, cwd, **kw):  # type: ignore[no-untyped-def]
+        proc = spawn(args, cwd, **kw)
+        started.append((" ".join(a for a in args if not a.startswith(("-c", "core.", "log.", "gpg."))), proc))
+        return proc
+
+    monkeypatch.setattr(gitprocess, "spawn", noting)
+    for long in (True, False):
+        cache_store.clear(desk)  # no commit index yet
+        started.clear()
+        monkeypatch.setattr(trail, "LONG_HISTORY", 1 if long else 10_000)
+        got = record_trail(Desk(desk), "INC-0001")
+        assert [c.commit for c in got.commits] == shas and got.entry_commit == shas, long
+        names = [name for name, _ in started]
+        walk = next(i for i, n in enumerate(names) if n.startswith("log ") and "--reverse" in n)
+        count = next(i for i, n in enumerate(names) if n.startswith("rev-list --count"))
+        assert walk < count, names
+        # Every git has ended, the walk ended unread included; only the cat-file reader lives as long as its Git.
+        assert all(proc.poll() is not None for name, proc in started if not name.startswith("cat-file")), names
+        index = CommitIndex.open(Desk(desk), Git(desk))
+        assert index is not None and index.started() is (not long), long
+
+
 def test_a_trail_without_the_move_stops_at_the_file_it_has(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Copying a record by hand to a new ID is no renumber: the copy's trail starts with the copy."""
     _incident(monkeypatch)

@@ -111,3 +111,12 @@ def test_a_reader_that_goes_away_early_is_no_error(desk: Path) -> None:
     proc.stdout.close()  # as `itsm list | head -1` does
     _, err = proc.communicate()
     assert proc.returncode == 0 and b"Exception" not in err and err == b""
+
+
+def test_the_history_walk_starts_before_the_audit_rules_are_imported(tmp_path: Path) -> None:
+    """A first `itsm history` starts git's walk as soon as it knows the path; core.audit (7 ms) loads meanwhile."""
+    code = "import sys, itsm_cli.app.trail, itsm_cli.store.history\nprint(' '.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    modules = set(done.stdout.split())
+    assert "itsm_cli.store.history" in modules and "itsm_cli.store.gitstore" in modules
+    assert among(modules, "itsm_cli.core.audit", "itsm_cli.core.workflow", "yaml", "tempfile", "json", "hashlib") == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,35 @@ def test_stream_yields_every_line_in_order_and_ends_git_when_closed_early(repo: 
     many = g.stream("log", "--format=%H %s", "--max-count=3")
     assert next(many).startswith(shas[0].encode())
     many.close()
+
+
+def test_a_stream_starts_git_at_once_and_closing_it_unread_ends_git(repo: Path, tmp_path: Path) -> None:
+    """git works while the caller does something else; a stream dropped before its first line leaves no process."""
+    g = Git(repo)
+    marker = tmp_path / "ran"
+    # A command with a visible effect: a hook-free way is git's own `-c` alias running a shell.
+    stream = g.stream("-c", f"alias.touchit=!touch {marker} && echo done", "touchit")
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert marker.exists()  # before a single line was asked for
+    assert list(stream) == [b"done\n"]
+    slow = g.stream("-c", "alias.wait=!sleep 5", "wait")
+    pid = slow._proc.pid
+    slow.close()
+    assert slow._proc.poll() is not None  # ended and reaped, not left for the end of the process
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_stream_whose_git_writes_much_to_stderr_does_not_stall(repo: Path) -> None:
+    """stderr is read while stdout is: 1 MB of complaints does not fill a pipe and stop git."""
+    g = Git(repo)
+    script = "!python3 -c 'import sys; sys.stderr.write(\"x\" * 1_000_000); print(\"out\")'"
+    assert list(g.stream("-c", f"alias.noisy={script}", "noisy")) == [b"out\n"]
+    failing = "!python3 -c 'import sys; sys.stderr.write(\"y\" * 200_000 + \"\\nfatal: it broke\\n\"); sys.exit(3)'"
+    with pytest.raises(EnvironmentProblem, match=r"^git broke failed: it broke$"):
+        list(g.stream("-c", f"alias.broke={failing}", "broke", what="git broke"))
 
 
 def test_a_failing_command_is_one_line_naming_it(repo: Path) -> None:
