@@ -299,9 +299,10 @@ def test_an_interrupt_after_git_committed_undoes_the_commit(desk: Path, incident
 def test_an_interrupt_as_the_index_learns_the_commit_puts_everything_back(desk: Path, incident: bytes, monkeypatch) -> None:
     # A commit by plumbing updates the index last, after the branch has moved; Ctrl-C right after
     # git wrote the index must leave HEAD, the file and the index as they were, and nothing staged.
-    from itsm_cli.store import gitstore
+    from itsm_cli.store import gitprocess, gitstore
 
-    real = gitstore.Git.run
+    real, real_finish = gitstore.Git.run, gitprocess.Fed.finish
+    finished: list[int] = []
 
     def interrupted_after_update_index(self, *args, **kwargs):
         out = real(self, *args, **kwargs)
@@ -309,7 +310,13 @@ def test_an_interrupt_as_the_index_learns_the_commit_puts_everything_back(desk: 
             raise KeyboardInterrupt
         return out
 
+    def interrupted_after_the_early_update_index(self, data):  # the update started under the lock, given the paths
+        out = real_finish(self, data)
+        finished.append(out[0])
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(gitstore.Git, "run", interrupted_after_update_index)
+    monkeypatch.setattr(gitprocess.Fed, "finish", interrupted_after_the_early_update_index)
     before, index_before = head(desk), git(desk, "ls-files", "-s")
     r = run("comment", "INC-0001", "half done")
     assert r.exit_code == 130
@@ -317,6 +324,7 @@ def test_an_interrupt_as_the_index_learns_the_commit_puts_everything_back(desk: 
     assert (desk / "tickets/INC/000/INC-0001.yaml").read_bytes() == incident
     assert git(desk, "ls-files", "-s") == index_before
     assert status(desk) == ""
+    assert finished == [0]  # git had written the index when the interrupt came
 
 
 def test_a_failure_before_the_index_is_touched_leaves_a_staged_edit_staged(desk: Path, incident: bytes, monkeypatch) -> None:

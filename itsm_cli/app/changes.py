@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -100,11 +100,24 @@ class App:
             self._actor_checked = True
         return self._actor  # type: ignore[return-value]
 
-    def _changing(self) -> contextlib.AbstractContextManager[None]:
-        """The desk's lock for a change; git's answers every commit needs are started first (:meth:`Git.prepare_commit`)."""
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """The desk's lock for a change; git's answers every commit needs are started first (:meth:`Git.prepare_commit`).
+
+        Once the lock is held, the index update the commit will end with starts
+        too (:meth:`Git.start_index_update`); it is ended, if no commit used it,
+        before the lock is let go.
+        """
         if self.commit:
             self.git.prepare_commit()
-        return self.desk.lock()
+        with self.desk.lock():
+            if self.commit:
+                self.git.start_index_update()
+            try:
+                yield
+            finally:
+                if self._git is not None:
+                    self._git.end_index_update()
 
     @property
     def config(self) -> Config:

@@ -10,6 +10,8 @@ Four shapes of process:
   while it runs, read ahead by a thread;
 - :func:`start`: a command started now whose output is collected later
   (:class:`Started`), so git works while this process does something else;
+- :func:`fed_later`: a command started now whose input comes later
+  (:class:`Fed`): ``git update-index --stdin`` reads the index meanwhile;
 - :func:`run_shown` / :func:`run_detached`: a command whose progress is shown on
   the terminal, or one left to run on after itsm exits.
 
@@ -31,8 +33,8 @@ from typing import IO
 from itsm_cli.errors import EnvironmentProblem
 
 __all__ = [
-    "LineStream", "Started", "clean_env", "end_session", "error_detail", "leaving", "merge_file", "read_ahead", "run", "run_detached",
-    "run_shown", "spawn", "start", "stop", "stream",
+    "Fed", "LineStream", "Started", "clean_env", "end_session", "error_detail", "fed_later", "leaving", "merge_file",
+    "read_ahead", "run", "run_detached", "run_shown", "spawn", "start", "stop", "stream",
 ]
 
 PIPE = subprocess.PIPE
@@ -331,6 +333,36 @@ class Started:
         """End git now, its output unread."""
         self._proc.kill()
         self._proc.communicate()
+
+
+class Fed:
+    """A git command started now that reads its input later: given by :meth:`finish`, or none (:meth:`abandon`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]):
+        self._proc = proc
+
+    def finish(self, data: bytes) -> tuple[int, bytes, bytes]:
+        """Give git ``data`` as its whole input and wait: (exit code, stdout, stderr)."""
+        try:
+            out, err = self._proc.communicate(data)
+        except BaseException:
+            stop(self._proc)
+            raise
+        return self._proc.returncode, out, err
+
+    def abandon(self) -> None:
+        """Give git no input at all (a command that changes what its input names then changes nothing), and wait."""
+        if self._proc.returncode is None:
+            with contextlib.suppress(OSError, ValueError):
+                self._proc.communicate(b"")
+
+
+def fed_later(args: Sequence[str], cwd: Path | str) -> Fed | None:
+    """Start ``git ARGS`` now, its input to come later (:class:`Fed`); None when it cannot be started at all."""
+    try:
+        return Fed(spawn(args, cwd, stdin=PIPE))
+    except (OSError, EnvironmentProblem):
+        return None
 
 
 def start(args: Sequence[str], cwd: Path | str, env: dict[str, str] | None = None) -> Started | None:

@@ -69,6 +69,13 @@ _ITSM_ACTION_LINE = re.compile(r"^Itsm-Action: (\S+)$", re.M)
 _LOCATIONS_ASKED = ("rev-parse", "--absolute-git-dir", "--show-prefix", "--git-path", "hooks", "--git-path", "objects",
                     "--show-object-format")
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
+# Commands that never write git's index (objects, refs and questions only): they run while an index update
+# started early (Git.start_index_update) holds index.lock. Any other command ends that update first.
+_INDEX_UNTOUCHED = frozenset({
+    "hash-object", "commit-tree", "update-ref", "cat-file", "rev-parse", "config", "for-each-ref", "ls-files",
+    "ls-tree", "rev-list", "log", "diff-tree", "show", "grep", "symbolic-ref", "show-ref", "merge-base", "var",
+    "check-attr", "check-ignore", "verify-commit", "count-objects",
+})
 # Files in the git dir that say a merge-like operation waits for its commit.
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
@@ -287,6 +294,9 @@ class Git:
         self._index_changing: set[str] = set()
         # Questions started early by prepare_commit, answered when first asked (config, locations with branch).
         self._early: dict[str, Started] = {}
+        # `git update-index --stdin`, started by start_index_update, waiting for the paths of a commit by plumbing.
+        self._index_update: gitprocess.Fed | None = None
+        self._branch: tuple[str | None] | None = None  # the early locations' branch, until check_can_commit asks
 
     def prepare_commit(self) -> None:
         """Start now, side by side, what every commit will ask git: its config, where things are, the object reader.
@@ -303,6 +313,34 @@ class Git:
         if "locations" not in self._early:
             self._start_early("locations", [*_LOCATIONS_ASKED, "--symbolic-full-name", "HEAD"])
         self.objects.start()
+
+    def start_index_update(self) -> None:
+        """Start the ``git update-index`` that a commit by plumbing ends with, so git reads the index meanwhile.
+
+        On a big desk git spends most of that command reading the index (20-25 ms
+        for 100,000 entries) before it changes one entry. Started here, it reads
+        it while this process works out the change, then waits for the paths
+        (:meth:`_commit_plumbing` gives them, as before, only after the branch
+        has moved). It holds git's ``index.lock`` from now on, so call it only
+        while itsm's desk lock is held, and end it (:meth:`end_index_update`)
+        before that lock is released. Any other git command that may write the
+        index ends it first (:meth:`run_status`); so does a commit that turns
+        out to need ``git commit`` (hooks). Not started when the repository has
+        commit hooks, or no commit yet.
+        """
+        if self._index_update is not None or self.head() is None or not self.commits_by_plumbing(()):
+            return
+        updater = gitprocess.fed_later(
+            [*self._split_index_option(), "update-index", "--add", "--remove", "-z", "--stdin"], self.root)
+        if updater is not None:
+            weakref.finalize(self, updater.abandon)  # a Git dropped with its update unused leaves no process behind
+        self._index_update = updater
+
+    def end_index_update(self) -> None:
+        """End an index update never given paths: git leaves the index as it was and lets go of its lock."""
+        updater, self._index_update = self._index_update, None
+        if updater is not None:
+            updater.abandon()
 
     def _start_early(self, name: str, args: list[str]) -> None:
         started = gitprocess.start(args, self.root)
@@ -348,6 +386,8 @@ class Git:
         self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, shielded: bool = False,
     ) -> tuple[int, bytes, bytes]:
         """Run git; (exit code, stdout, stderr), for callers that act on how git failed (a merge's conflicts)."""
+        if self._index_update is not None and gitprocess.command_name(args)[4:] not in _INDEX_UNTOUCHED:
+            self.end_index_update()  # this command may need git's index lock, which the waiting update holds
         return gitprocess.run(args, self.root, input=input, env=env, shielded=shielded)
 
     def stream(self, *args: str, what: str | None = None, stdin: Sequence[str] | None = None) -> gitprocess.LineStream:
@@ -438,7 +478,10 @@ class Git:
         ``hash`` (``sha1`` or ``sha256``).
         """
         if self._locations is None:
-            self._read_locations()
+            if "locations" in self._early:  # prepare_commit asked, with the branch: keep that for check_can_commit
+                self._branch = (self._read_locations(with_branch=True),)
+            else:
+                self._read_locations()
         return self._locations  # type: ignore[return-value]
 
     def _read_locations(self, with_branch: bool = False) -> str | None:
@@ -447,6 +490,9 @@ class Git:
         That ref is ``HEAD`` itself when it is detached, and None on a branch with
         no commit yet (where git cannot name it; ``symbolic-ref`` can).
         """
+        if with_branch and self._branch is not None:  # answered with the locations prepare_commit asked for
+            branch, self._branch = self._branch[0], None
+            return branch
         early = self._early_answer("locations") if with_branch else None
         if early is not None and early[0] == 0:
             code, out, err = 0, early[1], b""
@@ -634,7 +680,9 @@ class Git:
         compare-and-swap against the HEAD the change started from. Only
         ``paths`` are in the commit, as with ``--only``. The index learns the
         paths last (``git update-index``), so a failure before that leaves it
-        untouched and the snapshot need not read it (:meth:`restore`).
+        untouched and the snapshot need not read it (:meth:`restore`); that
+        ``git update-index`` has usually been started already
+        (:meth:`start_index_update`) and has read the index meanwhile.
         """
         from itsm_cli.store.gittree import TREE_MODE, splice_tree
 
@@ -682,7 +730,13 @@ class Git:
         subject = message.split("\n", 1)[0]
         self.run("update-ref", "-m", f"commit: {subject}", "HEAD", commit, head)
         self._index_changing.update(paths)
-        self.run(*self._split_index_option(), "update-index", "--add", "--remove", "--", *paths)
+        updater, self._index_update = self._index_update, None
+        if updater is None:
+            self.run(*self._split_index_option(), "update-index", "--add", "--remove", "--", *paths)
+        else:  # started by start_index_update: git has read the index already
+            code, _, err = updater.finish(b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths))
+            if code != 0:
+                raise EnvironmentProblem(f"git update-index failed: {_detail(err, code)}")
         if self._maintenance_due():
             self.run("maintenance", "run", "--auto", "--quiet", check=False)  # as git commit does
         return commit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -455,3 +456,98 @@ def test_questions_started_early_and_never_asked_leave_no_process_behind(desk: P
     del g
     gc.collect()
     assert all(s.returncode is not None for s in early)  # waited for, not left running or as zombies
+
+
+# --- the index update started early -----------------------------------------------------------------
+
+
+def _spied_fed(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    from itsm_cli.store import gitprocess
+
+    fed: list[list[str]] = []
+    real = gitprocess.fed_later
+
+    def spy(args: list[str], cwd: object) -> object:
+        fed.append(list(args))
+        return real(args, cwd)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gitprocess, "fed_later", spy)
+    return fed
+
+
+def test_a_change_starts_its_index_update_under_the_lock_and_feeds_it_last(
+    desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git reads the index while itsm works; the index learns the commit with stat data, as `git add` gives it."""
+    fed = _spied_fed(monkeypatch)
+    for args in (("new", "incident", "--title", "First"), ("comment", "INC-0001", "more")):
+        r = run(*args)
+        assert r.exit_code == 0, r.stderr
+    assert [a[-5:] for a in fed] == [["update-index", "--add", "--remove", "-z", "--stdin"]] * 2
+    assert status(desk) == "" and not (desk / ".git" / "index.lock").exists()
+    assert subprocess.run(["git", "diff-files", "--quiet"], cwd=desk).returncode == 0  # stat-clean, not only equal
+    debug = git(desk, "ls-files", "--debug", "--", ticket_path("INC-0001"))
+    assert "mtime: 0:0" not in debug and "size: 0" not in debug
+    assert git(desk, "ls-files", "-s", "--", ticket_path("INC-0001")).split()[1] == \
+        git(desk, "rev-parse", f"HEAD:{ticket_path('INC-0001')}").strip()
+
+
+def test_a_refused_change_leaves_the_index_byte_for_byte_and_unlocked(desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fed = _spied_fed(monkeypatch)
+    assert run("new", "incident", "--title", "First").exit_code == 0
+    index = (desk / ".git" / "index").read_bytes()
+    r = run("transition", "INC-0001", "closed")  # not allowed from new: refused after the lock was taken
+    assert r.exit_code != 0 and r.stderr.startswith("itsm: error:")
+    assert len(fed) == 2  # the refused change had started its update too
+    assert (desk / ".git" / "index").read_bytes() == index and not (desk / ".git" / "index.lock").exists()
+    git(desk, "add", "--", ticket_path("INC-0001"))  # git itself can lock the index again at once
+
+
+def test_a_command_that_writes_the_index_ends_a_waiting_update_first(desk: Path) -> None:
+    g = Git(desk)
+    with desk_lock(desk):
+        g.start_index_update()
+        lock = desk / ".git" / "index.lock"
+        deadline = time.monotonic() + 10
+        while not lock.exists() and time.monotonic() < deadline:  # git takes it as it starts
+            time.sleep(0.005)
+        assert g._index_update is not None and lock.exists()
+        (desk / "note.txt").write_text("x\n")
+        g.run("add", "--", "note.txt")  # would fail on index.lock if the update still waited
+        assert g._index_update is None
+        g.run("rev-parse", "HEAD")
+    assert "A  note.txt" in status(desk)
+
+
+def test_no_early_index_update_with_commit_hooks_or_before_the_first_commit(desk: Path, tmp_path: Path) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (hooks / "pre-commit").chmod(0o755)
+    git(desk, "config", "core.hooksPath", str(hooks))
+    g = Git(desk)
+    g.start_index_update()
+    assert g._index_update is None
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "init", "-q", str(fresh))
+    g = Git(fresh)
+    g.start_index_update()
+    assert g._index_update is None
+
+
+def test_an_update_never_fed_leaves_no_process_when_its_git_is_dropped(desk: Path) -> None:
+    import gc
+
+    g = Git(desk)
+    g.start_index_update()
+    updater = g._index_update
+    assert updater is not None
+    del g
+    gc.collect()
+    assert updater._proc.returncode is not None and not (desk / ".git" / "index.lock").exists()
+
+
+def desk_lock(desk: Path):  # type: ignore[no-untyped-def]
+    from itsm_cli.store.desk import Desk
+
+    return Desk(desk).lock()
