@@ -36,6 +36,7 @@ introduced by the branch commit that made them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,8 +180,6 @@ class Finding:
 
 def entry_key(entry: Any) -> str:
     """A canonical text for comparing entries as values (key order does not matter)."""
-    import json
-
     return json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str)
 
 
