@@ -197,7 +197,7 @@ def _csv_lines(rows: Iterable[tuple[Any, ...]], width: int) -> Iterator[str]:
     writer = csv.writer(buf, lineterminator="\n")
     commas = width - 1
     for row in rows:
-        if commas and _PLAIN_CELLS.issuperset(map(type, row)):  # (a row of one empty cell is written "")
+        if commas and len(row) == width and _PLAIN_CELLS.issuperset(map(type, row)):  # (one empty cell is written "")
             line = ",".join(map(_EMPTY_FOR_NONE.get, row, row))
             if line.count(",") == commas and '"' not in line and line.isprintable():
                 yield line + "\n"

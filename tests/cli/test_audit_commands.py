@@ -40,3 +40,11 @@ def test_plain_rows_are_joined_by_hand_and_the_rest_quoted() -> None:
     assert "".join(_csv_lines(rows, WIDTH)) == (
         '2026-03-02T09:00:00Z,,ann@example.com,\n"a,b","say ""hi""",two lines,yes\n')
     assert "".join(_csv_lines([("",), (None,), ("x",)], 1)) == by_the_csv_module([("",), (None,), ("x",)])
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(st.tuples(*[CELLS] * (WIDTH - 1)), st.tuples(*[CELLS] * (WIDTH + 1))), max_size=4))
+def test_a_row_of_another_width_is_still_what_the_csv_module_prints(rows: list[tuple]) -> None:
+    """A short row with a comma in a cell has as many commas as a plain row of the right width: not plain."""
+    assert "".join(_csv_lines(rows, WIDTH)) == by_the_csv_module(rows)
+    assert "".join(_csv_lines([(None, None, ",")], WIDTH)) == ',,","\n'
