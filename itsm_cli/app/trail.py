@@ -125,10 +125,10 @@ def _trail(desk: Desk, rec: Record) -> RecordTrail:
     from itsm_cli.core.signing import signer_label
 
     entries = [e for e in (rec.data.get("history") or []) if isinstance(e, dict)]
-    commits = _record_history(desk, rec)
+    walked = _record_history(desk, rec)
     from itsm_cli.core.audit import record_timeline  # not before the walk: see _record_history
 
-    timeline = record_timeline(entries, commits)
+    timeline = record_timeline(entries, walked)
     keys = signing(desk.config).keys or {}
     commits = [
         TrailCommit(
@@ -155,7 +155,7 @@ def _record_history(desk: Desk, rec: Record) -> list[CommitInfo]:
 
     git = Git(desk.root)
     sig = signing(desk.config)
-    signed = {"signatures": sig.keys is not None, "allowed_signers": sig.allowed_signers}
+    signed: dict[str, Any] = {"signatures": sig.keys is not None, "allowed_signers": sig.allowed_signers}
     index = CommitIndex.open(desk, git)
     if index is not None and not index.started():
         # A question before any commit index: on a long history git walks the record's own path (small trees:

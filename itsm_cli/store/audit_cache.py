@@ -39,11 +39,18 @@ import marshal
 import operator
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from itsm_cli.store import cache_store
+
+if TYPE_CHECKING:
+    from itsm_cli.core.audit import CommitInfo, FileChange
+    from itsm_cli.core.config import Config
+    from itsm_cli.store.commit_index import CommitIndex
+    from itsm_cli.store.desk import Desk
+    from itsm_cli.store.gitstore import Git
 
 __all__ = ["AuditCache", "indexed_changes", "listing"]
 
@@ -68,7 +75,7 @@ class AuditCache:
         self.written: Path | None = None  # the segment the last adding() block kept
 
     @classmethod
-    def open(cls, desk: Any, env: str) -> AuditCache | None:
+    def open(cls, desk: Desk, env: str) -> AuditCache | None:
         """The desk's audit cache, or None where the desk has no cache (no git directory, ``ITSM_NO_CACHE``)."""
         found = cache_store.directory(desk.root)
         return None if found is None else cls(found[0] / "audit", env)
@@ -324,7 +331,7 @@ class KnownRows:
 # --- the listing ---------------------------------------------------------------------------------
 
 
-def environment(config: Any, keys: Any = None, allowed_signers: str = "") -> str:
+def environment(config: Config, keys: Mapping[str, str] | None = None, allowed_signers: str = "") -> str:
     """The cache environment: the itsm code, the record types (they name each row's type) and the signing keys.
 
     The keys name each row's signer, and whether signatures were read at all
@@ -340,14 +347,14 @@ def environment(config: Any, keys: Any = None, allowed_signers: str = "") -> str
 
 
 def listing(
-    desk: Any,
-    git: Any,
-    type_of: Callable[[Any], str],
+    desk: Desk,
+    git: Git,
+    type_of: Callable[[FileChange], str],
     *,
     since: str | None = None,
     until: str | None = None,
     types: frozenset[str] | None = None,
-    keys: Any = None,
+    keys: Mapping[str, str] | None = None,
     allowed_signers: str = "",
     as_tuples: bool = False,
 ) -> Iterator[Any]:
@@ -371,7 +378,7 @@ def listing(
     at_root = git.locations()["prefix"] == ""
     cache = AuditCache.open(desk, environment(desk.config, keys, allowed_signers)) if at_root else None
     order = _newest_first(git) if cache is not None else []
-    sig = {"signatures": keys is not None, "allowed_signers": allowed_signers}
+    sig: dict[str, Any] = {"signatures": keys is not None, "allowed_signers": allowed_signers}
     if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
             found = audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
@@ -406,7 +413,7 @@ def listing(
 
 
 def _listed(
-    desk: Any, git: Any, cache: AuditCache, known: KnownRows, order: list[str], rows_of: Callable[[Any], Rows],
+    desk: Desk, git: Git, cache: AuditCache, known: KnownRows, order: list[str], rows_of: Callable[[CommitInfo], Rows],
     keep: Callable[[tuple[Any, ...]], bool] | None, sig: dict[str, Any] | None = None, as_tuples: bool = False,
 ) -> Iterator[Any]:
     """:func:`listing` with a cache: the remembered rows, and the others computed and remembered.
@@ -465,7 +472,7 @@ Task = tuple[list[str], Changes, bool | None]
 
 
 def _rows_on_every_core(
-    git: Any, newest_first: list[str], changes: Changes, rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
+    git: Git, newest_first: list[str], changes: Changes, rows_of: Callable[[CommitInfo], Rows], sig: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, Rows, bool]]:
     """(commit, rows, more) for ``newest_first``, oldest first, worked out in forked workers (see :func:`_tasks`).
 
@@ -485,7 +492,8 @@ def _rows_on_every_core(
 
 
 def _rows_as_diffed(
-    git: Any, index: Any, newest_first: list[str], rows_of: Callable[[Any], Rows], sig: dict[str, Any] | None = None,
+    git: Git, index: CommitIndex, newest_first: list[str], rows_of: Callable[[CommitInfo], Rows],
+    sig: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, Rows, bool]]:
     """:func:`_rows_on_every_core` for a desk whose commit index is not started (a fresh clone).
 
@@ -569,7 +577,7 @@ def _task_rows(task: Task) -> bytes:
 
 
 def indexed_changes(
-    desk: Any, git: Any, rev: str = "HEAD",
+    desk: Desk, git: Git, rev: str = "HEAD",
 ) -> tuple[list[str], dict[str, list[tuple[str, str, str, str]]]] | None:
     """``rev``'s commits newest first and what each changed, from the commit index (brought up to date first).
 
@@ -588,7 +596,7 @@ def indexed_changes(
     return index.changes(rev)
 
 
-def _newest_first(git: Any) -> list[str]:
+def _newest_first(git: Git) -> list[str]:
     """Every commit of HEAD in the order ``itsm audit`` walks them (git log's), newest first; none when unborn."""
     if git.head() is None:
         return []

@@ -44,10 +44,14 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from itsm_cli.errors import EnvironmentProblem
 from itsm_cli.store import cache_store
+
+if TYPE_CHECKING:
+    from itsm_cli.store.desk import Desk
+    from itsm_cli.store.gitstore import Git
 
 __all__ = ["CommitIndex", "Touch"]
 
@@ -73,14 +77,14 @@ class Touch(NamedTuple):
 class CommitIndex:
     """The commits that touched each path of one desk, kept up to date with the history it is asked about."""
 
-    def __init__(self, git: Any, directory: Path, prefix: str = ""):
+    def __init__(self, git: Git, directory: Path, prefix: str = ""):
         self.git = git
         self.directory = directory
         self.prefix = prefix  # the desk's folder in its repository ("" at the root), as git names it
         self.indexed = 0  # commits the last question had to diff first
 
     @classmethod
-    def open(cls, desk: Any, git: Any) -> CommitIndex | None:
+    def open(cls, desk: Desk, git: Git) -> CommitIndex | None:
         """The desk's index, or None where it cannot keep one (no cache: ``ITSM_NO_CACHE``, no git; no flock)."""
         if not cache_store.can_lock():  # without a lock two writers could lose each other's paths
             return None
@@ -389,7 +393,7 @@ def _shard_of(path: str) -> int:
 # -- diffing commits ------------------------------------------------------------------------------
 
 
-def _changes(git: Any, commits: Sequence[str], prefix: str) -> list[tuple[str, bytes]]:
+def _changes(git: Git, commits: Sequence[str], prefix: str) -> list[tuple[str, bytes]]:
     """(path, entry) for every file each commit changed against any parent (every file of a root commit).
 
     An entry is the commit, the blob before and the blob after (binary IDs,
@@ -440,7 +444,7 @@ def _changes(git: Any, commits: Sequence[str], prefix: str) -> list[tuple[str, b
     return [pair for part in results for pair in part]
 
 
-def _diff(git: Any, commits: Sequence[str], prefix: str, done: list[int]) -> Iterator[tuple[str, bytes]]:
+def _diff(git: Git, commits: Sequence[str], prefix: str, done: list[int]) -> Iterator[tuple[str, bytes]]:
     """One ``git diff-tree --stdin`` over ``commits``: what :func:`_changes` asks of one process."""
     args = [
         "-c", "core.quotePath=false", "diff-tree", "--stdin", "-r", "-m", "--root", "--raw", "--no-abbrev",
