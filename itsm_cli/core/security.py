@@ -60,7 +60,7 @@ class SecuritySettings:
     encrypt: bool
 
 
-def _data(config: Any) -> Mapping[str, Any]:
+def _data(config: Config | Mapping[str, Any]) -> Mapping[str, Any]:
     """The configuration mapping, from a :class:`~itsm_cli.core.config.Config` or the mapping itself."""
     return getattr(config, "data", config) or {}
 
