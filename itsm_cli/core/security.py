@@ -62,7 +62,8 @@ class SecuritySettings:
 
 def _data(config: Config | Mapping[str, Any]) -> Mapping[str, Any]:
     """The configuration mapping, from a :class:`~itsm_cli.core.config.Config` or the mapping itself."""
-    return getattr(config, "data", config) or {}
+    data: Mapping[str, Any] | None = getattr(config, "data", None)  # a Config's; a mapping has none
+    return (config if data is None else data) or {}
 
 
 def settings(config: Config | Mapping[str, Any]) -> SecuritySettings | None:
