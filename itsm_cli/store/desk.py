@@ -287,6 +287,9 @@ class ServiceIndex(Mapping[str, dict[str, Any]]):
         return len(self._every())
 
 
+_PARSE_ONLY = ParseMemo(None)  # what a desk reads through once its memo's reads are used up
+
+
 class Desk:
     """A service desk rooted at a folder holding ``itsm.yaml``."""
 
@@ -314,13 +317,7 @@ class Desk:
     @cached_property
     def config_data(self) -> dict[str, Any]:
         """The parsed ``itsm.yaml``."""
-        raw = self.read_bytes(CONFIG_FILE)
-        memo = self._memo()
-        if memo is not None:
-            return memo.load_mapping(raw, CONFIG_FILE)
-        from itsm_cli.store import yaml_io
-
-        return yaml_io.load_mapping(raw, CONFIG_FILE)
+        return self._memo().load_mapping(self.read_bytes(CONFIG_FILE), CONFIG_FILE)
 
     @cached_property
     def config(self) -> Config:
@@ -536,10 +533,10 @@ class Desk:
                 "not a record file (tickets/<PREFIX>/<NNN>/*.yaml, kb/*.md, catalog/*.yaml, suppliers/*.yaml)", rel)
         return parse_record(self.read_bytes(rel), rel, kind, self._memo())
 
-    def _memo(self) -> ParseMemo | None:
-        """The parsed-file memo for the next read, while this desk's first :data:`READS_PER_DESK` reads last."""
+    def _memo(self) -> ParseMemo:
+        """The parsed-file memo for the next read; past this desk's first :data:`READS_PER_DESK` reads, one that only parses."""
         if self._memo_reads_left <= 0:
-            return None
+            return _PARSE_ONLY
         self._memo_reads_left -= 1
         if self._parse_memo is None:
             self._parse_memo = ParseMemo.for_desk(self.root)
