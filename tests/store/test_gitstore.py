@@ -198,3 +198,29 @@ def test_a_session_closed_as_the_process_leaves_is_not_waited_for_and_still_ends
     assert waited == []  # input closed, git not waited for
     assert real_wait(timeout=10) == 0  # it ends by itself at the end of its input
     proc.stdout.close()  # type: ignore[union-attr]  # (the process that leaves drops it with everything else)
+
+
+def _session_args(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads a process's arguments from /proc")
+def test_a_reader_for_a_whole_history_gets_a_bigger_delta_cache_unless_the_clone_sets_one(repo: Path) -> None:
+    from itsm_cli.store.gitstore import HISTORY_DELTA_CACHE
+
+    plain = Git(repo)
+    plain.objects.start()
+    assert not any(a.startswith("core.deltaBaseCacheLimit") for a in _session_args(plain.objects._proc.pid))  # type: ignore[union-attr]
+
+    g = Git(repo)
+    assert g.objects.for_history(g) is g.objects
+    assert g.objects.read("HEAD:a.txt") is not None
+    assert f"core.deltaBaseCacheLimit={HISTORY_DELTA_CACHE}" in _session_args(g.objects._proc.pid)  # type: ignore[union-attr]
+
+    git(repo, "config", "core.deltaBaseCacheLimit", "1g")
+    own = Git(repo)
+    own.objects.for_history(own)
+    assert own.objects.read("HEAD:a.txt") is not None
+    assert not any(a.startswith("core.deltaBaseCacheLimit") for a in _session_args(own.objects._proc.pid))  # type: ignore[union-attr]
+    for reader in (plain.objects, g.objects, own.objects):
+        reader.close()
