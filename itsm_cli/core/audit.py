@@ -309,25 +309,17 @@ def _take(entries: list[Entry], budget: Counter[str]) -> list[Entry]:
 def _row(
     commit: CommitInfo, change: FileChange, type_name: str, action: str, entry: Entry | None = None,
     signer: str = "",
-) -> dict[str, Any]:
-    entry = entry or {}
-    return {
-        "date": commit.commit_date,
-        "commit": commit.sha,
-        "author": commit.author_email,
-        "author_name": commit.author_name,
-        "by": entry.get("by"),
-        "id": change.record_id,
-        "type": type_name,
-        "action": action,
-        "from": entry.get("from"),
-        "to": entry.get("to"),
-        "at": entry.get("at"),
-        "itsm_action": commit.action,
-        "subject": commit.subject,
-        "committer": commit.committer_email or commit.author_email,
-        "signer": signer,
-    }
+) -> tuple[Any, ...]:
+    """A row's values in :data:`ROW_KEYS` order."""
+    get = (entry or _NO_ENTRY).get
+    return (
+        commit.commit_date, commit.sha, commit.author_email, commit.author_name, get("by"), change.record_id, type_name,
+        action, get("from"), get("to"), get("at"), commit.action, commit.subject,
+        commit.committer_email or commit.author_email, signer,
+    )
+
+
+_NO_ENTRY: Entry = {}
 
 
 def in_period(date: str, since: str | None, until: str | None) -> bool:
@@ -343,7 +335,8 @@ def audit_rows(
     until: str | None = None,
     types: frozenset[str] | None = None,
     keys: Mapping[str, str] | None = None,
-) -> Iterator[dict[str, Any]]:
+    as_tuples: bool = False,
+) -> Iterator[Any]:
     """One row per change to a record in ``[since, until)`` (commit dates, ``...Z`` strings), as they stream.
 
     A row per history entry a commit introduced (``action`` is the entry's), and
@@ -354,8 +347,18 @@ def audit_rows(
     ``types`` keeps only those types. Keys: :data:`ROW_KEYS`; ``committer`` is
     the commit's committer, ``signer`` whom ``keys`` (fingerprint -> person,
     :func:`~itsm_cli.core.signing.desk_keys`) name as the signer, when the
-    commits were read with their signatures.
+    commits were read with their signatures. With ``as_tuples`` each row is the
+    tuple of its values in :data:`ROW_KEYS` order instead of a dict.
     """
+    rows = _row_values(commits, type_of, since, until, types, keys)
+    return rows if as_tuples else (dict(zip(ROW_KEYS, row)) for row in rows)
+
+
+def _row_values(
+    commits: Iterable[CommitInfo], type_of: Callable[[FileChange], str], since: str | None, until: str | None,
+    types: frozenset[str] | None, keys: Mapping[str, str] | None,
+) -> Iterator[tuple[Any, ...]]:
+    """:func:`audit_rows`, each row a tuple."""
     for commit in commits:
         if not in_period(commit.commit_date, since, until):
             continue

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import marshal
-import operator
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -375,6 +374,7 @@ def listing(
     from itsm_cli.store.history import Trail
     from itsm_cli.store.spool import reversed_groups
 
+    git.objects.for_history(git)  # every version of every record is read, here or in forked workers
     at_root = git.locations()["prefix"] == ""
     cache = AuditCache.open(desk, environment(desk.config, keys, allowed_signers)) if at_root else None
     order = _newest_first(git) if cache is not None else []
@@ -382,15 +382,16 @@ def listing(
     if cache is None:
         if at_root:  # git streams oldest first at once, and its walk overlaps with reading the versions
             found = audit_rows(Trail(git, since=since, until=until, **sig).commits(), type_of, since=since,
-                               until=until, types=types, keys=keys)
+                               until=until, types=types, keys=keys, as_tuples=as_tuples)
         else:
             # A path-limited walk (a desk in a folder of a larger repository): oldest first would make git
             # simplify the whole history before printing anything, so it streams newest first, reversed here.
             trail = Trail(git, since=since, until=until, newest_first=True, **sig)
-            groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys))
+            groups = (list(audit_rows((c,), type_of, since=since, until=until, types=types, keys=keys,
+                                      as_tuples=as_tuples))
                       for c in trail.commits())
             found = reversed_groups(groups)
-        yield from ((tuple(r[k] for k in ROW_KEYS) for r in found) if as_tuples else found)
+        yield from found
         return
 
     at_date, at_type = ROW_KEYS.index("date"), ROW_KEYS.index("type")
@@ -400,10 +401,8 @@ def listing(
 
     keep = kept if since or until or types is not None else None
 
-    values = operator.itemgetter(*ROW_KEYS)  # a row's values in ROW_KEYS order, as one tuple
-
     def rows_of(commit: Any) -> Rows:
-        return tuple(map(values, audit_rows((commit,), type_of, keys=keys)))
+        return tuple(audit_rows((commit,), type_of, keys=keys, as_tuples=True))
 
     known = cache.load() if order else KnownRows()
     try:
