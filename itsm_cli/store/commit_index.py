@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 import zlib
+from binascii import unhexlify
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -459,7 +460,7 @@ def _diff(git: Git, commits: Sequence[str], prefix: str, done: list[int]) -> Ite
 
 def _parse(lines: Iterable[bytes], done: list[int]) -> Iterator[tuple[str, bytes]]:
     """(path, entry) from ``--format=%x1e%H %P --raw``; a merge (its header once per parent) gives one per path."""
-    sha = b""
+    sha = binary = zeros = b""
     merge = False
     paths: set[str] = set()
     for line in lines:
@@ -468,6 +469,8 @@ def _parse(lines: Iterable[bytes], done: list[int]) -> Iterator[tuple[str, bytes
             if header[0] == sha:
                 continue  # the same merge, against its next parent
             sha, merge, paths = header[0], len(header) > 2, set()
+            binary = unhexlify(sha)
+            zeros = bytes(2 * len(binary))
             done[0] += 1
         elif line.startswith(b":"):
             meta, _, name = line.rstrip(b"\n").partition(b"\t")
@@ -478,8 +481,7 @@ def _parse(lines: Iterable[bytes], done: list[int]) -> Iterator[tuple[str, bytes
                 continue
             paths.add(path)
             parts = meta.split()
-            binary = bytes.fromhex(sha.decode("ascii"))
-            blobs = bytes(len(binary)) * 2 if merge else bytes.fromhex(parts[2].decode() + parts[3].decode())
+            blobs = zeros if merge else unhexlify(parts[2] + parts[3])
             yield path, binary + blobs + _POSITION.pack(len(paths))
 
 
