@@ -178,44 +178,60 @@ def _text(value: Any) -> str:
     return output.cell(value)
 
 
-_PLAIN_CELLS = frozenset({str, type(None)})
 _EMPTY_FOR_NONE = {None: ""}
+_CSV_BATCH = 512  # rows checked at once
 
 
 def _csv_lines(rows: Iterable[tuple[Any, ...]], width: int) -> Iterator[str]:
-    """CSV lines of rows given as tuples: each cell as :func:`itsm_cli.cli.output.cell` makes it, as the csv module
-    writes them.
+    """CSV text of rows given as tuples: each cell as :func:`itsm_cli.cli.output.cell` makes it, as the csv module
+    writes them; a batch of rows at a time.
 
-    A row of text needing neither quotes nor escaping (no comma, quote or
-    control character), or None, is joined by hand: the csv module's per-field
-    checks were most of a 100,000-commit audit's printing. Anything else goes
-    to the csv module.
+    Rows of text needing neither quotes nor escaping (no comma, quote or
+    control character), or None, are joined by hand and checked a batch at a
+    time: the csv module's per-field checks were most of a 100,000-commit
+    audit's printing. A batch that fails the check goes row by row, and any
+    row with something else to write goes to the csv module.
     """
     import csv
+    from itertools import islice
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     commas = width - 1
-    for row in rows:
-        if commas and len(row) == width and _PLAIN_CELLS.issuperset(map(type, row)):  # (one empty cell is written "")
-            line = ",".join(map(_EMPTY_FOR_NONE.get, row, row))
-            if line.count(",") == commas and '"' not in line and line.isprintable():
-                yield line + "\n"
+    empty = _EMPTY_FOR_NONE.get
+    rows = iter(rows)
+    while batch := list(islice(rows, _CSV_BATCH)):
+        if commas:  # (a row of one empty cell is written "")
+            try:
+                text = "\n".join([",".join(map(empty, row, row)) for row in batch]) + "\n"
+            except TypeError:  # a cell that is neither text nor None
+                text = ""
+            if (text and text.count(",") == commas * len(batch) and text.count("\n") == len(batch) and '"' not in text
+                    and set(map(len, batch)) == {width} and text.replace("\n", "").isprintable()):
+                yield text
                 continue
-        writer.writerow([cell if type(cell) is str and cell.isprintable() else output.cell(cell) for cell in row])
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
+        for row in batch:
+            if commas and len(row) == width and all(type(cell) is str or cell is None for cell in row):
+                line = ",".join(map(empty, row, row))
+                if line.count(",") == commas and '"' not in line and line.isprintable():
+                    yield line + "\n"
+                    continue
+            writer.writerow([cell if type(cell) is str and cell.isprintable() else output.cell(cell) for cell in row])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
 
 
-def _emit_csv(rows: Iterator[tuple[Any, ...]], keys: tuple[str, ...], batch: int = 2048) -> None:
-    """Print rows (tuples in ``keys`` order) as CSV as they come, a batch at a time."""
+def _emit_csv(rows: Iterator[tuple[Any, ...]], keys: tuple[str, ...], flush_at: int = 1 << 18) -> None:
+    """Print rows (tuples in ``keys`` order) as CSV as they come, ``flush_at`` characters or so at a time."""
     out = [",".join(keys) + "\n"]
-    for line in _csv_lines(rows, len(keys)):
-        out.append(line)
-        if len(out) >= batch:
+    size = 0
+    for text in _csv_lines(rows, len(keys)):
+        out.append(text)
+        size += len(text)
+        if size >= flush_at:
             click.echo("".join(out), nl=False)
-            out = []
+            out, size = [], 0
     click.echo("".join(out), nl=False)
 
 

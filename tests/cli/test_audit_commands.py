@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itsm_cli.cli import output
+from itsm_cli.cli import audit_commands, output
 from itsm_cli.cli.audit_commands import _csv_lines
 
 WIDTH = 4
@@ -48,3 +49,26 @@ def test_a_row_of_another_width_is_still_what_the_csv_module_prints(rows: list[t
     """A short row with a comma in a cell has as many commas as a plain row of the right width: not plain."""
     assert "".join(_csv_lines(rows, WIDTH)) == by_the_csv_module(rows)
     assert "".join(_csv_lines([(None, None, ",")], WIDTH)) == ',,","\n'
+
+
+PLAIN = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("abc.@-:")), max_size=8))
+MOSTLY_PLAIN = st.one_of(PLAIN, PLAIN, PLAIN, PLAIN, CELLS)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.tuples(*[MOSTLY_PLAIN] * WIDTH), st.tuples(*[PLAIN] * WIDTH),
+                          st.tuples(*[PLAIN] * (WIDTH - 1)), st.tuples(*[PLAIN] * (WIDTH + 1))), max_size=40),
+       st.integers(1, 7))
+def test_rows_checked_a_batch_at_a_time_are_what_the_csv_module_prints(rows: list[tuple], batch: int) -> None:
+    """Plain batches are joined whole; a batch with one odd row (a quote, a newline, a number, another width) is not."""
+    with mock.patch.object(audit_commands, "_CSV_BATCH", batch):
+        assert "".join(_csv_lines(rows, WIDTH)) == by_the_csv_module(rows)
+
+
+def test_a_long_listing_is_printed_in_batches_with_the_odd_rows_quoted() -> None:
+    plain = ("2026-03-02T09:00:00Z", "abc123", None, "ann@example.com")
+    rows = [plain] * 1500
+    rows[3], rows[700], rows[1499] = ("a,b", None, "x", "y"), ("x", 5, None, "z"), ("line\nbreak", "", "", "")
+    text = "".join(_csv_lines(rows, WIDTH))
+    assert text == by_the_csv_module(rows)
+    assert text.count("\n") == 1500 and '"a,b"' in text and ",5," in text
