@@ -339,14 +339,14 @@ def bench_size(n: int, r: Runner, args: argparse.Namespace) -> dict[str, Any]:
         notes.append("itsm history: not in this build, skipped")
     if itsm_has(desk, "audit"):
         # Cold: no rows remembered (the cache under .git/itsm-cache/audit/); again: every commit remembered.
-        ops["audit"] = r.median([*ITSM, "audit", "--format", "csv"], desk, env, repeat=1, warmup=False,
+        ops["audit"] = r.median([*ITSM, "audit", "--format", "csv"], desk, env, repeat=heavy, warmup=False,
                                 before=clear_cache)
         # With the commit index (as after a first `itsm history`) but no rows remembered.
-        ops["audit_indexed"] = r.median([*ITSM, "audit", "--format", "csv"], desk, env, repeat=1, warmup=False,
+        ops["audit_indexed"] = r.median([*ITSM, "audit", "--format", "csv"], desk, env, repeat=heavy, warmup=False,
                                         before=lambda: shutil.rmtree(cache / "audit", ignore_errors=True))
         ops["audit_again"] = r.median([*ITSM, "audit", "--format", "csv"], desk, env, repeat=heavy, warmup=False)
         peers["git_log_name_status"] = r.median(["git", "log", "--name-status", "--format=%H %an %ae %aI %s"], desk,
-                                                repeat=1, warmup=False)
+                                                repeat=heavy, warmup=False)
     else:
         notes.append("itsm audit: not in this build, skipped")
 
