@@ -355,6 +355,7 @@ def verify_trail(desk: Desk) -> TrailCheck:
             yield c
 
     git = Git(desk.root)
+    git.objects.for_history(git)  # every version of every record is read
     indexed = indexed_changes(desk, git)  # what each commit changed, diffed on every core and kept
     signers = allowed_signers(config.data) if required else ""
     cache = signature_cache(desk, signers)
