@@ -149,17 +149,21 @@ def code_fingerprint() -> str:
     if _CODE is None:
         import importlib.util
 
-        import yaml
-
         from itsm_cli import __version__
-        from itsm_cli.store.yaml_io import HAVE_LIBYAML
 
         package = Path(__file__).resolve().parents[1]
-        parts: list[str] = [__version__, str(FORMAT), sys.version, yaml.__version__, str(HAVE_LIBYAML)]
-        spec = importlib.util.find_spec("jsonschema")  # it words the messages of schema problems
+        parts: list[str] = [__version__, str(FORMAT), sys.version]
         files = [package / name for name in CODE_FILES]
-        if spec is not None and spec.origin:
+        # PyYAML (its version, and whether its libyaml extension is there) by its files, found without importing
+        # it: a warm `itsm list` or `show` never needs it (12 ms). jsonschema words the messages of schema problems.
+        for name in ("yaml", "jsonschema"):
+            spec = importlib.util.find_spec(name)
+            if spec is None or not spec.origin:
+                parts.append(f"{name}:-")
+                continue
             files.append(Path(spec.origin))
+            if name == "yaml":
+                files += sorted(Path(spec.origin).parent.glob("_yaml*"))
         for path in files:
             try:
                 st = path.stat()

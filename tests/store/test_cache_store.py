@@ -205,3 +205,39 @@ def test_caches_of_the_previous_formats_are_rebuilt(desk: Path, monkeypatch: pyt
     assert (folder / "summary.bin").read_bytes()[:8] == cache_store.MAGIC  # rebuilt in the current format
     assert not (folder / "audit" / "000001.seg").exists() or \
         (folder / "audit" / "000001.seg").read_bytes()[:8] == b"ITSMAUD2"
+
+
+def test_the_code_fingerprint_follows_pyyaml_by_its_files_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.machinery
+    import importlib.util
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom itsm_cli.store import cache_store\ncache_store.code_fingerprint()\nprint('yaml' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+    fake = tmp_path / "yaml"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("__version__ = '6.0.1'\n")
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: object) -> object:
+        if name == "yaml":
+            return importlib.machinery.ModuleSpec("yaml", None, origin=str(fake / "__init__.py"))
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+    def fingerprint() -> str:
+        monkeypatch.setattr(cache_store, "_CODE", None)
+        return cache_store.code_fingerprint()
+
+    first = fingerprint()
+    (fake / "__init__.py").write_text("__version__ = '6.0.2'\n")  # another release
+    upgraded = fingerprint()
+    (fake / "_yaml.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")  # libyaml's extension arrives
+    with_libyaml = fingerprint()
+    assert len({first, upgraded, with_libyaml}) == 3
+    assert fingerprint() == with_libyaml
