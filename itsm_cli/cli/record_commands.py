@@ -505,7 +505,7 @@ def emit_records(found: list[dict[str, Any]], fmt: str) -> None:
         if found:
             click.echo("\n".join(output.cell(r.get("id")) for r in found))
         return
-    rows = [{**r, "title": r.get("title") or r.get("name")} for r in found]
+    rows = [r if r.get("title") else {**r, "title": r.get("name")} for r in found]  # (a copy only where needed)
     output.emit_rows(rows, LIST_COLUMNS, fmt, records=found)
 
 
