@@ -199,23 +199,31 @@ def _csv_lines(rows: Iterable[tuple[Any, ...]], width: int) -> Iterator[str]:
     writer = csv.writer(buf, lineterminator="\n")
     commas = width - 1
     empty = _EMPTY_FOR_NONE.get
+
+    def plain(batch: list[tuple[Any, ...]]) -> str | None:
+        """The batch's lines joined by hand, or None when a row needs the csv module (or is of another width)."""
+        if not commas:  # (a row of one empty cell is written "")
+            return None
+        try:
+            text = "\n".join([",".join(map(empty, row, row)) for row in batch]) + "\n"
+        except TypeError:  # a cell that is neither text nor None
+            return None
+        if (text.count(",") == commas * len(batch) and text.count("\n") == len(batch) and '"' not in text
+                and set(map(len, batch)) == {width} and text.replace("\n", "").isprintable()):
+            return text
+        return None
+
     rows = iter(rows)
     while batch := list(islice(rows, _CSV_BATCH)):
-        if commas:  # (a row of one empty cell is written "")
-            try:
-                text = "\n".join([",".join(map(empty, row, row)) for row in batch]) + "\n"
-            except TypeError:  # a cell that is neither text nor None
-                text = ""
-            if (text and text.count(",") == commas * len(batch) and text.count("\n") == len(batch) and '"' not in text
-                    and set(map(len, batch)) == {width} and text.replace("\n", "").isprintable()):
+        text = plain(batch)
+        if text is not None:
+            yield text
+            continue
+        for row in batch:  # row by row: the plain ones joined by hand, the others by the csv module
+            text = plain([row])
+            if text is not None:
                 yield text
                 continue
-        for row in batch:
-            if commas and len(row) == width and all(type(cell) is str or cell is None for cell in row):
-                line = ",".join(map(empty, row, row))
-                if line.count(",") == commas and '"' not in line and line.isprintable():
-                    yield line + "\n"
-                    continue
             writer.writerow([cell if type(cell) is str and cell.isprintable() else output.cell(cell) for cell in row])
             yield buf.getvalue()
             buf.seek(0)
